@@ -1,0 +1,130 @@
+"""Settings: loaded once at the edge (CLI, flow entry) and passed down.
+
+Sources, highest first: explicit keyword arguments, ``DANGAN_*`` environment variables (nested with ``__``,
+e.g. ``DANGAN_INGEST__CHUNK_SIZE=100``), ``dangan.toml`` in the working directory (or ``DANGAN_CONFIG``), defaults.
+The embedded default keeps everything under ``data_dir`` (``./.dangan``): SQLite catalog, local object store,
+and Prefect's home, so nothing lands in the user's home directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SITE_CODE = re.compile(r"^\d{6}$")
+
+
+def validate_site_code(code: str) -> str:
+    """Return ``code`` if it is a 6-digit GB/T 2260 administrative code, else raise ``ValueError``."""
+    if not SITE_CODE.match(code or ""):
+        raise ValueError(f"site code must be a 6-digit GB/T 2260 administrative code, got {code!r}")
+    return code
+
+
+class IngestSettings(BaseModel):
+    """Scanning ingest limits and work-unit size."""
+
+    chunk_size: int = Field(50, ge=1, le=2000, description="pages (files) per Prefect task")
+    max_pixels: int = Field(250_000_000, ge=1_000_000, description="per page, checked before decoding")
+    max_pdf_pages: int = Field(500, ge=1)
+    max_file_bytes: int = Field(2 * 1024**3, ge=1)
+    pdf_render_dpi: int = Field(300, ge=72, le=1200)
+    make_derivatives: bool = True
+
+
+class OcrSettings(BaseModel):
+    """OCR engine choice (validated again by the OCR layer's own options)."""
+
+    engine: str = "ppocr"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    model_dir: Path | None = None
+    chunk_size: int = Field(16, ge=1, le=1024)
+
+
+class Settings(BaseSettings):
+    """Everything dangan needs to run; see the module docstring for sources."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DANGAN_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        toml_file=os.environ.get("DANGAN_CONFIG", "dangan.toml"),
+    )
+
+    data_dir: Path = Path(".dangan")
+    catalog_url: str | None = Field(None, description="SQLAlchemy URL of the home catalog; default SQLite")
+    store_url: str | None = Field(None, description="default object store; default a folder in data_dir")
+    actor: str = Field(default_factory=lambda: os.environ.get("USER", "operator"))
+    ingest: IngestSettings = IngestSettings()
+    ocr: OcrSettings = OcrSettings()
+    qa: dict[str, Any] = Field(default_factory=dict, description="QA threshold overrides")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def home_catalog_url(self) -> str:
+        """The catalog that holds the site registry (and, by default, every site's data)."""
+        return self.catalog_url or f"sqlite:///{self.data_dir / 'catalog.db'}"
+
+    @property
+    def default_store_url(self) -> str:
+        return self.store_url or str(self.data_dir / "objects")
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.data_dir / "prefect"
+
+    def to_env(self) -> dict[str, str]:
+        """Environment that reproduces these settings in a child process or a Prefect worker."""
+        env = {"DANGAN_DATA_DIR": str(self.data_dir)}
+        if self.catalog_url:
+            env["DANGAN_CATALOG_URL"] = self.catalog_url
+        if self.store_url:
+            env["DANGAN_STORE_URL"] = self.store_url
+        return env
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load settings once at the edge; ``overrides`` win over environment and file."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def offline_environment(settings: Settings) -> dict[str, str]:
+    """Variables that keep Prefect local and silent (no analytics, no outbound calls)."""
+    return {
+        "PREFECT_HOME": str(settings.prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+    }
+
+
+def apply_offline_environment(settings: Settings) -> None:
+    """Set :func:`offline_environment` defaults in ``os.environ`` (before Prefect is imported)."""
+    for key, value in offline_environment(settings).items():
+        os.environ.setdefault(key, value)
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)

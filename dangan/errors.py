@@ -1,0 +1,216 @@
+"""Exception hierarchy with stable codes and structured details.
+
+Every error carries a stable ``code`` (for catalogs, artifacts and automations), a human message, structured
+``details`` and an optional ``hint`` telling an operator what to do next. ``TransientError`` subclasses are the
+only ones tasks retry; everything else is permanent (quarantine the item or fail the step).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DanganError(Exception):
+    """Base of all dangan errors."""
+
+    code: ClassVar[str] = "DANGAN_ERROR"
+    transient: ClassVar[bool] = False
+    default_hint: ClassVar[str | None] = None
+
+    def __init__(self, message: str, *, hint: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details
+        self.hint = hint if hint is not None else self.default_hint
+
+    def __str__(self) -> str:
+        text = f"[{self.code}] {self.message}"
+        if self.hint:
+            text += f" — {self.hint}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """Machine-readable form (stored on quarantined items and audit events)."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+            "details": {k: _plain(v) for k, v in self.details.items()},
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+class TransientError(DanganError):
+    """Worth retrying: network, store unavailable, lock timeout."""
+
+    code = "TRANSIENT"
+    transient = True
+
+
+class PermanentError(DanganError):
+    """Retrying will not help: bad input, integrity failure, configuration."""
+
+    code = "PERMANENT"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when ``exc`` is worth a retry (used by task retry conditions)."""
+    return isinstance(exc, TransientError)
+
+
+# --- configuration ---------------------------------------------------------------------------------------
+class ConfigError(PermanentError):
+    code = "CONFIG_INVALID"
+    default_hint = "Check dangan.toml and DANGAN_* environment variables."
+
+
+class SiteNotFound(PermanentError):
+    code = "SITE_NOT_FOUND"
+    default_hint = "List sites with `dangan sites list`; add one with `dangan sites add CODE --name NAME`."
+
+
+# --- paths from outside ----------------------------------------------------------------------------------
+class UnsafePath(PermanentError):
+    code = "PATH_UNSAFE"
+
+
+# --- object storage --------------------------------------------------------------------------------------
+class StoreUnavailable(TransientError):
+    code = "STORE_UNAVAILABLE"
+    default_hint = "The object store did not answer; check that it is running and reachable, then re-run."
+
+
+class ChecksumMismatch(PermanentError):
+    """Bytes do not hash to what was expected (``key, algorithm, expected, found`` in details)."""
+
+    code = "STORE_CHECKSUM_MISMATCH"
+
+    def __init__(self, key: str, algorithm: str, expected: str, found: str, message: str | None = None) -> None:
+        super().__init__(
+            message or f"{algorithm} of {key} is {found[:12]}…, expected {expected[:12]}…",
+            key=key,
+            algorithm=algorithm,
+            expected=expected,
+            found=found,
+        )
+        self.key, self.algorithm, self.expected, self.found = key, algorithm, expected, found
+
+
+class ObjectConflict(PermanentError):
+    """A different object already exists at the key; stores never overwrite."""
+
+    code = "STORE_OBJECT_CONFLICT"
+
+
+class ObjectNotFound(PermanentError):
+    code = "STORE_NOT_FOUND"
+
+
+class DeleteRefused(PermanentError):
+    code = "STORE_DELETE_REFUSED"
+    default_hint = "Masters are kept for their retention period and are never deleted by dangan."
+
+
+# --- catalog ---------------------------------------------------------------------------------------------
+class InvalidTransition(PermanentError):
+    code = "CATALOG_INVALID_TRANSITION"
+
+    def __init__(self, entity: str, current: str, target: str) -> None:
+        super().__init__(
+            f"{entity} cannot go from {current!r} to {target!r}", entity=entity, current=current, target=target
+        )
+
+
+class CatalogUnavailable(TransientError):
+    code = "CATALOG_UNAVAILABLE"
+
+
+# --- ingest ----------------------------------------------------------------------------------------------
+class IngestError(PermanentError):
+    code = "INGEST_FAILED"
+
+
+class EmptyFile(IngestError):
+    code = "INGEST_EMPTY_FILE"
+    default_hint = "The scanner wrote an empty file; rescan the page."
+
+
+class UnsupportedFormat(IngestError):
+    code = "INGEST_UNSUPPORTED_FORMAT"
+    default_hint = "Accepted formats: TIFF, JPEG, PNG, PDF (decided by content, not by extension)."
+
+
+class CorruptImage(IngestError):
+    code = "INGEST_CORRUPT_IMAGE"
+    default_hint = "The file is truncated or damaged; rescan it or copy it again from the scanner."
+
+
+class PixelLimitExceeded(IngestError):
+    code = "INGEST_PIXEL_LIMIT"
+    default_hint = "Raise `ingest.max_pixels` only if the scan is genuine."
+
+
+class PdfEncrypted(IngestError):
+    code = "INGEST_PDF_ENCRYPTED"
+    default_hint = "Ask the sender for an unencrypted PDF."
+
+
+class PdfMalformed(IngestError):
+    code = "INGEST_PDF_MALFORMED"
+
+
+class PdfPageLimit(IngestError):
+    code = "INGEST_PDF_PAGE_LIMIT"
+    default_hint = "Raise `ingest.max_pdf_pages` only if the document is genuine."
+
+
+class NameCollision(IngestError):
+    code = "INGEST_NAME_COLLISION"
+    default_hint = "Two files have the same name after Unicode normalization; rename one and re-run."
+
+
+class ManifestError(IngestError):
+    code = "INGEST_MANIFEST_INVALID"
+
+
+# --- OCR -------------------------------------------------------------------------------------------------
+class OcrModelChecksumMismatch(PermanentError):
+    """A model file does not hash to its pinned SHA-256 (``file, expected, found`` in details)."""
+
+    code = "OCR_MODEL_CHECKSUM"
+    default_hint = "Reinstall the model files or update `ocr.expected_model_sha256` if the change is intended."
+
+
+class OcrEngineUnavailable(PermanentError):
+    """An OCR engine cannot run here: binary, language data, model files or device missing."""
+
+    code = "OCR_ENGINE_UNAVAILABLE"
+
+
+class OcrTransientFault(TransientError):
+    """A retryable OCR failure (also raised on purpose by the fault-injection engine)."""
+
+    code = "OCR_TRANSIENT"
+
+
+class PageLimitExceeded(IngestError):
+    """A multi-page image (TIFF) has more pages than ``ingest.max_pages`` allows."""
+
+    code = "INGEST_PAGE_LIMIT"
+    default_hint = "Raise `ingest.max_pages` only if the document is genuine."
+
+
+# --- object storage (added by dangan.storage) ------------------------------------------------------------
+class StoreError(PermanentError):
+    """The object store refused a request for a reason retrying will not fix (permissions, bad request)."""
+
+    code = "STORE_ERROR"

@@ -1,0 +1,54 @@
+"""Data types shared by the decoders: limits, decoded pages and probe results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DecodeLimits", "DecodedPage", "ProbeResult"]
+
+
+class DecodeLimits(BaseModel):
+    """Resource limits applied while decoding untrusted files."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_pixels: int = Field(250_000_000, gt=0, description="Per page, checked from the header before decoding.")
+    max_pdf_pages: int = Field(500, gt=0)
+    max_pages: int = Field(2000, gt=0, description="Pages of a multi-page TIFF.")
+    pdf_render_dpi: int = Field(300, ge=36, le=1200)
+    min_bytes: int = Field(1, ge=1, description="Files shorter than this are treated as empty.")
+
+
+@dataclass
+class DecodedPage:
+    """One decoded page.
+
+    ``image`` is uint8, gray ``HxW`` or BGR ``HxWx3`` (OpenCV order). 16-bit samples are scaled to 8 bits,
+    bilevel pages become 0/255 gray, palette/CMYK pages become BGR. ``bit_depth`` is the source's bits per
+    pixel (1 bilevel, 8 gray, 16 gray 16-bit, 24 RGB, 32 CMYK) as DA/T 31 counts it. ``extra`` carries
+    format-specific facts (for PDF pages: ``embedded_dpi``, ``page_size_pt``).
+    """
+
+    index: int
+    image: np.ndarray
+    dpi: tuple[float, float] | None
+    color_mode: str
+    bit_depth: int
+    source_mode: str
+    compression: str | None
+    width: int
+    height: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProbeResult:
+    """Header-level description of a file: format, pages and per-page metadata (no pixels decoded)."""
+
+    format: str
+    page_count: int
+    pages_meta: list[dict[str, Any]]

@@ -1,0 +1,198 @@
+"""TIFF / JPEG / PNG decoding through Pillow, with our own pixel limit and truncation checks.
+
+Pillow's ``Image.open`` applies the process-wide ``MAX_IMAGE_PIXELS`` check, which we must neither rely on nor
+change. We therefore instantiate the format plugin directly (the format is already known from sniffing) and
+check ``im.size`` against :class:`DecodeLimits` ourselves, before ``im.load()`` allocates anything.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
+
+from dangan.errors import CorruptImage, PageLimitExceeded, PixelLimitExceeded
+from dangan.imaging.model import DecodedPage, DecodeLimits
+
+__all__ = ["iter_raster", "probe_raster"]
+
+_PLUGINS: dict[str, type[ImageFile.ImageFile]] = {
+    "tiff": TiffImagePlugin.TiffImageFile,
+    "jpeg": JpegImagePlugin.JpegImageFile,
+    "png": PngImagePlugin.PngImageFile,
+}
+# Exceptions Pillow raises for damaged headers or data (SyntaxError is its "not this format" signal).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError, KeyError, TypeError)
+# mode -> (color_mode, bits per pixel)
+_MODES: dict[str, tuple[str, int]] = {
+    "1": ("bilevel", 1),
+    "L": ("gray", 8),
+    "LA": ("gray", 8),
+    "I;16": ("gray", 16),
+    "I;16L": ("gray", 16),
+    "I;16B": ("gray", 16),
+    "I;16N": ("gray", 16),
+    "I": ("gray", 32),
+    "F": ("gray", 32),
+    "P": ("color", 8),
+    "PA": ("color", 8),
+    "RGB": ("color", 24),
+    "RGBA": ("color", 24),
+    "RGBX": ("color", 24),
+    "CMYK": ("color", 32),
+    "YCbCr": ("color", 24),
+    "LAB": ("color", 24),
+}
+
+
+def _open(fmt: str, data: bytes) -> ImageFile.ImageFile:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return _PLUGINS[fmt](io.BytesIO(data))
+    except Image.DecompressionBombError as exc:  # not expected (plugins skip the check), kept as a backstop
+        raise PixelLimitExceeded(str(exc), width=None, height=None, limit=None) from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptImage(f"cannot read {fmt} header: {exc}", page=0, error=str(exc)) from exc
+
+
+def _frames(im: ImageFile.ImageFile, fmt: str, limits: DecodeLimits) -> Iterator[int]:
+    """Seek through frames (header reads only), enforcing page and pixel limits on each."""
+    index = 0
+    while True:
+        if index >= limits.max_pages:
+            raise PageLimitExceeded(
+                f"more than {limits.max_pages} pages", page_count=f">{limits.max_pages}", limit=limits.max_pages
+            )
+        w, h = im.size
+        if w * h > limits.max_pixels:
+            raise PixelLimitExceeded(
+                f"page {index} is {w}x{h} px, limit {limits.max_pixels} px",
+                width=w, height=h, limit=limits.max_pixels, page=index,
+            )
+        yield index
+        if fmt != "tiff":
+            return
+        index += 1
+        try:
+            im.seek(index)
+        except EOFError:
+            return
+        except _DECODE_ERRORS as exc:
+            raise CorruptImage(f"cannot read page {index} header: {exc}", page=index, error=str(exc)) from exc
+
+
+def _dpi(info: dict[str, Any]) -> tuple[float, float] | None:
+    dpi = info.get("dpi")
+    try:
+        x, y = float(dpi[0]), float(dpi[1])  # type: ignore[index]
+    except (TypeError, ValueError, IndexError):
+        return None
+    if not (math.isfinite(x) and math.isfinite(y)) or x <= 0 or y <= 0:
+        return None
+    return (round(x, 3), round(y, 3))
+
+
+def _meta(im: ImageFile.ImageFile, fmt: str, index: int) -> dict[str, Any]:
+    color_mode, bits = _MODES.get(im.mode, ("color", 24))
+    compression = im.info.get("compression") if fmt == "tiff" else {"jpeg": "jpeg", "png": "deflate"}[fmt]
+    return {
+        "index": index,
+        "width": im.size[0],
+        "height": im.size[1],
+        "dpi": _dpi(im.info),
+        "mode": im.mode,
+        "color_mode": color_mode,
+        "bit_depth": bits,
+        "compression": compression,
+    }
+
+
+def _check_complete(fmt: str, data: bytes, im: ImageFile.ImageFile, index: int) -> None:
+    """Structural completeness checks that hold even if someone set ``LOAD_TRUNCATED_IMAGES`` globally."""
+    problem = None
+    if fmt == "jpeg" and (getattr(im, "_ended", False) or data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")):
+        problem = "JPEG data ends before the end-of-image marker"
+    elif fmt == "png" and data.rfind(b"IEND") < data.rfind(b"IDAT"):
+        problem = "PNG data ends before the IEND chunk"
+    elif fmt == "tiff":
+        tags = im.tag_v2  # type: ignore[attr-defined]
+        offsets = tags.get(273) or tags.get(324) or ()
+        counts = tags.get(279) or tags.get(325) or ()
+        ends = [int(o) + int(c) for o, c in zip(offsets, counts, strict=False)]
+        if ends and max(ends) > len(data):
+            problem = f"TIFF strips end at byte {max(ends)}, file has {len(data)}"
+    if problem:
+        raise CorruptImage(f"page {index}: {problem}", page=index, error=problem)
+
+
+def _to_array(im: Image.Image) -> np.ndarray:
+    """Pixels as uint8 gray or BGR, following the rules documented on :class:`DecodedPage`."""
+    mode = im.mode
+    if mode in ("LA", "PA", "RGBA", "La", "RGBa") or "transparency" in im.info:
+        rgba = im.convert("RGBA")  # flatten onto white paper, not black
+        flat = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        arr = np.asarray(flat.convert("L" if mode in ("LA", "La") else "RGB"))
+    elif mode == "1":
+        arr = np.asarray(im.convert("L"))
+    elif mode in ("L", "RGB"):
+        arr = np.asarray(im)
+    elif mode.startswith("I;16") or mode == "I":
+        wide = np.asarray(im).astype(np.int64)
+        arr = ((np.clip(wide, 0, 65535) + 128) // 257).astype(np.uint8)
+    elif mode == "F":
+        arr = np.clip(np.asarray(im), 0, 255).astype(np.uint8)
+    else:  # P, CMYK, YCbCr, LAB, RGBX, ...
+        arr = np.asarray(im.convert("RGB"))
+    if arr.ndim == 3:
+        arr = arr[:, :, ::-1]  # RGB -> BGR
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def probe_raster(fmt: str, data: bytes, limits: DecodeLimits) -> list[dict[str, Any]]:
+    """Per-page header metadata of a TIFF/JPEG/PNG, enforcing page and pixel limits."""
+    im = _open(fmt, data)
+    try:
+        return [_meta(im, fmt, i) for i in _frames(im, fmt, limits)]
+    finally:
+        im.close()
+
+
+def iter_raster(fmt: str, data: bytes, limits: DecodeLimits) -> Iterator[DecodedPage]:
+    """Validate headers now, then decode pages lazily."""
+    probe_raster(fmt, data, limits)  # eager: limits and page headers fail before the first page is decoded
+    return _decode(fmt, data, limits)
+
+
+def _decode(fmt: str, data: bytes, limits: DecodeLimits) -> Iterator[DecodedPage]:
+    im = _open(fmt, data)
+    try:
+        for index in _frames(im, fmt, limits):
+            meta = _meta(im, fmt, index)
+            try:
+                im.load()
+                _check_complete(fmt, data, im, index)
+                arr = _to_array(im)
+            except CorruptImage:
+                raise
+            except _DECODE_ERRORS as exc:
+                raise CorruptImage(f"page {index} cannot be decoded: {exc}", page=index, error=str(exc)) from exc
+            yield DecodedPage(
+                index=index,
+                image=arr,
+                dpi=meta["dpi"],
+                color_mode=meta["color_mode"],
+                bit_depth=meta["bit_depth"],
+                source_mode=meta["mode"],
+                compression=meta["compression"],
+                width=arr.shape[1],
+                height=arr.shape[0],
+            )
+    finally:
+        im.close()

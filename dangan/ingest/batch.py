@@ -1,0 +1,236 @@
+"""A scan batch: open (list + reconcile), ingest in chunks, close (account for every file).
+
+These functions take and return plain values so Prefect tasks can wrap them; the catalog, not the task
+results, decides what is done: a re-run of the same source reopens the same batch and skips finished files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from dangan.catalog.db import session_scope
+from dangan.catalog.models import Master, Page, QualityIssue, QuarantineItem, ScanBatch
+from dangan.catalog.sites import SiteRef, get_site
+from dangan.catalog.states import transition
+from dangan.config import Settings
+from dangan.errors import ManifestError
+from dangan.imaging.decode import DecodeLimits
+from dangan.imaging.derive import DeriveParams
+from dangan.imaging.qa import QaThresholds
+from dangan.ingest.manifest import Manifest, parse_manifest, reconcile
+from dangan.ingest.pipeline import FileOutcome, IngestContext, ingest_file
+from dangan.ingest.source import open_source
+from dangan.keys import manifest_key
+
+
+@dataclass
+class BatchPlan:
+    """Everything a flow needs to fan out the work (small: names, not bytes)."""
+
+    batch_id: str
+    site: str
+    source: str
+    manifest: str | None
+    files: list[str]
+    unlisted_files: list[str] = field(default_factory=list)
+    missing_files: list[str] = field(default_factory=list)
+    manifest_problems: list[dict[str, Any]] = field(default_factory=list)
+
+    def chunks(self, size: int) -> list[list[str]]:
+        return [self.files[i : i + size] for i in range(0, len(self.files), size)]
+
+
+def source_key(site: str, description: str) -> str:
+    """Stable identity of a batch source: a re-run of the same folder or prefix reopens the same batch."""
+    return hashlib.sha256(f"{site}\0{description}".encode()).hexdigest()
+
+
+def files_done(catalog_url: str, site: str, key: str) -> int:
+    """Files of the newest batch from this source that are stored or quarantined (for progress bars)."""
+    with session_scope(catalog_url) as s:
+        batch_id = s.scalar(
+            select(ScanBatch.id).filter_by(site_code=site, source_key=key).order_by(ScanBatch.created_at.desc())
+        )
+        if batch_id is None:
+            return 0
+        masters = s.scalar(select(func.count()).select_from(Master).filter_by(batch_id=batch_id)) or 0
+        quarantined = s.scalar(select(func.count()).select_from(QuarantineItem).filter_by(batch_id=batch_id)) or 0
+        return int(masters) + int(quarantined)
+
+
+def _load_manifest(site: str, manifest: str | None) -> tuple[Manifest | None, bytes | None]:
+    if not manifest:
+        return None, None
+    path = Path(manifest)
+    if not path.is_file():
+        raise ManifestError(f"manifest {manifest} not found", hint="Give the CSV path with --manifest.")
+    data = path.read_bytes()
+    return parse_manifest(data, site=site), data
+
+
+def _exclude(manifest: str | None) -> set[Path]:
+    return {Path(manifest)} if manifest else set()
+
+
+def open_batch(
+    settings: Settings, site: str, source: str, manifest: str | None = None, operator: str | None = None
+) -> BatchPlan:
+    """Create (or reopen, for a re-run of the same source) the batch, list files, reconcile with the manifest."""
+    ref = get_site(settings, site)
+    src = open_source(source, exclude=_exclude(manifest))
+    files = src.list()
+    parsed, raw = _load_manifest(site, manifest)
+    recon = reconcile([f.name for f in files], parsed)
+    key = source_key(site, src.description)
+    store = _store(ref)
+    with session_scope(ref.catalog_url) as s:
+        batch = s.scalars(
+            select(ScanBatch).filter_by(site_code=site, source_key=key).order_by(ScanBatch.created_at.desc())
+        ).first()
+        if batch is None:
+            batch = ScanBatch(site_code=site, source=src.description, source_key=key, operator=operator)
+            s.add(batch)
+            s.flush()
+        else:
+            transition(s, batch, "open", actor=settings.actor, details={"reason": "re-run"})
+        if raw is not None:
+            sha = hashlib.sha256(raw).hexdigest()
+            key = manifest_key(site, batch.id, sha)
+            store.put(key, raw, sha256=sha, content_type="text/csv")
+            batch.manifest_key, batch.manifest_sha256 = key, sha
+        batch_id = batch.id
+    return BatchPlan(
+        batch_id=batch_id,
+        site=site,
+        source=source,
+        manifest=manifest,
+        files=[f.name for f in files],
+        unlisted_files=recon.unlisted_files,
+        missing_files=recon.missing_files,
+        manifest_problems=list(parsed.problems) if parsed else [],
+    )
+
+
+def context_for(settings: Settings, ref: SiteRef, batch_id: str, manifest_given: bool) -> IngestContext:
+    """Build the per-chunk context from settings (thresholds and limits validated here, once)."""
+    ing = settings.ingest
+    return IngestContext(
+        site=ref.code,
+        batch_id=batch_id,
+        catalog_url=ref.catalog_url,
+        store=_store(ref),
+        limits=DecodeLimits(
+            max_pixels=ing.max_pixels, max_pdf_pages=ing.max_pdf_pages, pdf_render_dpi=ing.pdf_render_dpi
+        ),
+        thresholds=QaThresholds(**settings.qa),
+        derive_params=DeriveParams(),
+        make_derivatives=ing.make_derivatives,
+        max_file_bytes=ing.max_file_bytes,
+        manifest_given=manifest_given,
+    )
+
+
+def run_chunk(
+    settings: Settings, site: str, batch_id: str, source: str, manifest: str | None, names: list[str]
+) -> list[dict[str, Any]]:
+    """Ingest the named files of a batch; returns one outcome dict per file."""
+    ref = get_site(settings, site)
+    src = open_source(source, exclude=_exclude(manifest))
+    parsed, _ = _load_manifest(site, manifest)
+    by_name = {f.name: f for f in src.list()}
+    ctx = context_for(settings, ref, batch_id, manifest_given=parsed is not None)
+    outcomes = []
+    for name in names:
+        item = by_name.get(name)
+        if item is None:  # vanished between listing and ingest: reported by close_batch
+            outcomes.append(asdict(FileOutcome(name, "missing", message="file disappeared from the source")))
+            continue
+        row = parsed.rows.get(name) if parsed else None
+        outcomes.append(asdict(ingest_file(ctx, src, item, row)))
+    return outcomes
+
+
+def close_batch(settings: Settings, plan: BatchPlan, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Account for every file from the catalog, store the report on the batch, and return it."""
+    ref = get_site(settings, plan.site)
+    by_outcome = Counter(o["outcome"] for o in outcomes)
+    with session_scope(ref.catalog_url) as s:
+        batch = s.get(ScanBatch, plan.batch_id)
+        assert batch is not None
+        masters = set(s.scalars(select(Master.original_name).filter_by(batch_id=plan.batch_id)))
+        quarantined = {q.source_file: q for q in s.scalars(select(QuarantineItem).filter_by(batch_id=plan.batch_id))}
+        page_ids = select(Page.id).join(Master).where(Master.batch_id == plan.batch_id)
+        pages = s.scalar(select(func.count()).select_from(Page).join(Master).where(Master.batch_id == plan.batch_id))
+        qa = dict(
+            s.execute(
+                select(QualityIssue.code, func.count())
+                .where(QualityIssue.page_id.in_(page_ids))
+                .group_by(QualityIssue.code)
+                .order_by(QualityIssue.code)
+            ).all()
+        )
+        duplicates = [o for o in outcomes if o["outcome"] == "duplicate"]
+        unaccounted = [
+            n
+            for n in plan.files
+            if n not in masters and n not in quarantined and n not in {d["name"] for d in duplicates}
+        ]
+        report = {
+            "batch_id": plan.batch_id,
+            "site": plan.site,
+            "source": batch.source,
+            "files": len(plan.files),
+            "accepted_files": len(masters),
+            "pages": int(pages or 0),
+            "outcomes": dict(sorted(by_outcome.items())),
+            "duplicates": [{"file": d["name"], "duplicate_of": d["duplicate_of"]} for d in duplicates],
+            "quarantined": [
+                {"file": q.source_file, "code": q.code, "message": q.message, "object_key": q.object_key}
+                for q in sorted(quarantined.values(), key=lambda q: q.source_file)
+            ],
+            "qa_issues": {k: int(v) for k, v in qa.items()},
+            "page_count_mismatches": [
+                {"file": o["name"], **o["page_count_mismatch"]} for o in outcomes if o.get("page_count_mismatch")
+            ],
+            "unlisted_files": plan.unlisted_files,
+            "missing_files": plan.missing_files,
+            "manifest_problems": plan.manifest_problems,
+            "unaccounted": unaccounted,
+        }
+        batch.report = report
+        batch.counts = {
+            "files": report["files"],
+            "accepted": len(masters),
+            "pages": report["pages"],
+            "quarantined": len(quarantined),
+            "duplicates": len(duplicates),
+        }
+        batch.finished_at = datetime.now(UTC)
+        transition(
+            s, batch, "failed" if unaccounted else "complete", actor=settings.actor, details={"counts": batch.counts}
+        )
+    return report
+
+
+def ingest_batch_local(
+    settings: Settings, site: str, source: str, manifest: str | None = None, operator: str | None = None
+) -> dict[str, Any]:
+    """The whole batch in-process, without Prefect (tests, benchmarks, debugging)."""
+    plan = open_batch(settings, site, source, manifest, operator)
+    outcomes: list[dict[str, Any]] = []
+    for chunk in plan.chunks(settings.ingest.chunk_size):
+        outcomes.extend(run_chunk(settings, site, plan.batch_id, source, manifest, chunk))
+    return close_batch(settings, plan, outcomes)
+
+
+def _store(ref: SiteRef) -> Any:
+    from dangan.storage.factory import open_store
+
+    return open_store(ref.store_url)

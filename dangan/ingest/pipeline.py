@@ -1,0 +1,289 @@
+"""Ingest one delivered file: fixity → decode → QA → derivatives → master object → catalog.
+
+Write order (DESIGN.md): objects first (verified by the store), then catalog rows. Two transactions:
+(1) master + pages + QA issues, status ``ingested``; (2) derivatives, status ``preprocessed``. A crash between
+them leaves pages without derivatives, which the next run of the batch completes (``resume``); a crash before
+(1) leaves a master object without a row, which the next run adopts (same SHA-256, same key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from dangan.catalog.db import session_scope
+from dangan.catalog.models import Derivative, Master, Page, QualityIssue
+from dangan.catalog.states import transition
+from dangan.errors import DanganError, PermanentError
+from dangan.imaging.decode import DecodedPage, DecodeLimits, iter_pages, probe
+from dangan.imaging.derive import DeriveParams, make_ocr_derivative
+from dangan.imaging.qa import QaThresholds, evaluate, measure
+from dangan.ingest import register
+from dangan.ingest.manifest import ManifestRow
+from dangan.ingest.source import Source, SourceFile
+from dangan.keys import EXT_BY_FORMAT, derivative_key, master_key, quarantine_key
+
+log = logging.getLogger(__name__)
+RETENTION_YEARS = {"10": 10, "30": 30, "50": 50, "100": 100, "permanent": 100}  # permanent: renewable lock
+
+
+@dataclass
+class IngestContext:
+    """What every file of a batch needs; built once per chunk."""
+
+    site: str
+    batch_id: str
+    catalog_url: str
+    store: Any  # dangan.storage.base.ObjectStore
+    limits: DecodeLimits
+    thresholds: QaThresholds
+    derive_params: DeriveParams
+    make_derivatives: bool = True
+    max_file_bytes: int = 2 * 1024**3
+    manifest_given: bool = False
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file (plain values: goes into task results and batch reports)."""
+
+    name: str
+    outcome: str  # accepted | resumed | already | duplicate | quarantined
+    sha256: str | None = None
+    pages: int = 0
+    code: str | None = None
+    message: str | None = None
+    qa_codes: list[str] = field(default_factory=list)
+    duplicate_of: str | None = None
+    page_count_mismatch: dict[str, int] | None = None
+
+
+@dataclass
+class _PreparedPage:
+    index: int
+    page: DecodedPage
+    metrics: dict[str, Any]
+    issues: list[Any]
+
+
+def ingest_file(ctx: IngestContext, source: Source, item: SourceFile, row: ManifestRow | None) -> FileOutcome:
+    """Ingest one file; permanent problems end as a quarantine item, transient ones propagate (retry)."""
+    if item.problem is not None:
+        data = _read_if_safe(source, item)
+        return _quarantine(ctx, item, data, item.problem)
+    if item.size > ctx.max_file_bytes:
+        err = PermanentError(f"{item.name} is {item.size} bytes, above the limit", size=item.size)
+        return _quarantine(ctx, item, None, {**err.to_dict(), "code": "INGEST_FILE_TOO_LARGE"})
+    data = source.read(item)
+    sha = hashlib.sha256(data).hexdigest()
+    with session_scope(ctx.catalog_url) as s:
+        existing = register.find_master(s, ctx.site, sha)
+        if existing is not None:
+            return _existing(ctx, item, data, existing)
+    if ctx.manifest_given and row is None:
+        err = PermanentError(f"{item.name} is not listed in the batch manifest", name=item.name)
+        return _quarantine(ctx, item, data, {**err.to_dict(), "code": "INGEST_NOT_IN_MANIFEST"})
+    try:
+        info = probe(data, limits=ctx.limits)
+        prepared = [_prepare(p, ctx) for p in iter_pages(data, limits=ctx.limits)]
+    except DanganError as exc:
+        if exc.transient:
+            raise
+        return _quarantine(ctx, item, data, exc.to_dict())
+    return _register(ctx, item, data, sha, info.format, prepared, row)
+
+
+def _prepare(page: DecodedPage, ctx: IngestContext) -> _PreparedPage:
+    metrics = measure(page)
+    issues = evaluate(metrics, ctx.thresholds)
+    return _PreparedPage(page.index, page, _as_dict(metrics), issues)
+
+
+def _register(
+    ctx: IngestContext,
+    item: SourceFile,
+    data: bytes,
+    sha: str,
+    fmt: str,
+    prepared: list[_PreparedPage],
+    row: ManifestRow | None,
+) -> FileOutcome:
+    retention = row.retention if row else "permanent"
+    retain_until = datetime.now(UTC) + timedelta(days=365 * RETENTION_YEARS[retention])
+    key = master_key(ctx.site, sha, EXT_BY_FORMAT[fmt])
+    ctx.store.put(
+        key,
+        data,
+        sha256=sha,
+        content_type=f"image/{fmt}" if fmt != "pdf" else "application/pdf",
+        metadata={"site": ctx.site, "batch": ctx.batch_id, "retention": retention},
+        retain_until=retain_until if ctx.store.supports_retention() else None,
+    )
+    outcome = FileOutcome(item.name, "accepted", sha256=sha, pages=len(prepared))
+    with session_scope(ctx.catalog_url) as s:
+        doc = register.document_for(s, ctx.site, ctx.batch_id, item.name, row)
+        master = Master(
+            site_code=ctx.site,
+            sha256=sha,
+            size=len(data),
+            format=fmt,
+            object_key=key,
+            original_name=item.name,
+            page_count=len(prepared),
+            batch_id=ctx.batch_id,
+            retain_until=retain_until,
+        )
+        s.add(master)
+        s.flush()
+        pages = []
+        for p in prepared:
+            page = Page(
+                site_code=ctx.site,
+                master_id=master.id,
+                page_index=p.index,
+                document_id=doc.id,
+                seq=doc.page_count + p.index + 1,
+                width=p.page.width,
+                height=p.page.height,
+                dpi=p.metrics.get("effective_dpi") or p.metrics.get("dpi_x"),
+                color_mode=p.page.color_mode,
+                metrics=p.metrics,
+            )
+            s.add(page)
+            pages.append(page)
+        s.flush()
+        for page, p in zip(pages, prepared, strict=True):
+            for issue in p.issues:
+                s.add(
+                    QualityIssue(
+                        page_id=page.id,
+                        code=issue.code,
+                        severity=issue.severity,
+                        message=issue.message,
+                        details=_plain(issue.details),
+                    )
+                )
+                outcome.qa_codes.append(issue.code)
+        doc.page_count += len(prepared)
+        if row is not None and row.expected_pages and row.expected_pages != doc.page_count:
+            outcome.page_count_mismatch = {"expected": row.expected_pages, "found": doc.page_count}
+            s.add(
+                QualityIssue(
+                    page_id=pages[0].id,
+                    code="INGEST_PAGE_COUNT_MISMATCH",
+                    severity="error",
+                    message=f"manifest expects {row.expected_pages} pages, file has {doc.page_count}",
+                    details=outcome.page_count_mismatch,
+                )
+            )
+            outcome.qa_codes.append("INGEST_PAGE_COUNT_MISMATCH")
+        page_ids = [p.id for p in pages]
+    if ctx.make_derivatives:
+        for page_id, p in zip(page_ids, prepared, strict=True):
+            make_derivatives(ctx, page_id, p.page, p.metrics)
+    return outcome
+
+
+def make_derivatives(ctx: IngestContext, page_id: int, page: DecodedPage, metrics: dict[str, Any]) -> None:
+    """Store the OCR derivative of one page, then record it and mark the page ``preprocessed``."""
+    from dangan.imaging.qa import PageMetrics
+
+    m = PageMetrics(**metrics) if isinstance(metrics, dict) else metrics
+    d = make_ocr_derivative(page, m, ctx.derive_params)
+    sha = hashlib.sha256(d.encoded).hexdigest()
+    key = derivative_key(ctx.site, page_id, d.kind, d.params_hash, d.ext)
+    ctx.store.put(key, d.encoded, sha256=sha, content_type="image/png", metadata={"page": str(page_id)})
+    with session_scope(ctx.catalog_url) as s:
+        register.insert_or_get(
+            s,
+            Derivative,
+            {"page_id": page_id, "kind": d.kind, "params_hash": d.params_hash},
+            {"object_key": key, "sha256": sha, "size": len(d.encoded), "tool": d.tool, "params": _plain(d.params)},
+        )
+        page_row = s.get(Page, page_id)
+        assert page_row is not None
+        if page_row.status == "ingested":
+            transition(s, page_row, "preprocessed")
+
+
+def _existing(ctx: IngestContext, item: SourceFile, data: bytes, master: Master) -> FileOutcome:
+    """Same bytes already ingested: from an earlier batch (duplicate) or this one (finish what is missing)."""
+    if master.batch_id != ctx.batch_id or master.original_name != item.name:
+        return FileOutcome(
+            item.name, "duplicate", sha256=master.sha256, pages=master.page_count, duplicate_of=master.original_name
+        )
+    with session_scope(ctx.catalog_url) as s:
+        pending = s.scalars(select(Page).filter_by(master_id=master.id, status="ingested")).all()
+        todo = {p.page_index: (p.id, dict(p.metrics)) for p in pending}
+    if todo and ctx.make_derivatives:
+        for page in iter_pages(data, limits=ctx.limits):
+            if page.index in todo:
+                page_id, metrics = todo[page.index]
+                make_derivatives(ctx, page_id, page, metrics)
+        return FileOutcome(item.name, "resumed", sha256=master.sha256, pages=master.page_count)
+    return FileOutcome(item.name, "already", sha256=master.sha256, pages=master.page_count)
+
+
+def _quarantine(ctx: IngestContext, item: SourceFile, data: bytes | None, error: dict[str, Any]) -> FileOutcome:
+    """Keep the original bytes in the quarantine area and record why; the batch goes on."""
+    sha = key = None
+    if data is not None:
+        sha = hashlib.sha256(data).hexdigest()
+        key = quarantine_key(ctx.site, sha)
+        ctx.store.put(
+            key,
+            data,
+            sha256=sha,
+            content_type="application/octet-stream",
+            metadata={"site": ctx.site, "batch": ctx.batch_id, "code": error["code"]},
+        )
+    with session_scope(ctx.catalog_url) as s:
+        register.quarantine(
+            s,
+            site=ctx.site,
+            batch_id=ctx.batch_id,
+            name=item.name,
+            error=error,
+            object_key=key,
+            sha256=sha,
+            size=len(data) if data is not None else None,
+        )
+    log.info("quarantined %s: %s", item.name, error["code"])
+    return FileOutcome(item.name, "quarantined", sha256=sha, code=error["code"], message=error["message"])
+
+
+def _read_if_safe(source: Source, item: SourceFile) -> bytes | None:
+    if item.problem and item.problem.get("code") == "PATH_UNSAFE":
+        return None  # never read through a link that escapes the source
+    try:
+        return source.read(item)
+    except (OSError, DanganError):
+        return None
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if hasattr(obj, "model_dump"):
+        return _plain(obj.model_dump(mode="json"))  # type: ignore[no-any-return]
+    if hasattr(obj, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return _plain(asdict(obj))  # type: ignore[no-any-return]
+    return _plain(dict(obj))  # type: ignore[no-any-return]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy (numpy scalars → Python numbers)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)

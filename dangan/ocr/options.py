@@ -1,0 +1,69 @@
+"""OCR options, validated once when an engine is created (``create_engine``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class FaultSpec(BaseModel):
+    """Fault injection for the ``fault`` engine (page indices count every page the engine instance saw)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fail_on_pages: frozenset[int] = frozenset()
+    die_on_page: int | None = None
+    raise_transient: bool = False
+
+
+class OcrOptions(BaseModel):
+    """Engine choice and tuning; unknown keys are rejected so typos surface at start-up."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engine: str = Field(default="ppocr", description="registered engine name: ppocr, tesseract, null, fault, ...")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    model_dir: Path | None = Field(
+        default=None, description="folder with det/rec(/cls) ONNX files (+ optional dict .txt); default: bundled"
+    )
+    expected_model_sha256: dict[str, str] | None = Field(
+        default=None, description="model file name → pinned lowercase hex SHA-256"
+    )
+    det_limit_side_len: int = Field(default=1600, ge=64, le=8192, description="longer side cap for detection")
+    det_batch: int = Field(default=1, ge=1, le=64, description="pages per detection run")
+    rec_batch: int = Field(default=16, ge=1, le=512, description="line crops per recognition run")
+    threads: int = Field(default=0, ge=0, le=256, description="onnxruntime intra-op threads (0 = its default)")
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, description="drop recognized lines below this")
+    use_cls: bool = Field(default=False, description="run the 0°/180° line orientation classifier (needs a cls model)")
+    tesseract_lang: Literal["chi_sim", "chi_sim+eng"] = "chi_sim"
+    tesseract_psm: int = Field(default=3, ge=0, le=13, description="page segmentation mode (psm 6 drops table rows)")
+    fault: FaultSpec = FaultSpec()
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        from dangan.ocr.registry import available_engines
+
+        if value not in available_engines():
+            raise ValueError(f"unknown OCR engine {value!r}; available: {', '.join(available_engines())}")
+        return value
+
+    @field_validator("expected_model_sha256")
+    @classmethod
+    def _hex_digests(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        out: dict[str, str] = {}
+        for name, digest in value.items():
+            digest = digest.strip().lower()
+            if not _SHA256.match(digest):
+                raise ValueError(f"expected_model_sha256[{name!r}] is not a hex SHA-256")
+            if "/" in name or "\\" in name:
+                raise ValueError(f"expected_model_sha256 keys are file names, not paths: {name!r}")
+            out[name] = digest
+        return out

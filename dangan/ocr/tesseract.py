@@ -1,0 +1,152 @@
+"""Tesseract engine (pytesseract ``image_to_data``): the CPU fallback and cross-check engine.
+
+Words are grouped into lines by Tesseract's (block, paragraph, line) numbers. Chinese words are joined
+without spaces; a space is kept only between two words that meet on Latin letters or digits. Use psm 3
+(automatic layout): psm 6 drops rows of ruled tables (measured CER ~67 % vs ~12 %).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dangan.errors import OcrEngineUnavailable
+from dangan.ocr.base import (
+    PAGE_FAILED,
+    EngineCapabilities,
+    EngineIdentity,
+    OcrLine,
+    PageResult,
+    check_image,
+    image_size,
+    quad_from_bbox,
+)
+from dangan.ocr.layout import reading_order
+from dangan.ocr.models import sha256_file
+from dangan.ocr.normalize import normalize_text
+from dangan.pii import scrub
+
+log = logging.getLogger("dangan.ocr")
+
+INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-chi-sim"
+
+
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def join_words(words: Sequence[str]) -> str:
+    """Join a line's words: no space next to CJK text, one space between Latin/digit words."""
+    out = ""
+    for word in words:
+        if out and _latin(out[-1]) and _latin(word[0]):
+            out += " "
+        out += word
+    return out
+
+
+def group_lines(data: dict[str, list[Any]], min_confidence: float = 0.0) -> list[OcrLine]:
+    """``OcrLine``s from ``image_to_data`` output (``Output.DICT``), in Tesseract's order."""
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for i, text in enumerate(data["text"]):
+        if int(data["level"][i]) != 5 or not str(text).strip():
+            continue
+        key = (int(data["block_num"][i]), int(data["par_num"][i]), int(data["line_num"][i]))
+        groups.setdefault(key, []).append(i)
+    lines = []
+    for idx in groups.values():
+        idx.sort(key=lambda i: int(data["left"][i]))
+        text = normalize_text(join_words([str(data["text"][i]).strip() for i in idx]))
+        confs = [float(data["conf"][i]) for i in idx if float(data["conf"][i]) >= 0]
+        conf = (sum(confs) / len(confs) / 100.0) if confs else 0.0
+        if not text or conf < min_confidence:
+            continue
+        x0 = min(int(data["left"][i]) for i in idx)
+        y0 = min(int(data["top"][i]) for i in idx)
+        x1 = max(int(data["left"][i]) + int(data["width"][i]) for i in idx)
+        y1 = max(int(data["top"][i]) + int(data["height"][i]) for i in idx)
+        box = quad_from_bbox(float(x0), float(y0), float(x1), float(y1))
+        lines.append(OcrLine(text=text, confidence=round(conf, 5), box=box))
+    return lines
+
+
+def _traineddata_digests(cmd: str, langs: Sequence[str]) -> dict[str, str]:
+    """SHA-256 of each language's ``.traineddata`` file, found via ``tesseract --list-langs``; {} if unknown."""
+    try:
+        out = subprocess.run([cmd, "--list-langs"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    match = re.search(r'"([^"]+)"', out.stdout + out.stderr)
+    if not match:
+        return {}
+    folder = Path(match.group(1))
+    files = [folder / f"{code}.traineddata" for code in langs]
+    return {f.name: sha256_file(f) for f in files if f.is_file()}
+
+
+class TesseractEngine:
+    """Tesseract via pytesseract; checks binary and language data at construction."""
+
+    name = "tesseract"
+
+    def __init__(self, lang: str = "chi_sim", psm: int = 3, min_confidence: float = 0.0) -> None:
+        import pytesseract
+
+        self._pt = pytesseract
+        try:
+            version = str(pytesseract.get_tesseract_version())
+            installed = set(pytesseract.get_languages(config=""))
+        except (pytesseract.TesseractNotFoundError, OSError) as exc:
+            raise OcrEngineUnavailable(
+                f"the tesseract binary was not found ({type(exc).__name__})", hint=INSTALL_HINT
+            ) from exc
+        missing = [code for code in lang.split("+") if code not in installed]
+        if missing:
+            raise OcrEngineUnavailable(
+                f"tesseract language data missing: {', '.join(missing)} (installed: {sorted(installed)})",
+                hint=INSTALL_HINT + (" tesseract-ocr-eng" if "eng" in missing else ""),
+            )
+        self.lang, self.psm, self.min_confidence = lang, psm, min_confidence
+        digests = _traineddata_digests(pytesseract.pytesseract.tesseract_cmd, lang.split("+"))
+        self._id = EngineIdentity(self.name, f"tesseract {version} {lang} psm{psm}", digests, "cpu")
+        self.capabilities = EngineCapabilities(
+            batched=False,
+            gpu=False,
+            languages=tuple(lang.split("+")),
+            line_boxes=True,
+            orientation=False,
+        )
+
+    def identity(self) -> dict[str, Any]:
+        """Engine, binary version + language + psm as the model, device cpu."""
+        return self._id.as_dict()
+
+    def recognize(self, images: Sequence[np.ndarray | None]) -> list[PageResult]:
+        """One ``PageResult`` per image, pages run one after another."""
+        results = []
+        for image in images:
+            rgb, error = check_image(image)
+            if rgb is None:
+                results.append(self._id.page([], 0.0, *image_size(image), error))
+                continue
+            h, w = rgb.shape[:2]
+            t0 = time.perf_counter()
+            try:
+                data = self._pt.image_to_data(
+                    rgb, lang=self.lang, config=f"--psm {self.psm}", output_type=self._pt.Output.DICT
+                )
+                lines = reading_order(group_lines(data, self.min_confidence))
+            except Exception as exc:
+                log.warning("tesseract failed on a %dx%d page: %s", w, h, type(exc).__name__)
+                message = f"{PAGE_FAILED}: {type(exc).__name__}: {scrub(str(exc))[:300]}"
+                results.append(self._id.page([], time.perf_counter() - t0, w, h, message))
+                continue
+            results.append(self._id.page(lines, time.perf_counter() - t0, w, h))
+        return results

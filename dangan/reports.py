@@ -1,0 +1,68 @@
+"""Human-readable summaries (markdown for Prefect artifacts); PII never appears unmasked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dangan.pii import scrub
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    if not rows:
+        return "_none_\n"
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(scrub(str(c)).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def ingest_markdown(report: dict[str, Any], links: dict[str, str] | None = None) -> str:
+    """Markdown summary of one batch: counts by outcome, QA issues by code, duplicates, quarantine."""
+    links = links or {}
+    parts = [
+        f"# Ingest batch `{report['batch_id'][:12]}` — site {report['site']}\n",
+        f"Source: `{report['source']}`\n",
+        _table(
+            ["files", "accepted files", "pages", "quarantined", "duplicates", "unaccounted"],
+            [
+                [
+                    report["files"],
+                    report["accepted_files"],
+                    report["pages"],
+                    len(report["quarantined"]),
+                    len(report["duplicates"]),
+                    len(report["unaccounted"]),
+                ]
+            ],
+        ),
+        "\n## Outcomes\n",
+        _table(["outcome", "files"], [[k, v] for k, v in report["outcomes"].items()]),
+        "\n## Quality issues (DA/T 31-2017 gates)\n",
+        _table(["code", "pages"], [[k, v] for k, v in report["qa_issues"].items()]),
+        "\n## Quarantined files\n",
+        _table(
+            ["file", "code", "reason", "kept at"],
+            [
+                [
+                    q["file"],
+                    q["code"],
+                    q["message"],
+                    f"[object]({links[q['file']]})" if q["file"] in links else (q["object_key"] or "—"),
+                ]
+                for q in report["quarantined"]
+            ],
+        ),
+        "\n## Duplicates (already in the archive)\n",
+        _table(["file", "same bytes as"], [[d["file"], d["duplicate_of"]] for d in report["duplicates"]]),
+        "\n## Manifest reconciliation\n",
+        _table(
+            ["kind", "file"],
+            [["not in manifest", f] for f in report["unlisted_files"]]
+            + [["listed, not delivered", f] for f in report["missing_files"]]
+            + [
+                ["page count", f"{m['file']}: expected {m['expected']}, found {m['found']}"]
+                for m in report["page_count_mismatches"]
+            ]
+            + [["manifest line " + str(p.get("line")), p.get("code")] for p in report["manifest_problems"]],
+        ),
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,296 @@
+"""``dangan``: the operator's command line. Every long command shows progress; summaries are tables."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dangan.config import Settings, apply_offline_environment, load_settings
+from dangan.errors import DanganError
+
+app = typer.Typer(
+    help="dangan (档案): digitize and transfer social-insurance archives.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+sites_app = typer.Typer(help="Manage county sites (GB/T 2260 codes).", no_args_is_help=True)
+app.add_typer(sites_app, name="sites")
+console = Console()
+err_console = Console(stderr=True)
+
+DEMO_SITE = ("330106", "杭州市西湖区社会保险档案室")
+
+
+class _State:
+    settings: Settings | None = None
+
+
+def _settings() -> Settings:
+    assert _State.settings is not None
+    return _State.settings
+
+
+@app.callback()
+def main(
+    data_dir: Annotated[Path | None, typer.Option(help="data folder (default ./.dangan or DANGAN_DATA_DIR)")] = None,
+) -> None:
+    """Load settings once; keep Prefect local and offline."""
+    _State.settings = load_settings(data_dir=data_dir)
+    apply_offline_environment(_State.settings)
+
+
+def _fail(exc: DanganError) -> None:
+    err_console.print(f"[bold red]Error {exc.code}[/]: {exc.message}")
+    if exc.hint:
+        err_console.print(f"[yellow]What to do:[/] {exc.hint}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def init(
+    site: Annotated[str | None, typer.Option(help="also register this site code")] = None,
+    name: Annotated[str | None, typer.Option(help="name of the site")] = None,
+) -> None:
+    """Create or upgrade the catalog schema and storage locations (safe to run twice)."""
+    from dangan.catalog.schema import upgrade
+    from dangan.catalog.sites import add_site, list_sites
+
+    s = _settings()
+    try:
+        rev = upgrade(s.home_catalog_url)
+        if site:
+            add_site(s, site, name or site)
+        for ref in list_sites(s):
+            upgrade(ref.catalog_url)
+            _open_store(ref.store_url)
+        _open_store(s.default_store_url)
+    except DanganError as exc:
+        _fail(exc)
+    console.print(f"catalog at schema [bold]{rev}[/] · data folder {s.data_dir}")
+
+
+def _open_store(url: str) -> Any:
+    from dangan.storage.factory import open_store
+
+    return open_store(url)
+
+
+@sites_app.command("add")
+def sites_add(
+    code: Annotated[str, typer.Argument(help="6-digit GB/T 2260 code, e.g. 330106")],
+    name: Annotated[str, typer.Option(help="site name, e.g. 杭州市西湖区")],
+    store: Annotated[str | None, typer.Option(help="object store URL (folder or s3://bucket/prefix?...)")] = None,
+    database: Annotated[str | None, typer.Option(help="catalog URL (default: the home catalog)")] = None,
+) -> None:
+    """Register a county site (or update its name and locations)."""
+    from dangan.catalog.sites import add_site
+
+    try:
+        ref = add_site(_settings(), code, name, store_url=store, catalog_url=database)
+        _open_store(ref.store_url)
+    except DanganError as exc:
+        _fail(exc)
+    console.print(f"site [bold]{code}[/] {name} registered")
+
+
+@sites_app.command("list")
+def sites_list() -> None:
+    """List registered sites with where their catalog and objects live."""
+    from dangan.catalog.db import safe_url
+    from dangan.catalog.sites import list_sites
+    from dangan.storage.factory import describe_store_url
+
+    table = Table(title="Sites", title_justify="left")
+    for col in ("code", "name", "catalog", "object store"):
+        table.add_column(col)
+    for ref in list_sites(_settings()):
+        table.add_row(ref.code, ref.name, safe_url(ref.catalog_url), describe_store_url(ref.store_url))
+    console.print(table)
+
+
+@app.command()
+def status(
+    site: Annotated[str, typer.Option(help="site code")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Counts of batches, pages by status, quality issues by code and transfers by state."""
+    from dangan.catalog.sites import get_site
+    from dangan.catalog.status import site_status
+    from flows.render import counts_table
+
+    try:
+        ref = get_site(_settings(), site)
+    except DanganError as exc:
+        _fail(exc)
+    data = site_status(ref.catalog_url, site)
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False))
+        return
+    for key, title in (
+        ("batches", "Batches"),
+        ("pages", "Pages by status"),
+        ("quality_issues", "Quality issues by code"),
+        ("quarantined", "Quarantined files by code"),
+        ("transfers", "Transfers by state"),
+    ):
+        console.print(counts_table(f"{title} · site {site}", data[key]))
+
+
+@app.command()
+def samples(
+    out: Annotated[Path, typer.Option(help="folder to write the sample batch into")],
+    persons: Annotated[int, typer.Option(min=1, help="number of insured persons")] = 3,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same batch)")] = 0,
+    site: Annotated[str, typer.Option(help="site code written into the manifest")] = DEMO_SITE[0],
+    degrade: Annotated[bool, typer.Option(help="add scanner degradations (skew, blur, borders...)")] = True,
+    bad_files: Annotated[bool, typer.Option(help="add deliberately bad files (blank, empty, truncated)")] = True,
+) -> None:
+    """Render realistic scanned social-insurance forms with a manifest and ground truth."""
+    from dangan.samples import generate_samples
+
+    with console.status(f"rendering sample scans for {persons} persons…"):
+        batch = generate_samples(out, persons, seed=seed, site=site, degrade=degrade, bad_files=bad_files)
+    console.print(f"{len(batch.files)} files · manifest {batch.manifest_path} · ground truth {batch.ground_truth_dir}")
+
+
+def _run_with_progress(label: str, total: int, poll: Any, fn: Any) -> Any:
+    """Run ``fn()`` in this thread while a rich progress bar follows ``poll()`` (catalog counts)."""
+    stop = threading.Event()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as progress:
+        task_id = progress.add_task(label, total=total)
+
+        def follow() -> None:
+            while not stop.wait(0.5):
+                with contextlib.suppress(Exception):  # the catalog may be busy; the next poll will tell
+                    progress.update(task_id, completed=min(poll(), total))
+
+        watcher = threading.Thread(target=follow, daemon=True)
+        watcher.start()
+        try:
+            result = fn()
+        finally:
+            stop.set()
+            watcher.join()
+        progress.update(task_id, completed=total)
+    return result
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="scanner folder, or s3://bucket/prefix?endpoint=… inbox")],
+    site: Annotated[str, typer.Option(help="site code")],
+    manifest: Annotated[Path | None, typer.Option(help="batch manifest CSV")] = None,
+    operator: Annotated[str | None, typer.Option(help="who scanned the batch")] = None,
+    chunk_size: Annotated[int | None, typer.Option(help="files per Prefect task")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the batch report as JSON")] = False,
+) -> None:
+    """Ingest scanner output: fixity, de-duplication, QA gates, OCR derivatives, quarantine."""
+    report = _ingest(source, site, manifest, operator, chunk_size)
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        from flows.render import print_ingest_report
+
+        print_ingest_report(console, report)
+    if report["unaccounted"]:
+        raise typer.Exit(1)
+
+
+def _ingest(source: str, site: str, manifest: Path | None, operator: str | None, chunk_size: int | None) -> Any:
+    from dangan.catalog.sites import get_site
+    from dangan.ingest.batch import files_done, source_key
+    from dangan.ingest.source import open_source
+    from flows.ingest import ingest_batch
+    from tasks.common import settings_payload
+
+    s = _settings()
+    try:
+        ref = get_site(s, site)
+        src = open_source(source, exclude={manifest} if manifest else None)
+        total = len(src.list())
+    except DanganError as exc:
+        _fail(exc)
+    key = source_key(site, src.description)
+    started = time.monotonic()
+    try:
+        report = _run_with_progress(
+            f"ingest {total} files",
+            total,
+            lambda: files_done(ref.catalog_url, site, key),
+            lambda: ingest_batch(
+                source=source,
+                site=site,
+                manifest=str(manifest) if manifest else None,
+                operator=operator,
+                chunk_size=chunk_size,
+                settings=settings_payload(s),
+            ),
+        )
+    except DanganError as exc:
+        _fail(exc)
+    err_console.print(f"done in {time.monotonic() - started:.1f} s")
+    return report
+
+
+@app.command()
+def demo(
+    persons: Annotated[int, typer.Option(min=1, help="persons in the generated sample batch")] = 3,
+) -> None:
+    """The main job on the embedded default: sample scans → digitization flow → summary."""
+    from dangan.catalog.sites import add_site, get_site
+    from dangan.errors import SiteNotFound
+    from dangan.samples import generate_samples
+
+    s = _settings()
+    try:
+        get_site(s, DEMO_SITE[0])
+    except (SiteNotFound, DanganError):
+        add_site(s, *DEMO_SITE)
+    out = s.data_dir / "samples" / f"batch-{persons}"
+    if not (out / "manifest.csv").exists():
+        with console.status(f"rendering sample scans for {persons} persons…"):
+            batch = generate_samples(out, persons, seed=0, site=DEMO_SITE[0])
+        console.print(f"sample batch: {len(batch.files)} files in {out}")
+    source, manifest = _sample_layout(out)
+    report = _ingest(str(source), DEMO_SITE[0], manifest, "demo", None)
+    from flows.render import print_ingest_report
+
+    print_ingest_report(console, report)
+    console.print(
+        f"\nCatalog: {s.home_catalog_url}\nObjects: {s.default_store_url}\nNext: `dangan status --site {DEMO_SITE[0]}`"
+    )
+
+
+def _sample_layout(out: Path) -> tuple[Path, Path]:
+    """Scans and manifest of a generated batch."""
+    scans = out / "scans"
+    return (scans if scans.is_dir() else out), out / "manifest.csv"
+
+
+def run() -> None:  # pragma: no cover - console entry for `python -m flows.cli`
+    try:
+        app()
+    except DanganError as exc:
+        err_console.print(f"[bold red]Error {exc.code}[/]: {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install what dangan needs on a fresh Debian/Ubuntu machine: system packages (when missing), a virtualenv in
+# .venv and the package with its dev extra. Idempotent; quick when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-chi-sim fonts-noto-cjk fonts-wqy-zenhei poppler-utils)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing system packages: ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+if [ ! -x .venv/bin/uv ]; then
+  .venv/bin/pip install -q --upgrade pip uv
+fi
+stamp=.venv/.dangan-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "installing dangan and its dependencies into .venv" >&2
+  .venv/bin/uv pip install -q --python .venv/bin/python -e '.[dev]'
+  touch "$stamp"
+fi
