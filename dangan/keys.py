@@ -27,3 +27,13 @@ def package_prefix(site: str, transfer_id: str) -> str:
 
 
 EXT_BY_FORMAT = {"tiff": ".tif", "jpeg": ".jpg", "png": ".png", "pdf": ".pdf"}
+
+
+def ocr_key(site: str, page_id: int, engine: str, model_digest: str, ext: str) -> str:
+    """Per-page OCR output (JSON, hOCR) for one engine + model identity."""
+    return f"sites/{site}/ocr/{page_id}/{engine}-{model_digest[:12]}{ext}"
+
+
+def document_pdf_key(site: str, document_id: int, digest: str) -> str:
+    """Searchable double-layer PDF (双层PDF) of a document."""
+    return f"sites/{site}/documents/{document_id}/searchable-{digest[:12]}.pdf"

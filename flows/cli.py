@@ -269,13 +269,149 @@ def demo(
             batch = generate_samples(out, persons, seed=0, site=DEMO_SITE[0])
         console.print(f"sample batch: {len(batch.files)} files in {out}")
     source, manifest = _sample_layout(out)
-    report = _ingest(str(source), DEMO_SITE[0], manifest, "demo", None)
-    from flows.render import print_ingest_report
-
-    print_ingest_report(console, report)
+    _print_digitize(_digitize(str(source), DEMO_SITE[0], manifest, "demo", None, None))
     console.print(
         f"\nCatalog: {s.home_catalog_url}\nObjects: {s.default_store_url}\nNext: `dangan status --site {DEMO_SITE[0]}`"
     )
+
+
+@app.command()
+def ocr(
+    paths: Annotated[list[Path], typer.Argument(help="image/PDF files or folders")],
+    engine: Annotated[str, typer.Option(help="ppocr or tesseract")] = "ppocr",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    preprocess: Annotated[bool, typer.Option(help="deskew/crop/denoise before OCR")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per page")] = False,
+) -> None:
+    """OCR image files standalone (no catalog): text, or JSON lines with boxes and confidences."""
+    from dangan.ocr import OcrOptions
+    from dangan.ocr.files import iter_file_pages
+    from dangan.ocr.stage import engine_for
+
+    try:
+        eng = engine_for(OcrOptions(engine=engine, device=device))
+    except DanganError as exc:
+        _fail(exc)
+    except ValueError as exc:
+        err_console.print(f"[bold red]Error[/]: {exc}")
+        raise typer.Exit(2) from exc
+    ident = eng.identity()
+    failed = 0
+    for fp in iter_file_pages(list(paths), preprocess=preprocess):
+        result = eng.recognize([fp.image])[0]
+        error = fp.error or result.error
+        failed += error is not None
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "path": fp.path,
+                        "page": fp.page,
+                        "engine": ident["engine"],
+                        "model": ident["model"],
+                        "device": result.device,
+                        "seconds": round(result.seconds, 3),
+                        "error": error,
+                        "lines": [ln.to_json() for ln in result.lines],
+                    },
+                    ensure_ascii=False,
+                ),
+                flush=True,
+            )
+        else:
+            console.rule(f"{fp.path} · page {fp.page} · {result.device} · {result.seconds:.2f} s")
+            console.print(f"[red]{error}[/]" if error else result.text(), highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    text: Annotated[str, typer.Argument(help="text to find in OCR results")],
+    site: Annotated[str, typer.Option(help="site code")],
+    limit: Annotated[int, typer.Option(help="most hits shown")] = 50,
+) -> None:
+    """Full-text search over the site's OCR results (whitespace-insensitive)."""
+    from dangan.catalog.sites import get_site
+    from dangan.ocr.stage import search_text
+    from dangan.pii import scrub
+
+    try:
+        ref = get_site(_settings(), site)
+    except DanganError as exc:
+        _fail(exc)
+    hits = search_text(ref.catalog_url, site, text, limit)
+    table = Table(title=f"{len(hits)} pages contain {text!r}", title_justify="left")
+    for col in ("page id", "document", "file", "page", "context"):
+        table.add_column(col)
+    for h in hits:
+        table.add_row(str(h["page_id"]), str(h["document_id"]), h["file"], str(h["page"]), scrub(h["snippet"]))
+    console.print(table)
+
+
+@app.command()
+def digitize(
+    source: Annotated[str, typer.Argument(help="scanner folder, or s3://bucket/prefix?endpoint=… inbox")],
+    site: Annotated[str, typer.Option(help="site code")],
+    manifest: Annotated[Path | None, typer.Option(help="batch manifest CSV")] = None,
+    operator: Annotated[str | None, typer.Option(help="who scanned the batch")] = None,
+    engine: Annotated[str | None, typer.Option(help="OCR engine (default from settings)")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Run the whole digitization flow on a batch: ingest → OCR → searchable PDFs."""
+    report = _digitize(source, site, manifest, operator, engine, device)
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, default=str))
+    else:
+        _print_digitize(report)
+
+
+def _digitize(
+    source: str, site: str, manifest: Path | None, operator: str | None, engine: str | None, device: str | None
+) -> Any:
+    from dangan.catalog.sites import get_site
+    from dangan.ingest.source import open_source
+    from flows.digitize import digitize as digitize_flow
+    from tasks.common import settings_payload
+
+    s = _settings()
+    try:
+        get_site(s, site)
+        total = len(open_source(source, exclude={manifest} if manifest else None).list())
+        with console.status(f"digitizing {total} files (ingest → OCR → PDFs); progress in the Prefect UI…"):
+            return digitize_flow(
+                source=source,
+                site=site,
+                manifest=str(manifest) if manifest else None,
+                operator=operator,
+                ocr_engine=engine,
+                device=device,
+                settings=settings_payload(s),
+            )
+    except DanganError as exc:
+        _fail(exc)
+
+
+def _print_digitize(report: dict[str, Any]) -> None:
+    from flows.render import print_ingest_report
+
+    print_ingest_report(console, report["ingest"])
+    o = report["ocr"]
+    t = Table(title="OCR", title_justify="left")
+    for col in ("engine", "model", "device", "pages", "ok", "failed", "lines", "searchable PDFs"):
+        t.add_column(col)
+    t.add_row(
+        o["engine"],
+        o["model"],
+        ", ".join(o["devices"]),
+        str(o["pages"]),
+        str(o["ok"]),
+        str(len(o["failed"])),
+        str(o["lines"]),
+        str(o["documents_pdf"]),
+    )
+    console.print(t)
 
 
 def _sample_layout(out: Path) -> tuple[Path, Path]:

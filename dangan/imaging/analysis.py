@@ -77,30 +77,47 @@ def analyse(image: np.ndarray, dpi: float | None) -> Analysis:
 
 
 def _bed_mask(gray: np.ndarray) -> np.ndarray:
-    """Dark regions touching the image edge (scanner bed / lid), thin dark lines and text excluded."""
+    """Dark regions touching the image edge (scanner bed / lid); text and rules are not bed.
+
+    Wide dark areas touching the edge seed the bed (an opening removes strokes and rules first); the bed is
+    then every dark region connected to a seed, so thin wedges (paper crossing the image edge) are kept.
+    """
     paper_level = float(np.percentile(gray, 90))
     dark = (gray < min(100.0, 0.5 * paper_level)).astype(np.uint8)
     k = _px(_BED_OPEN_MM)
-    dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    n, labels = cv2.connectedComponents(dark, connectivity=8)
+    wide = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    n, labels = cv2.connectedComponents(wide, connectivity=8)
     if n <= 1:
         return np.zeros(gray.shape, bool)
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    edge = edge[edge != 0]
-    return np.isin(labels, edge)
+    seeds = np.isin(labels, edge[edge != 0])
+    if not seeds.any():
+        return seeds
+    _, full = cv2.connectedComponents(dark, connectivity=8)
+    grown = np.unique(full[seeds])
+    return np.isin(full, grown[grown != 0])
 
 
 def _drop_specks(mask: np.ndarray) -> np.ndarray:
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     keep = stats[:, cv2.CC_STAT_AREA] >= _MIN_SPECK_PX
     keep[0] = False
     return keep[labels]
 
 
 def _profile_score(ys: np.ndarray, xs: np.ndarray, angle_deg: float) -> float:
+    """Sum of squares of the projection profile at ``angle_deg`` (peaks when text lines align with rows).
+
+    Each point is split linearly between its two nearest bins, so the score varies smoothly with the
+    angle instead of jumping with pixel rounding (worth ~0.1° of accuracy at 150 dpi).
+    """
     a = np.deg2rad(angle_deg)
-    proj = np.round(ys * np.cos(a) + xs * np.sin(a)).astype(np.int64)
-    hist = np.bincount(proj - proj.min()).astype(np.float64)
+    proj = ys * np.cos(a) + xs * np.sin(a)
+    proj -= proj.min()
+    lo = np.floor(proj).astype(np.int64)
+    frac = proj - lo
+    size = int(lo.max()) + 2
+    hist = np.bincount(lo, weights=1.0 - frac, minlength=size) + np.bincount(lo + 1, weights=frac, minlength=size)
     return float(np.dot(hist, hist))
 
 

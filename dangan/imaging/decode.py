@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from dangan.errors import EmptyFile, UnsupportedFormat
 from dangan.imaging import pdf, raster
 from dangan.imaging.model import DecodedPage, DecodeLimits, ProbeResult
+from dangan.imaging.paper import image_dpi_plausibility
 from dangan.imaging.sniff import ACCEPTED, SNIFF_BYTES, sniff_format
 
-__all__ = ["DecodeLimits", "DecodedPage", "ProbeResult", "iter_pages", "probe"]
+__all__ = ["DecodeLimits", "DecodedPage", "ProbeResult", "image_dpi_plausibility", "iter_pages", "probe"]
 
 
 def _detect(data: bytes, limits: DecodeLimits) -> str:
@@ -36,10 +37,7 @@ def probe(data: bytes, *, limits: DecodeLimits) -> ProbeResult:
     ``PdfPageLimit``), so ingest can quarantine a file without decoding a single pixel.
     """
     fmt = _detect(data, limits)
-    if fmt == "pdf":
-        metas = pdf.probe_pdf(data, limits)
-    else:
-        metas = raster.probe_raster(fmt, data, limits)
+    metas = pdf.probe_pdf(data, limits) if fmt == "pdf" else raster.probe_raster(fmt, data, limits)
     return ProbeResult(format=fmt, page_count=len(metas), pages_meta=metas)
 
 

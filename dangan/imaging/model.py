@@ -16,11 +16,11 @@ class DecodeLimits(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    max_pixels: int = Field(250_000_000, gt=0, description="Per page, checked from the header before decoding.")
-    max_pdf_pages: int = Field(500, gt=0)
-    max_pages: int = Field(2000, gt=0, description="Pages of a multi-page TIFF.")
-    pdf_render_dpi: int = Field(300, ge=36, le=1200)
-    min_bytes: int = Field(1, ge=1, description="Files shorter than this are treated as empty.")
+    max_pixels: int = Field(default=250_000_000, gt=0, description="Per page, checked from the header before decoding.")
+    max_pdf_pages: int = Field(default=500, gt=0)
+    max_pages: int = Field(default=2000, gt=0, description="Pages of a multi-page TIFF.")
+    pdf_render_dpi: int = Field(default=300, ge=36, le=1200)
+    min_bytes: int = Field(default=1, ge=1, description="Files shorter than this are treated as empty.")
 
 
 @dataclass

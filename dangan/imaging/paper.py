@@ -56,9 +56,7 @@ def _estimate(short_px: int, long_px: int) -> tuple[str, float] | None:
     return best[3], best[4]
 
 
-def image_dpi_plausibility(
-    width_px: int, height_px: int, dpi: float | tuple[float, float] | None
-) -> dict[str, Any]:
+def image_dpi_plausibility(width_px: int, height_px: int, dpi: float | tuple[float, float] | None) -> dict[str, Any]:
     """Judge whether ``dpi`` metadata gives a believable physical size for a ``width_px`` x ``height_px`` scan.
 
     Returns a JSON-ready dict:

@@ -70,7 +70,10 @@ def _page_meta(doc: pdfium.PdfDocument, index: int, limits: DecodeLimits) -> dic
         if w * h > limits.max_pixels:
             raise PixelLimitExceeded(
                 f"page {index} renders to {w}x{h} px at {limits.pdf_render_dpi} dpi, limit {limits.max_pixels}",
-                width=w, height=h, limit=limits.max_pixels, page=index,
+                width=w,
+                height=h,
+                limit=limits.max_pixels,
+                page=index,
             )
         embedded = _embedded(page, w_pt, h_pt) or {}
     finally:
@@ -101,7 +104,8 @@ def probe_pdf(data: bytes, limits: DecodeLimits) -> list[dict[str, Any]]:
             if count > limits.max_pdf_pages:
                 raise PdfPageLimit(
                     f"PDF has {count} pages, limit {limits.max_pdf_pages}",
-                    page_count=count, limit=limits.max_pdf_pages,
+                    page_count=count,
+                    limit=limits.max_pdf_pages,
                 )
             return [_page_meta(doc, i, limits) for i in range(count)]
         finally:
@@ -130,8 +134,9 @@ def _render(doc: pdfium.PdfDocument, meta: dict[str, Any], limits: DecodeLimits)
         arr = arr[:, :, 0]
     elif arr.ndim == 3:
         arr = arr[:, :, :3]  # BGRx/BGRA -> BGR
-        if np.array_equal(arr[:, :, 0], arr[:, :, 1]) and np.array_equal(arr[:, :, 1], arr[:, :, 2]):
-            arr = arr[:, :, 0]  # a gray page rendered in color
+        gray_content = np.array_equal(arr[:, :, 0], arr[:, :, 1]) and np.array_equal(arr[:, :, 1], arr[:, :, 2])
+        if gray_content and not meta["embedded_image"]:
+            arr = arr[:, :, 0]  # a vector page with no colour at all; scans keep their declared mode
     return np.ascontiguousarray(arr)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import math
 import struct
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,10 +52,9 @@ _MODES: dict[str, tuple[str, int]] = {
 
 def _open(fmt: str, data: bytes) -> ImageFile.ImageFile:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return _PLUGINS[fmt](io.BytesIO(data))
-    except Image.DecompressionBombError as exc:  # not expected (plugins skip the check), kept as a backstop
+        # The plugin constructor reads the header only and, unlike Image.open, skips the global bomb check.
+        return _PLUGINS[fmt](io.BytesIO(data))
+    except Image.DecompressionBombError as exc:  # not expected, kept as a backstop
         raise PixelLimitExceeded(str(exc), width=None, height=None, limit=None) from exc
     except _DECODE_ERRORS as exc:
         raise CorruptImage(f"cannot read {fmt} header: {exc}", page=0, error=str(exc)) from exc
@@ -74,7 +72,10 @@ def _frames(im: ImageFile.ImageFile, fmt: str, limits: DecodeLimits) -> Iterator
         if w * h > limits.max_pixels:
             raise PixelLimitExceeded(
                 f"page {index} is {w}x{h} px, limit {limits.max_pixels} px",
-                width=w, height=h, limit=limits.max_pixels, page=index,
+                width=w,
+                height=h,
+                limit=limits.max_pixels,
+                page=index,
             )
         yield index
         if fmt != "tiff":
@@ -88,15 +89,17 @@ def _frames(im: ImageFile.ImageFile, fmt: str, limits: DecodeLimits) -> Iterator
             raise CorruptImage(f"cannot read page {index} header: {exc}", page=index, error=str(exc)) from exc
 
 
-def _dpi(info: dict[str, Any]) -> tuple[float, float] | None:
-    dpi = info.get("dpi")
+def _dpi(im: ImageFile.ImageFile, fmt: str) -> tuple[float, float] | None:
+    if fmt == "tiff" and 282 not in im.tag_v2:  # type: ignore[attr-defined]
+        return None  # Pillow reports (1, 1) for a TIFF without XResolution
+    dpi = im.info.get("dpi")
     try:
         x, y = float(dpi[0]), float(dpi[1])  # type: ignore[index]
     except (TypeError, ValueError, IndexError):
         return None
     if not (math.isfinite(x) and math.isfinite(y)) or x <= 0 or y <= 0:
         return None
-    return (round(x, 3), round(y, 3))
+    return (round(x, 1), round(y, 1))  # PNG stores pixels per metre: 11811 ppm is 299.9994 dpi
 
 
 def _meta(im: ImageFile.ImageFile, fmt: str, index: int) -> dict[str, Any]:
@@ -106,7 +109,7 @@ def _meta(im: ImageFile.ImageFile, fmt: str, index: int) -> dict[str, Any]:
         "index": index,
         "width": im.size[0],
         "height": im.size[1],
-        "dpi": _dpi(im.info),
+        "dpi": _dpi(im, fmt),
         "mode": im.mode,
         "color_mode": color_mode,
         "bit_depth": bits,

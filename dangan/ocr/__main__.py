@@ -25,8 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(engine.identity(), ensure_ascii=False), file=sys.stderr)
     failed = 0
     for path in args.files:
-        with Image.open(path) as im:
-            image = np.asarray(im.convert("RGB"))
+        image: np.ndarray | None
+        try:
+            with Image.open(path) as im:
+                image = np.asarray(im.convert("RGB"))
+        except (OSError, ValueError) as exc:  # unreadable file: report it like an unusable page
+            print(f"{path}: cannot read image: {exc}", file=sys.stderr)
+            image = None
         result = engine.recognize([image])[0]
         failed += result.error is not None
         if args.json:

@@ -71,7 +71,7 @@ def _text_font(font_path: Path | None) -> str:
     from reportlab.pdfbase import pdfmetrics
 
     candidates = [font_path] if font_path is not None else list(FONT_CANDIDATES)
-    key = str(font_path)
+    key = "|".join(str(p) for p in candidates)
     with _font_lock:
         if key in _registered:
             return _registered[key]

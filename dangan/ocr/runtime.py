@@ -8,6 +8,7 @@ the reason logged. ``device="cuda"`` fails instead of falling back. The device t
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -48,7 +49,11 @@ def _cuda_probe(model: Path, threads: int) -> str | None:
     import onnxruntime as ort
 
     try:
-        sess = ort.InferenceSession(str(model), _session_options(threads), providers=[(CUDA, {"device_id": 0}), CPU])
+        with warnings.catch_warnings():  # onnxruntime warns when it drops the provider; we report it instead
+            warnings.simplefilter("ignore")
+            sess = ort.InferenceSession(
+                str(model), _session_options(threads), providers=[(CUDA, {"device_id": 0}), CPU]
+            )
     except Exception as exc:  # driver / library errors come as assorted types
         return f"CUDA session failed to start: {type(exc).__name__}: {exc}"
     if sess.get_providers()[:1] != [CUDA]:

@@ -13,7 +13,7 @@ import random
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 ORDER = ("illumination", "skew", "border", "blur", "noise", "jpeg")
 BED = (236, 236, 232)  # scanner-bed colour that shows where a skewed page leaves the corners uncovered
@@ -46,14 +46,15 @@ def plan(rng: random.Random, *, strong_skew: bool = False) -> list[dict[str, Any
 
 
 def apply(image: Image.Image, steps: list[dict[str, Any]], dpi: int, seed: int) -> Image.Image:
-    """Apply planned ``steps`` to an RGB page (returns a new image of the same size)."""
+    """Apply planned ``steps`` to an RGB or greyscale page (returns a new image, same size and mode)."""
     out = image
+    grey = image.mode == "L"
     for step in sorted(steps, key=lambda s: ORDER.index(s["kind"])):
         kind = step["kind"]
         if kind == "illumination":
             out = _illumination(out, step["strength"], step["from"])
         elif kind == "skew":
-            out = out.rotate(step["angle_deg"], Image.Resampling.BICUBIC, expand=False, fillcolor=BED)
+            out = out.rotate(step["angle_deg"], Image.Resampling.BILINEAR, fillcolor=BED[0] if grey else BED)
         elif kind == "border":
             out = _border(out, step["sides"], round(step["width_mm"] * dpi / 25.4))
         elif kind == "blur":
@@ -63,7 +64,7 @@ def apply(image: Image.Image, steps: list[dict[str, Any]], dpi: int, seed: int) 
         elif kind == "jpeg":
             buffer = io.BytesIO()
             out.save(buffer, "JPEG", quality=step["quality"])
-            out = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+            out = Image.open(io.BytesIO(buffer.getvalue())).convert(out.mode)
     return out
 
 
@@ -74,8 +75,7 @@ def _illumination(image: Image.Image, strength: float, side: str) -> Image.Image
     if side in "rb":
         grid = grid[::-1, ::-1]
     shade = Image.fromarray((grid * 255).astype(np.uint8)).resize(image.size, Image.Resampling.BILINEAR)
-    arr = np.asarray(image, dtype=np.uint16) * np.asarray(shade, dtype=np.uint16)[..., None] // 255
-    return Image.fromarray(arr.astype(np.uint8))
+    return ImageChops.multiply(image, shade if image.mode == "L" else shade.convert(image.mode))
 
 
 def _border(image: Image.Image, sides: list[str], width: int) -> Image.Image:
@@ -89,12 +89,15 @@ def _border(image: Image.Image, sides: list[str], width: int) -> Image.Image:
         "bottom": (0, h - width, w, h),
     }
     for side in sides:
-        draw.rectangle(boxes[side], fill=(38, 38, 40))
+        draw.rectangle(boxes[side], fill=38 if out.mode == "L" else (38, 38, 40))
     return out
 
 
 def _noise(image: Image.Image, sigma: float, seed: int) -> Image.Image:
     rng = np.random.default_rng(seed)
-    noise = rng.normal(0.0, sigma, size=(image.height, image.width)).astype(np.int16)
-    arr = np.asarray(image, dtype=np.int16) + noise[..., None]
-    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    noise = rng.standard_normal((image.height, image.width), dtype=np.float32) * sigma + 128
+    layer = Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8))
+    if image.mode != "L":
+        layer = Image.merge(image.mode, [layer] * len(image.mode))
+    # PIL adds in C with clipping: image + layer - 128 is image plus zero-mean noise.
+    return ImageChops.add(image, layer, scale=1.0, offset=-128)

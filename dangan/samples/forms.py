@@ -145,4 +145,3 @@ def transfer_form(p: dict[str, Any], dpi: int, stamp: bool) -> Document:
 def blank_page(dpi: int, doc_date: str) -> Document:
     """A page with nothing on it (a separator sheet scanned by mistake)."""
     return Document("unknown", [Page(dpi)], doc_date)
-

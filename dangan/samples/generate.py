@@ -1,5 +1,8 @@
 """Batch generation: persons → documents → degraded pages → files, manifest and ground truth.
 
+Layout: ``out_dir/scans/`` (the files, as a scanner hot folder), ``out_dir/manifest.csv`` (``file`` relative
+to ``scans/``) and ``out_dir/ground_truth/<file stem>.json``.
+
 Randomness comes from three ``random.Random`` streams derived from ``seed`` (persons, layout, degradation)
 so switching degradations or bad files off leaves the persons and documents unchanged.
 
@@ -20,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from dangan.errors import ConfigError
-from dangan.samples import degrade, forms, writers
+from dangan.samples import degrade as scanner
+from dangan.samples import forms, writers
 from dangan.samples.persons import make_person
 from dangan.samples.regions import county
 
@@ -37,13 +41,18 @@ OPERATORS = ("scan01", "scan02", "scan03")
 
 @dataclass
 class SampleBatch:
-    """What :func:`generate_samples` wrote; ``defects`` maps the relative path of each bad file to its kind."""
+    """What :func:`generate_samples` wrote.
+
+    Scans are in ``scans_dir`` (``out_dir/scans``) and manifest ``file`` values are relative to it, as for a
+    real scanner hot folder; ``defects`` maps the manifest name of each bad file to its kind.
+    """
 
     out_dir: Path
     manifest_path: Path
     ground_truth_dir: Path
     files: list[Path]
     persons: list[dict[str, Any]]
+    scans_dir: Path
     defects: dict[str, str] = field(default_factory=dict)
 
 
@@ -53,7 +62,7 @@ def _formats(doc: forms.Document, index: int) -> str:
     if doc.form_type == "account_statement":
         return ("tiff_lzw", "tiff_g4")[index % 2] if len(doc.pages) > 1 else "tiff_lzw"
     if doc.form_type == "transfer_form":
-        return "pdf" if index == 0 else ("tiff_lzw", "jpeg", "png")[index % 3]
+        return "pdf" if index == 0 else ("tiff_lzw", "jpeg", "png")[(index - 1) % 3]
     return "jpeg"
 
 
@@ -76,12 +85,12 @@ def generate_samples(
         raise ConfigError("need at least one person and one resolution", persons=persons, dpi=list(dpi))
     out_dir = Path(out_dir)
     gt_dir = out_dir / "ground_truth"
-    (out_dir / SCANS).mkdir(parents=True, exist_ok=True)
+    (out_dir / SCANS).mkdir(parents=True, exist_ok=True)  # the "scanner hot folder" ingest reads
     gt_dir.mkdir(parents=True, exist_ok=True)
     person_rng, layout_rng = random.Random(seed), random.Random(f"{seed}:layout")
     degrade_rng = random.Random(f"{seed}:degrade")
     people = [make_person(person_rng, i, site, long_statement=i < 2) for i in range(persons)]
-    batch = SampleBatch(out_dir, out_dir / "manifest.csv", gt_dir, [], people)
+    batch = SampleBatch(out_dir, out_dir / "manifest.csv", gt_dir, [], people, scans_dir=out_dir / SCANS)
     rows: list[dict[str, str]] = []
     doc_number = 0
     for p in people:
@@ -91,14 +100,14 @@ def generate_samples(
             for builder in (forms.registration, forms.account_statement, forms.transfer_form)
         ]
         for doc in docs:
-            plans = []
+            plans: list[list[dict[str, Any]]] = []
             for page_no in range(len(doc.pages)):
                 if not degrade or doc_number == 0:
                     plans.append([])
                 elif doc_number == 1 and page_no == 0:
-                    plans.append(degrade.plan(degrade_rng, strong_skew=True))
+                    plans.append(scanner.plan(degrade_rng, strong_skew=True))
                 else:
-                    plans.append(degrade.plan(degrade_rng) if degrade_rng.random() < 0.55 else [])
+                    plans.append(scanner.plan(degrade_rng) if degrade_rng.random() < 0.55 else [])
             name = f"p{p['index'] + 1:02d}_{doc.form_type}"
             rel = _write_document(batch, doc, name, _formats(doc, p["index"]), plans, seed + doc_number)
             rows.append(_row(rel, site, p, doc.form_type, doc.doc_date, len(doc.pages), operator))
@@ -123,17 +132,19 @@ def _row(rel: str, site: str, p: dict[str, Any], form_type: str, doc_date: str, 
 
 def _write_document(batch: SampleBatch, doc: forms.Document, name: str, fmt: str,
                     plans: list[list[dict[str, Any]]], noise_seed: int, defect: str | None = None) -> str:  # fmt: skip
-    rel = f"{SCANS}/{name}{writers.EXTENSIONS[fmt]}"
+    rel = f"{name}{writers.EXTENSIONS[fmt]}"
     images, pages_gt = [], []
     for number, (page, steps) in enumerate(zip(doc.pages, plans, strict=True), start=1):
-        image = writers.convert(degrade.apply(page.image, steps, page.dpi, noise_seed * 10 + number), fmt)
+        # Degrade in the scanner's colour space: greyscale work is three times cheaper than RGB.
+        scanned = scanner.apply(writers.scan_mode(page.image, fmt), steps, page.dpi, noise_seed * 10 + number)
+        image = writers.finish(scanned, fmt)
         images.append(image)
         pages_gt.append({
             "page": number, "dpi": page.dpi, "width": image.width, "height": image.height,
             "color_mode": image.mode, "lines": page.lines, "degradations": steps,
             "stamps": page.stamps, "boxes": page.boxes,
         })  # fmt: skip
-    path = batch.out_dir / rel
+    path = batch.scans_dir / rel
     writers.save(images, path, fmt, doc.pages[0].dpi, doc.doc_date)
     batch.files.append(path)
     truth = {
@@ -158,18 +169,18 @@ def _bad_files(batch: SampleBatch, p: dict[str, Any], site: str, op: str, dpi: i
                           seed + 9999, defect="blank_page")  # fmt: skip
     batch.defects[rel] = "blank_page"
     rows = [_row(rel, site, p, "unknown", date, 1, op)]
-    source = batch.out_dir / SCANS / f"{stem}_registration.jpg"  # the first person's form is a JPEG
+    source = batch.scans_dir / f"{stem}_registration.jpg"  # the first person's form is a JPEG
     cases = [
         (f"{stem}_zero_byte.tif", "zero_byte", "unknown", lambda path: writers.write_zero_byte(path)),
         (f"{stem}_truncated.jpg", "truncated", "registration", lambda path: writers.write_truncated(source, path)),
         (f"{stem}_not_an_image.png", "not_an_image", "unknown", lambda path: writers.write_not_an_image(path)),
     ]
     for filename, defect, form_type, write in cases:
-        rel = f"{SCANS}/{filename}"
-        write(batch.out_dir / rel)
-        batch.files.append(batch.out_dir / rel)
+        rel = filename
+        write(batch.scans_dir / rel)
+        batch.files.append(batch.scans_dir / rel)
         batch.defects[rel] = defect
-        truth = {"file": rel, "form_type": form_type, "format": None, "defect": defect, "pages": [],
+        truth: dict[str, Any] = {"file": rel, "form_type": form_type, "format": None, "defect": defect, "pages": [],
                  "fields": {}, "contributions": []}  # fmt: skip
         _write_truth(batch, rel, truth)
         rows.append(_row(rel, site, p, form_type, date, 1, op))

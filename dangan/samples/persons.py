@@ -103,10 +103,9 @@ def make_person(rng: random.Random, index: int, site: str, *, long_statement: bo
     surname = "欧阳" if rng.random() < 0.03 else rng.choice(SURNAMES)
     name = surname + "".join(rng.choice(given) for _ in range(rng.choice((1, 2, 2))))
     birth = date(1960, 1, 1) + timedelta(days=rng.randrange((date(2000, 12, 31) - date(1960, 1, 1)).days + 1))
-    if rng.random() < 0.6 or site not in COUNTIES:
-        origin = here
-    else:
-        origin = COUNTIES[rng.choice(OTHER_ORIGINS)]
+    # Most insured persons were born locally; the rest moved here from other provinces.
+    local = rng.random() < 0.6 or site not in COUNTIES
+    origin = here if local else COUNTIES[rng.choice(OTHER_ORIGINS)]
     id_number = make_id(origin.code, birth, rng.randrange(500), sex)
     insured_year = min(2021, max(1995, birth.year + rng.randint(18, 26)))
     insured_since = f"{insured_year}-{rng.randint(1, 12):02d}"
@@ -151,4 +150,5 @@ def make_person(rng: random.Random, index: int, site: str, *, long_statement: bo
 
 def _address(rng: random.Random, place: County) -> str:
     prefix = place.province + (place.city if place.city else "") + place.district
-    return f"{prefix}{rng.choice(STREETS)}{rng.randint(1, 399)}号{rng.randint(1, 12)}幢{rng.randint(1, 24)}0{rng.randint(1, 4)}室"
+    room = f"{rng.randint(1, 24)}0{rng.randint(1, 4)}"
+    return f"{prefix}{rng.choice(STREETS)}{rng.randint(1, 399)}号{rng.randint(1, 12)}幢{room}室"

@@ -157,16 +157,18 @@ class Page:
             for k in range(10)
         ]  # fmt: skip
         draw.polygon(points, fill=STAMP_RED)
-        face = font(round(r * 0.26))
-        sweep = min(250.0, 20.0 * len(text))
+        sweep = min(270.0, 20.0 * len(text))
+        # Glyphs shrink for long names so neighbours on the arc do not overlap.
+        face = font(round(min(r * 0.26, 0.9 * r * 0.72 * math.radians(sweep / len(text)))))
         for i, char in enumerate(text):
             angle = -sweep / 2 + sweep * (i + 0.5) / len(text)  # degrees clockwise from top
-            glyph = Image.new("L", (face.size * 2, face.size * 2), 0)
-            ImageDraw.Draw(glyph).text((face.size, face.size), char, font=face, fill=255, anchor="mm")
+            half = round(face.size)
+            glyph = Image.new("L", (half * 2, half * 2), 0)
+            ImageDraw.Draw(glyph).text((half, half), char, font=face, fill=255, anchor="mm")
             glyph = glyph.rotate(-angle, resample=Image.Resampling.BICUBIC)
             dist = r * 0.72
-            gx = c + dist * math.sin(math.radians(angle)) - face.size
-            gy = c - dist * math.cos(math.radians(angle)) - face.size
+            gx = c + dist * math.sin(math.radians(angle)) - half
+            gy = c - dist * math.cos(math.radians(angle)) - half
             layer.paste(Image.new("RGB", glyph.size, STAMP_RED), (round(gx), round(gy)), glyph)
         box = (self.px(cx) - size // 2, self.px(cy) - size // 2)
         region = self.image.crop((box[0], box[1], box[0] + size, box[1] + size))

@@ -17,19 +17,20 @@ MULTI_PAGE = frozenset({"tiff_lzw", "tiff_g4", "pdf"})
 BILEVEL_THRESHOLD = 160
 
 
-def convert(image: Image.Image, fmt: str) -> Image.Image:
-    """The page as the scanner mode of ``fmt`` would deliver it (bilevel by plain threshold, no dithering)."""
-    mode = MODES[fmt]
-    if mode == "RGB":
-        return image.convert("RGB")
-    grey = image.convert("L")
-    if mode == "L":
-        return grey
-    return grey.point(lambda v: 255 if v >= BILEVEL_THRESHOLD else 0).convert("1", dither=Image.Dither.NONE)
+def scan_mode(image: Image.Image, fmt: str) -> Image.Image:
+    """The page in the colour space the scanner works in for ``fmt`` (greyscale for TIFFs, else RGB)."""
+    return image.convert("RGB" if MODES[fmt] == "RGB" else "L")
+
+
+def finish(image: Image.Image, fmt: str) -> Image.Image:
+    """Final pixel mode for ``fmt``: bilevel pages are thresholded (scanners do not dither text)."""
+    if MODES[fmt] != "1":
+        return image
+    return image.point(lambda v: 255 if v >= BILEVEL_THRESHOLD else 0).convert("1", dither=Image.Dither.NONE)
 
 
 def save(pages: list[Image.Image], path: Path, fmt: str, dpi: int, doc_date: str) -> None:
-    """Write ``pages`` (already converted with :func:`convert`) to ``path`` in ``fmt`` at ``dpi``."""
+    """Write ``pages`` (already through :func:`finish`) to ``path`` in ``fmt`` at ``dpi``."""
     if len(pages) > 1 and fmt not in MULTI_PAGE:
         raise ValueError(f"{fmt} holds a single page, got {len(pages)}")
     first, rest = pages[0], pages[1:]
@@ -42,7 +43,7 @@ def save(pages: list[Image.Image], path: Path, fmt: str, dpi: int, doc_date: str
         first.save(path, "PNG", dpi=(dpi, dpi), compress_level=6)
     elif fmt == "pdf":
         # Fixed dates keep the bytes reproducible for a given seed.
-        stamp = datetime.fromisoformat(doc_date)
+        stamp = datetime.fromisoformat(doc_date).timetuple()
         first.save(path, "PDF", save_all=True, append_images=rest, resolution=float(dpi), quality=88,
                    creationDate=stamp, modDate=stamp, producer="dangan.samples")  # fmt: skip
     else:

@@ -25,9 +25,7 @@ def cjk_font(size: int = FONT_PX) -> ImageFont.FreeTypeFont:
     raise AssertionError("no CJK font installed: apt-get install fonts-wqy-zenhei")
 
 
-def render_page(
-    items: Sequence[tuple[int, int, str]], size: tuple[int, int], rotate_deg: float = 0.0
-) -> np.ndarray:
+def render_page(items: Sequence[tuple[int, int, str]], size: tuple[int, int], rotate_deg: float = 0.0) -> np.ndarray:
     """RGB uint8 page with each ``(x, y, text)`` drawn black on white, optionally rotated (CCW, expanded)."""
     img = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(img)

@@ -30,7 +30,7 @@ def test_reads_form_page_with_low_cer_and_exact_id(ppocr_engine, form_image):
         assert len(line.box) == 4
         (x0, y0), (x1, _), (_, y2), _ = line.box
         assert x0 < x1 and y0 < y2  # clockwise from top-left
-        assert 0 <= x0 and x1 <= page.width and y2 <= page.height
+        assert x0 >= 0 and x1 <= page.width and y2 <= page.height
     assert (page.width, page.height) == (form_image.shape[1], form_image.shape[0])
     assert page.engine == "ppocr" and page.seconds > 0
 
@@ -46,41 +46,42 @@ def test_identity_records_models_and_hashes(ppocr_engine):
     assert (page.model, page.model_sha256, page.device) == (ident["model"], ident["model_sha256"], ident["device"])
 
 
-def test_bad_page_in_the_middle_fails_alone(ppocr_engine, form_image):
+def test_bad_pages_in_the_middle_fail_alone(ppocr_engine, form_image):
     gray = form_image[:, :, 0].copy()  # 2-D grayscale is a valid page
     bad = [None, np.zeros((0, 0, 3), np.uint8), form_image.astype(np.float64), np.zeros((4, 4, 7), np.uint8)]
-    for bad_page in bad:
-        results = ppocr_engine.recognize([form_image, bad_page, gray])
-        assert len(results) == 3
-        assert results[1].error is not None and results[1].lines == []
-        assert results[1].error.split(":")[0] in {"OCR_EMPTY_IMAGE", "OCR_BAD_IMAGE"}
-        for good in (results[0], results[2]):
-            assert good.error is None
-            assert ID in good.text()
+    results = ppocr_engine.recognize([form_image, *bad, gray])
+    assert len(results) == 6
+    for page in results[1:5]:
+        assert page.error is not None and page.lines == []
+        assert page.error.split(":")[0] in {"OCR_EMPTY_IMAGE", "OCR_BAD_IMAGE"}
+    assert results[3].error.startswith("OCR_BAD_IMAGE") and (results[3].width, results[3].height) == (1100, 330)
+    for good in (results[0], results[5]):
+        assert good.error is None
+        assert ID in good.text()
 
 
-def test_page_that_crashes_the_model_fails_alone(form_image, monkeypatch):
-    engine = PpOcrEngine(device="cpu", det_batch=3)
-    real = engine.detector.detect
+def test_page_that_crashes_the_model_fails_alone(ppocr_engine, form_image, monkeypatch):
+    real = ppocr_engine.detector.detect
 
     def flaky(pages):
         if any(p.shape[0] == 77 for p in pages):
             raise RuntimeError("model exploded")
         return real(pages)
 
-    monkeypatch.setattr(engine.detector, "detect", flaky)
+    monkeypatch.setattr(ppocr_engine, "det_batch", 3)
+    monkeypatch.setattr(ppocr_engine.detector, "detect", flaky)
     odd = np.full((77, 300, 3), 255, np.uint8)
-    results = engine.recognize([form_image, odd, form_image])
+    results = ppocr_engine.recognize([form_image, odd, form_image])
     assert [r.error is None for r in results] == [True, False, True]
     assert results[1].error.startswith("OCR_PAGE_FAILED: RuntimeError")
     assert ID in results[0].text() and ID in results[2].text()
 
 
-def test_det_batch_gives_same_text_as_single_pages(form_image):
+def test_det_batch_gives_same_text_as_single_pages(ppocr_engine, form_image, monkeypatch):
     small = np.ascontiguousarray(form_image[:200, :700])
-    engine = PpOcrEngine(device="cpu", det_batch=2)
-    batched = engine.recognize([form_image, small])
-    single = [engine.recognize([img])[0] for img in (form_image, small)]
+    single = [ppocr_engine.recognize([img])[0] for img in (form_image, small)]
+    monkeypatch.setattr(ppocr_engine, "det_batch", 2)
+    batched = ppocr_engine.recognize([form_image, small])
     assert [p.text() for p in batched] == [p.text() for p in single]
     assert "姓名张三" in squash(batched[1].text())
 

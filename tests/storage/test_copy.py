@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,8 @@ def test_cross_store_copy(local_store: LocalStore, s3_store: S3Store, direction:
     src, dst = (local_store, s3_store) if direction == "local->s3" else (s3_store, local_store)
     src.put("330106/masters/p1.tif", PAGE, sha256=sha(PAGE), content_type="image/tiff", metadata={"n": "1"})
     info = src.copy("330106/masters/p1.tif", "in/330106/p1.tif", dst_store=dst)
-    assert (info.sha256, info.size, info.content_type, info.metadata) == (sha(PAGE), len(PAGE), "image/tiff", {"n": "1"})
+    assert (info.sha256, info.size, info.content_type) == (sha(PAGE), len(PAGE), "image/tiff")
+    assert info.metadata == {"n": "1"}
     assert dst.get("in/330106/p1.tif") == PAGE
     assert not src.exists("in/330106/p1.tif")
 
@@ -29,7 +31,12 @@ def test_same_bucket_copy_is_server_side(s3_store: S3Store, monkeypatch: pytest.
     s3_store.put("a.tif", PAGE, sha256=sha(PAGE))
     calls: list[str] = []
     real = s3_store.client.copy_object
-    monkeypatch.setattr(s3_store.client, "copy_object", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(s3_store.client, "copy_object", spy)
     monkeypatch.setattr(s3_store.client, "get_object", lambda *a, **k: pytest.fail("streamed copy"))
     assert s3_store.copy("a.tif", "b.tif").sha256 == sha(PAGE)
     assert calls == ["site/330106/b.tif"]

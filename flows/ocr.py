@@ -1,0 +1,86 @@
+"""Flow ``ocr_pages``: OCR every selected page that lacks a result for the configured engine + model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from sqlalchemy import select
+
+from dangan.catalog.db import session_scope
+from dangan.catalog.models import Page
+from dangan.catalog.sites import get_site
+from dangan.config import load_settings
+from dangan.ocr.stage import engine_for, pages_needing_ocr
+from tasks.common import settings_payload
+from tasks.ocr import document_pdfs_task, ocr_chunk_task, ocr_options
+
+
+@flow(name="ocr-pages")
+def ocr_pages(
+    site: str,
+    selector: dict[str, Any] | None = None,
+    engine: str | None = None,
+    device: str | None = None,
+    force: bool = False,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """OCR pages of ``site`` chosen by ``selector`` (``batch_id``, ``document_ids``, ``page_ids``)."""
+    cfg = load_settings(**(settings or {}))
+    payload = settings_payload(cfg)
+    ref = get_site(cfg, site)
+    logger = get_run_logger()
+    options = ocr_options(payload, engine, device)
+    identity = engine_for(options).identity()  # loads the models once here, to learn their identity
+    sel = selector or {}
+    page_ids = pages_needing_ocr(
+        ref.catalog_url,
+        site,
+        identity,
+        batch_id=sel.get("batch_id"),
+        document_ids=sel.get("document_ids"),
+        page_ids=sel.get("page_ids"),
+        force=force,
+    )
+    size = cfg.ocr.chunk_size
+    chunks = [page_ids[i : i + size] for i in range(0, len(page_ids), size)]
+    logger.info(
+        "OCR %d pages with %s (%s) in %d chunks", len(page_ids), identity["engine"], identity["model"], len(chunks)
+    )
+    progress = create_progress_artifact(0.0, key=f"ocr-progress-{site}", description="pages recognized")
+    futures = [
+        ocr_chunk_task.submit(payload, site, ids, options.engine, options.device, index=i)
+        for i, ids in enumerate(chunks)
+    ]
+    totals: dict[str, Any] = {"pages": 0, "ok": 0, "failed": {}, "seconds": 0.0, "lines": 0, "devices": set()}
+    for done, future in enumerate(futures, start=1):
+        part = future.result()
+        for key in ("pages", "ok", "seconds", "lines"):
+            totals[key] += part[key]
+        totals["failed"].update({str(k): v for k, v in part["failed"].items()})
+        totals["devices"].add(part["device"])
+        update_progress_artifact(progress, 100.0 * done / max(len(futures), 1))
+    with session_scope(ref.catalog_url) as s:
+        doc_ids = sorted({d for d in s.scalars(select(Page.document_id).where(Page.id.in_(page_ids))) if d})
+    pdfs = document_pdfs_task(payload, site, doc_ids) if doc_ids else {}
+    update_progress_artifact(progress, 100.0)
+    totals["devices"] = sorted(totals["devices"])
+    totals.update(engine=identity["engine"], model=identity["model"], documents_pdf=sum(1 for v in pdfs.values() if v))
+    create_markdown_artifact(_markdown(site, totals), key=f"ocr-summary-{site}", description="OCR summary")
+    return totals
+
+
+def _markdown(site: str, t: dict[str, Any]) -> str:
+    rate = t["pages"] / t["seconds"] if t["seconds"] else 0.0
+    lines = [
+        f"# OCR — site {site}\n",
+        "| engine | model | device | pages | ok | failed | lines | pages/s (engine) | PDFs |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {t['engine']} | {t['model']} | {', '.join(t['devices'])} | {t['pages']} | {t['ok']} | "
+        f"{len(t['failed'])} | {t['lines']} | {rate:.2f} | {t['documents_pdf']} |",
+    ]
+    if t["failed"]:
+        lines += ["\n## Failed pages\n", "| page id | reason |", "|---|---|"]
+        lines += [f"| {pid} | {reason} |" for pid, reason in sorted(t["failed"].items())]
+    return "\n".join(lines) + "\n"
