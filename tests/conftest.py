@@ -60,3 +60,12 @@ def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
     from dangan.config import load_settings
 
     return load_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """Flows run against a temporary local Prefect server (one per test session)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -155,8 +155,10 @@ def verify_bag(
     present_tags = {n for n in bag.tag_file_names(bag.KNOWN) if reader.read_tag(n) is not None}
     for extra in reader.extra_files(present_tags | safe):
         report.problems.append(Problem(SECURITY, "UNEXPECTED_FILE", extra, "not listed in any manifest"))
-    held = _rehash(reader, report, manifests, algs, sorted(safe))
-    _check_metadata(report, held, safe, limits, reader, manifests)
+    meta = [p for p in bag.METADATA_PATHS if p in safe]
+    held = _rehash(reader, report, manifests, algs, meta, {}, {}, limits)
+    masters, pages = _parse_metadata(report, held, safe, manifests)
+    _rehash(reader, report, manifests, algs, sorted(safe - set(meta)), masters, pages, limits)
     oxum = report.info_value("Payload-Oxum")
     if oxum and oxum != f"{report.bytes}.{report.files}":
         report.problems.append(
@@ -166,12 +168,19 @@ def verify_bag(
 
 
 def _rehash(
-    reader: bag.BagReader, report: VerifyReport, manifests: dict[str, dict[str, str]], algs: list[str], paths: list[str]
+    reader: bag.BagReader,
+    report: VerifyReport,
+    manifests: dict[str, dict[str, str]],
+    algs: list[str],
+    paths: list[str],
+    masters: dict[str, dict[str, Any]],
+    pages: dict[str, list[dict[str, Any]]],
+    limits: DecodeLimits,
 ) -> dict[str, bytes]:
-    """Hash every payload file once; keep metadata JSON. Masters are re-read one at a time later for probing."""
+    """Hash every file once; masters, PDFs and metadata are kept just long enough to be checked."""
     held: dict[str, bytes] = {}
     for path in paths:
-        keep = path in bag.METADATA_PATHS or path.lower().endswith(".pdf")
+        keep = path in bag.METADATA_PATHS or path in masters or path.lower().endswith(".pdf")
         try:
             with reader.open_payload(path) as fh:
                 digests, size, data = bag.hash_stream(fh, tuple(algs), keep=keep)
@@ -186,20 +195,21 @@ def _rehash(
                 report.problems.append(
                     Problem(AUTHENTICITY, "CHECKSUM_MISMATCH", path, f"{alg} {digests[alg][:16]}…, expected {expected[:16]}…")
                 )
-        if data is not None:
+        if data is None:
+            continue
+        report.problems.extend(check_content(path, data[:16], data))
+        if path in masters:
+            master = masters[path]
+            report.problems.extend(check_master(master, data, pages.get(master["ref"], []), limits))
+        elif path in bag.METADATA_PATHS:
             held[path] = data
-            report.problems.extend(check_content(path, data[:16], data))
     return held
 
 
-def _check_metadata(
-    report: VerifyReport,
-    held: dict[str, bytes],
-    payload: set[str],
-    limits: DecodeLimits,
-    reader: bag.BagReader,
-    manifests: dict[str, dict[str, str]],
-) -> None:
+def _parse_metadata(
+    report: VerifyReport, held: dict[str, bytes], payload: set[str], manifests: dict[str, dict[str, str]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Parse the metadata payload and run the catalog-level checks; returns masters by path, pages by master."""
     parsed: dict[str, Any] = {}
     for path in bag.METADATA_PATHS:
         if path not in held:
@@ -212,28 +222,19 @@ def _check_metadata(
             report.problems.append(Problem(USABILITY, "METADATA_INVALID", path, f"not JSON: {exc}"))
     catalog = parsed.get(bag.CATALOG_PATH)
     if not isinstance(catalog, dict):
-        return
+        return {}, {}
     report.catalog, report.ocr, report.fields = catalog, parsed.get(bag.OCR_PATH) or [], parsed.get(bag.FIELDS_PATH) or []
+    masters: dict[str, dict[str, Any]] = {}
+    pages: dict[str, list[dict[str, Any]]] = {}
     try:
         report.problems.extend(check_catalog(catalog, report.ocr, report.fields, payload))
-        pages_by_master: dict[str, list[dict[str, Any]]] = {}
         for page in catalog.get("pages", []):
-            pages_by_master.setdefault(page["master"], []).append(page)
-        for master in catalog.get("masters", []):
-            path = master["path"]
-            if path not in payload or manifests[bag.PRIMARY].get(path) != master.get("sha256"):
-                if path in payload:
-                    report.problems.append(Problem(AUTHENTICITY, "CATALOG_DIGEST_MISMATCH", path, "manifest ≠ catalog"))
-                continue
-            try:
-                with reader.open_payload(path) as fh:
-                    data = fh.read()
-            except FileNotFoundError:
-                continue  # already reported as missing
-            report.problems.extend(check_content(path, data[:16], None))
-            report.problems.extend(check_master(master, data, pages_by_master.get(master["ref"], []), limits))
-        for deriv in catalog.get("derivatives", []):
-            if deriv["path"] in payload and manifests[bag.PRIMARY].get(deriv["path"]) != deriv.get("sha256"):
-                report.problems.append(Problem(AUTHENTICITY, "CATALOG_DIGEST_MISMATCH", deriv["path"], "manifest ≠ catalog"))
+            pages.setdefault(page["master"], []).append(page)
+        primary = manifests[bag.PRIMARY]
+        for row in catalog.get("masters", []) + catalog.get("derivatives", []):
+            if row["path"] in primary and primary[row["path"]] != row.get("sha256"):
+                report.problems.append(Problem(AUTHENTICITY, "CATALOG_DIGEST_MISMATCH", row["path"], "manifest ≠ catalog"))
+        masters = {m["path"]: m for m in catalog.get("masters", []) if m["path"] in payload}
     except (KeyError, TypeError, AttributeError) as exc:
         report.problems.append(Problem(USABILITY, "METADATA_INVALID", bag.CATALOG_PATH, f"malformed: {exc!r}"))
+    return masters, pages

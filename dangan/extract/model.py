@@ -1,0 +1,84 @@
+"""What extraction produces: fields with confidence and source box, contribution rows, per document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Box = list[list[float]]  # 4 points [x, y], clockwise from top-left, in the OCR input image's pixels
+
+CONTRIBUTION_COLUMNS = ("period", "base", "employer", "personal", "total", "flag")
+
+
+@dataclass
+class ExtractedField:
+    """One field value as read: normalized ``value`` (None when absent), the ``raw`` OCR text, the OCR
+    confidence of the text it came from, its box and page, and normalizer ``flags``."""
+
+    name: str
+    value: str | None
+    raw: str
+    confidence: float
+    box: Box | None
+    page: int
+    label: str = ""
+    flags: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return {
+            "value": self.value,
+            "raw": self.raw,
+            "confidence": round(float(self.confidence), 4),
+            "box": self.box,
+            "page": self.page,
+            "label": self.label,
+            "flags": list(self.flags),
+        }
+
+
+@dataclass
+class ContributionRow:
+    """One row of a contribution table: normalized cells, their flags, the row's lowest confidence and box."""
+
+    values: dict[str, str | None]
+    confidence: float
+    box: Box | None
+    page: int
+    flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{period, base, employer, personal, total, flag}`` plus ``confidence``, ``box``, ``page``, ``flags``."""
+        out: dict[str, Any] = {c: self.values.get(c) for c in CONTRIBUTION_COLUMNS}
+        out.update(
+            confidence=round(float(self.confidence), 4),
+            box=self.box,
+            page=self.page,
+            flags={k: list(v) for k, v in self.flags.items() if v},
+        )
+        return out
+
+
+@dataclass
+class DocumentExtraction:
+    """Everything read from one document."""
+
+    form_type: str
+    form_score: float
+    fields: dict[str, ExtractedField]
+    contributions: list[ContributionRow]
+    pages: int
+
+    def values(self) -> dict[str, str | None]:
+        """Field name → normalized value."""
+        return {name: f.value for name, f in self.fields.items()}
+
+    def to_json(self, path: str | None = None) -> dict[str, Any]:
+        """``{"path", "form_type", "fields": {name: {value, confidence, box, ...}}, "contributions": [...]}``."""
+        return {
+            "path": path,
+            "form_type": self.form_type,
+            "form_score": round(self.form_score, 3),
+            "fields": {name: f.to_json() for name, f in sorted(self.fields.items())},
+            "contributions": [row.to_json() for row in self.contributions],
+        }

@@ -1,0 +1,223 @@
+"""Catalog writes of a commit: register a verified archive at the receiver, mark the person at the source.
+
+Both run inside the caller's transaction (the one that also moves the transfer row under its lock), so a
+commit is all-or-nothing. ``Person`` is unique per site + resident ID: a second registration of the same
+person at the receiver fails in the database even if every other guard were bypassed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dangan.catalog.audit import record
+from dangan.catalog.models import (
+    Derivative,
+    Document,
+    Dossier,
+    FieldValue,
+    Master,
+    OcrResult,
+    Page,
+    Person,
+    ScanBatch,
+)
+from dangan.catalog.states import transition
+from dangan.pii import mask_id
+from dangan.transfer.errors import TransferReceiverConflict
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _batch(session: Session, site: str, transfer_id: str, source_batch: str, from_site: str, actor: str) -> str:
+    """One receiver batch per (transfer, source batch): keeps ``document(batch_id, source_file)`` unique."""
+    batch_id = hashlib.sha256(f"{transfer_id}:{source_batch}".encode()).hexdigest()[:32]
+    if session.get(ScanBatch, batch_id) is None:
+        session.add(
+            ScanBatch(
+                id=batch_id,
+                site_code=site,
+                source=f"transfer {transfer_id} from {from_site} (batch {source_batch})",
+                source_key=batch_id,
+                operator=actor,
+                status="complete",
+            )
+        )
+    return batch_id
+
+
+def register_archive(
+    session: Session,
+    *,
+    site: str,
+    transfer_id: str,
+    catalog: dict[str, Any],
+    ocr: list[dict[str, Any]],
+    fields: list[dict[str, Any]],
+    key_for: Callable[[str], str],
+    actor: str,
+) -> dict[str, int]:
+    """Insert person, dossiers, documents, masters, pages, derivatives, OCR results and fields at ``site``.
+
+    Object keys are the receiver's (``key_for(bag path)``). Returns row counts. Raises
+    :class:`TransferReceiverConflict` when the receiver already holds the person or a page of a master.
+    """
+    p = catalog["person"]
+    rid = p["resident_id"]
+    if session.scalars(select(Person).filter_by(site_code=site, resident_id=rid)).first() is not None:
+        raise TransferReceiverConflict(f"site {site} already holds person {mask_id(rid)}", site=site)
+    from_site = catalog["source_site"]
+    person = Person(site_code=site, resident_id=rid, resident_id_masked=mask_id(rid), name=p.get("name"))
+    session.add(person)
+    session.flush()
+    ids: dict[str, int] = {}
+    batches: dict[str, str] = {}
+
+    def batch(ref: str) -> str:
+        if ref not in batches:
+            batches[ref] = _batch(session, site, transfer_id, ref, from_site, actor)
+        return batches[ref]
+
+    for d in catalog["dossiers"]:
+        row = Dossier(person_id=person.id, category=d["category"], retention=d["retention"])
+        session.add(row)
+        session.flush()
+        ids[d["ref"]] = row.id
+    for d in catalog["documents"]:
+        doc = Document(
+            site_code=site,
+            dossier_id=ids[d["dossier"]],
+            batch_id=batch(d["batch"]),
+            source_file=d["source_file"],
+            form_type=d["form_type"],
+            doc_date=d["doc_date"],
+            expected_pages=d["expected_pages"],
+            page_count=d["page_count"],
+            status=d["status"],
+        )
+        session.add(doc)
+        session.flush()
+        ids[d["ref"]] = doc.id
+    for m in catalog["masters"]:
+        master = session.scalars(select(Master).filter_by(site_code=site, sha256=m["sha256"])).first()
+        if master is None:  # a master already at the receiver (same bytes) is shared, like ingest de-duplication
+            master = Master(
+                site_code=site,
+                sha256=m["sha256"],
+                size=m["size"],
+                format=m["format"],
+                object_key=key_for(m["path"]),
+                original_name=m["original_name"],
+                page_count=m["page_count"],
+                batch_id=batch(m["batch"]),
+                retain_until=_dt(m.get("retain_until")),
+            )
+            session.add(master)
+            session.flush()
+        ids[m["ref"]] = master.id
+    for pg in catalog["pages"]:
+        taken = session.scalars(select(Page).filter_by(master_id=ids[pg["master"]], page_index=pg["page_index"])).first()
+        if taken is not None:
+            raise TransferReceiverConflict(
+                f"site {site} already holds page {pg['page_index']} of a transferred master", site=site
+            )
+        page = Page(
+            site_code=site,
+            master_id=ids[pg["master"]],
+            page_index=pg["page_index"],
+            document_id=ids[pg["document"]],
+            seq=pg["seq"],
+            width=pg["width"],
+            height=pg["height"],
+            dpi=pg["dpi"],
+            color_mode=pg["color_mode"],
+            status=pg["status"],
+            metrics=pg["metrics"] or {},
+        )
+        session.add(page)
+        session.flush()
+        ids[pg["ref"]] = page.id
+    for v in catalog["derivatives"]:
+        session.add(
+            Derivative(
+                page_id=ids[v["page"]],
+                kind=v["kind"],
+                object_key=key_for(v["path"]),
+                sha256=v["sha256"],
+                size=v["size"],
+                tool=v["tool"],
+                params=v["params"] or {},
+                params_hash=v["params_hash"],
+            )
+        )
+    for o in ocr:
+        session.add(
+            OcrResult(
+                page_id=ids[o["page"]],
+                engine=o["engine"],
+                model=o["model"],
+                model_sha256=o["model_sha256"] or {},
+                device=o["device"],
+                text=o["text"],
+                lines=o["lines"] or [],
+                seconds=o["seconds"],
+                error=o["error"],
+                object_key=key_for(o["path"]) if o.get("path") else None,
+                is_current=o["is_current"],
+            )
+        )
+    for f in fields:
+        session.add(
+            FieldValue(
+                document_id=ids[f["document"]],
+                page_id=ids[f["page"]] if f.get("page") else None,
+                name=f["name"],
+                value=f["value"],
+                confidence=f["confidence"],
+                box=f["box"],
+                source=f["source"],
+                version=f["version"],
+                is_current=f["is_current"],
+            )
+        )
+    session.flush()
+    counts = {
+        "dossiers": len(catalog["dossiers"]),
+        "documents": len(catalog["documents"]),
+        "masters": len(catalog["masters"]),
+        "pages": len(catalog["pages"]),
+        "derivatives": len(catalog["derivatives"]),
+        "ocr_results": len(ocr),
+        "fields": len(fields),
+    }
+    record(
+        session,
+        actor=actor,
+        action="person.received",
+        entity_type="person",
+        entity_id=str(person.id),
+        site_code=site,
+        details={"transfer_id": transfer_id, "from_site": from_site, "person": mask_id(rid), **counts},
+    )
+    return counts
+
+
+def mark_transferred_out(
+    session: Session, *, site: str, resident_id: str, to_site: str, transfer_id: str, actor: str
+) -> bool:
+    """Source side of a commit: ``transferred_out`` with a pointer to the destination. False if absent."""
+    person = session.scalars(select(Person).filter_by(site_code=site, resident_id=resident_id)).first()
+    if person is None:
+        return False
+    transition(
+        session, person, "transferred_out", actor=actor, site_code=site, details={"transfer_id": transfer_id, "to": to_site}
+    )
+    person.transferred_to = to_site
+    return True

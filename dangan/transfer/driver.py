@@ -1,0 +1,194 @@
+"""Drive a transfer: request it, run its steps until done or failed, report the outcome.
+
+``run_step`` is what a Prefect task wraps (one step; transient errors propagate for the task's own retries;
+permanent ones end the transfer as ``failed`` with their stable code). ``run_transfer`` is the plain loop
+with exponential backoff + jitter, used by the CLI without Prefect, by kill tests and by the benchmark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from dangan.catalog.audit import record
+from dangan.catalog.db import session_scope
+from dangan.catalog.models import Transfer
+from dangan.catalog.sites import get_site
+from dangan.config import Settings
+from dangan.errors import DanganError
+from dangan.pii import mask_id
+from dangan.storage import describe_store_url
+from dangan.transfer import rows
+from dangan.transfer.errors import TransferNotFound, TransferPersonNotActive, TransferSameSite
+from dangan.transfer.protocol import STEPS, Ctx, Opener, default_opener
+from dangan.transfer.retry import RetryPolicy, call_with_retry
+from dangan.transfer.snapshot import find_person
+
+
+@dataclass(frozen=True)
+class TransferOutcome:
+    """How a transfer ended (or where it stands)."""
+
+    transfer_id: str
+    state: str
+    reason_code: str | None
+    package: dict[str, Any]
+    receipt: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The CLI's ``--json`` shape."""
+        return {
+            "transfer_id": self.transfer_id,
+            "state": self.state,
+            "reason_code": self.reason_code,
+            "package": self.package,
+            "receipt": self.receipt,
+        }
+
+
+def request_transfer(
+    settings: Settings, resident_id: str, from_site: str, to_site: str, *, actor: str | None = None
+) -> str:
+    """Record (or find) the transfer of one person's archive; returns its id.
+
+    The same request delivered twice, or two at once, yields one transfer. A request for an archive that
+    already went to ``to_site`` returns that finished transfer.
+    """
+    if from_site == to_site:
+        raise TransferSameSite(f"source and destination are both {from_site}", site=from_site)
+    src = get_site(settings, from_site)
+    get_site(settings, to_site)
+    with session_scope(src.catalog_url) as s:
+        person = find_person(s, from_site, resident_id)
+        if person.status != "active":
+            done = s.scalars(
+                select(Transfer)
+                .where(
+                    Transfer.person_resident_id == resident_id,
+                    Transfer.from_site == from_site,
+                    Transfer.to_site == to_site,
+                    Transfer.state == "done",
+                )
+                .order_by(Transfer.created_at.desc())
+            ).first()
+            if person.transferred_to == to_site and done is not None:
+                return done.id
+            raise TransferPersonNotActive(
+                f"person {mask_id(resident_id)} is {person.status} (to {person.transferred_to})", site=from_site
+            )
+        row, created = rows.open_or_create(
+            s, resident_id=resident_id, from_site=from_site, to_site=to_site, state="requested"
+        )
+        if created:
+            s.flush()
+            record(
+                s,
+                actor=actor or settings.actor,
+                action="transfer.requested",
+                entity_type="transfer",
+                entity_id=row.id,
+                site_code=from_site,
+                details={"person": mask_id(resident_id), "from": from_site, "to": to_site},
+            )
+        return row.id
+
+
+def context(settings: Settings, from_site: str, transfer_id: str, *, opener: Opener | None, actor: str | None) -> Ctx:
+    """Resolve sites and the row for one step."""
+    src = get_site(settings, from_site)
+    info = rows.load(src.catalog_url, transfer_id)
+    if info is None:
+        raise TransferNotFound(f"transfer {transfer_id} not found at site {from_site}", transfer_id=transfer_id)
+    return Ctx(
+        settings=settings,
+        transfer_id=transfer_id,
+        resident_id=info.resident_id,
+        src_code=from_site,
+        src=src,
+        dst=get_site(settings, info.to_site),
+        primary_url=src.catalog_url,
+        actor=actor or settings.actor,
+        opener=opener or default_opener,
+    )
+
+
+def current_state(ctx: Ctx) -> str:
+    info = rows.load(ctx.primary_url, ctx.transfer_id)
+    assert info is not None
+    return info.state
+
+
+def run_ctx_step(ctx: Ctx) -> str:
+    """Run the step the row's state calls for; returns the new state. Transient errors propagate."""
+    state = current_state(ctx)
+    if state in rows.FINAL:
+        return state
+    try:
+        STEPS[state](ctx)
+    except DanganError as exc:
+        if exc.transient:
+            raise
+        failed = False
+        for url in [ctx.primary_url, *ctx.mirror_urls]:
+            try:
+                failed |= rows.fail(url, ctx.transfer_id, exc, actor=ctx.actor, site=_site_of(ctx, url))
+            except TransferNotFound:
+                continue
+        if not failed:
+            raise  # e.g. a permanent error after commit: the transfer stays committed, the operator must look
+    return current_state(ctx)
+
+
+def _site_of(ctx: Ctx, url: str) -> str:
+    return ctx.src_code if ctx.src is not None and url == ctx.src.catalog_url else ctx.dst.code
+
+
+def run_step(
+    settings: Settings, from_site: str, transfer_id: str, *, opener: Opener | None = None, actor: str | None = None
+) -> str:
+    """One step of a transfer recorded at ``from_site`` (what a Prefect task runs)."""
+    return run_ctx_step(context(settings, from_site, transfer_id, opener=opener, actor=actor))
+
+
+def drive(ctx_factory: Any, retry: RetryPolicy) -> str:
+    """Run steps until the transfer is done or failed; each step retried on transient errors."""
+    state = ""
+    for _ in range(2 * len(rows.ORDER) + 2):
+        state = call_with_retry(lambda: run_ctx_step(ctx_factory()), retry)
+        if state in rows.FINAL:
+            return state
+    raise RuntimeError(f"transfer made no progress (state {state})")
+
+
+def run_transfer(
+    settings: Settings,
+    resident_id: str,
+    from_site: str,
+    to_site: str,
+    *,
+    opener: Opener | None = None,
+    actor: str | None = None,
+    retry: RetryPolicy | None = None,
+) -> TransferOutcome:
+    """Request (or resume) and run a transfer to its end; permanent failures end as state ``failed``."""
+    policy = retry or RetryPolicy()
+    tid = call_with_retry(lambda: request_transfer(settings, resident_id, from_site, to_site, actor=actor), policy)
+    drive(lambda: context(settings, from_site, tid, opener=opener, actor=actor), policy)
+    return outcome(settings, from_site, tid)
+
+
+def outcome(settings: Settings, from_site: str, transfer_id: str) -> TransferOutcome:
+    """Where a transfer stands: state, reason code, package location, receipt."""
+    src = get_site(settings, from_site)
+    info = rows.load(src.catalog_url, transfer_id)
+    if info is None:
+        raise TransferNotFound(f"transfer {transfer_id} not found at site {from_site}", transfer_id=transfer_id)
+    dst = get_site(settings, info.to_site)
+    package = {
+        "store": describe_store_url(dst.store_url),
+        "prefix": f"sites/{dst.code}/packages/{transfer_id}/",
+        "source_prefix": f"sites/{from_site}/packages/{transfer_id}/",
+    }
+    return TransferOutcome(transfer_id, info.state, info.reason_code, package, info.receipt or None)

@@ -1,0 +1,111 @@
+"""The catalog OCR stage: selection, skip-done, per-page failures, versioned results, searchable PDFs, search."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from dangan.catalog.db import session_scope
+from dangan.catalog.models import Derivative, OcrResult, Page
+from dangan.catalog.sites import add_site
+from dangan.config import load_settings
+from dangan.ingest.batch import ingest_batch_local
+from dangan.ocr import OcrOptions
+from dangan.ocr.options import FaultSpec
+from dangan.ocr.stage import build_document_pdf, engine_for, ocr_chunk, pages_needing_ocr, search_text
+from dangan.storage.factory import open_store
+from tests.ocr.pages import form_page
+
+SITE = "330106"
+
+
+@pytest.fixture
+def ingested(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Two single-page documents and one two-page TIFF, ingested with derivatives."""
+    settings = load_settings(data_dir=tmp_path / "data")
+    ref = add_site(settings, SITE, "西湖区")
+    src = tmp_path / "hot"
+    src.mkdir()
+    img = Image.fromarray(form_page())
+    img.save(src / "a.png", dpi=(300, 300))
+    Image.fromarray(form_page(("单位名称 杭州西湖精密机械有限公司", "缴费年月 2020-01"))).save(
+        src / "b.png", dpi=(300, 300)
+    )
+    img.save(src / "c.tif", save_all=True, append_images=[img.rotate(180)], dpi=(300, 300))
+    ingest_batch_local(settings, SITE, str(src))
+    return settings, ref, open_store(ref.store_url)
+
+
+def test_ocr_chunk_fills_catalog_and_skips_done(ingested) -> None:  # type: ignore[no-untyped-def]
+    _, ref, store = ingested
+    options = OcrOptions(engine="ppocr", device="cpu")
+    identity = engine_for(options).identity()
+    todo = pages_needing_ocr(ref.catalog_url, SITE, identity)
+    assert len(todo) == 4
+    summary = ocr_chunk(ref.catalog_url, store, SITE, todo, options)
+    assert summary.ok == 4 and summary.device == "cpu"
+    assert pages_needing_ocr(ref.catalog_url, SITE, identity) == []  # same engine + model: nothing to do
+    with session_scope(ref.catalog_url) as s:
+        rows = s.scalars(select(OcrResult).order_by(OcrResult.page_id)).all()
+        assert all(r.is_current and r.error is None and r.model_sha256 for r in rows)
+        assert "11010519491231002X" in "".join(rows[0].text.split())
+        assert {p.status for p in s.scalars(select(Page))} == {"ocr_done"}
+        json_obj = store.get(rows[0].object_key)
+    assert b'"image_key"' in json_obj
+    assert store.exists(rows[0].object_key.removesuffix(".json") + ".hocr")
+
+
+def test_failed_page_recorded_and_retried_next_run(ingested) -> None:  # type: ignore[no-untyped-def]
+    _, ref, store = ingested
+    faulty = OcrOptions(engine="fault", fault=FaultSpec(fail_on_pages=frozenset({1})))
+    identity = engine_for(faulty).identity()
+    todo = pages_needing_ocr(ref.catalog_url, SITE, identity)
+    summary = ocr_chunk(ref.catalog_url, store, SITE, todo, faulty)
+    assert len(summary.failed) == 1 and summary.ok == 3  # one bad page never sinks the chunk
+    failed_id = next(iter(summary.failed))
+    with session_scope(ref.catalog_url) as s:
+        assert s.get(Page, failed_id).status == "preprocessed"
+        assert s.scalars(select(OcrResult).filter_by(page_id=failed_id)).one().error.startswith("OCR_FAULT")
+    assert pages_needing_ocr(ref.catalog_url, SITE, identity) == [failed_id]
+
+
+def test_new_engine_result_versions_the_old_one(ingested) -> None:  # type: ignore[no-untyped-def]
+    _, ref, store = ingested
+    page = pages_needing_ocr(ref.catalog_url, SITE, {"engine": "x", "model": "y"})[:1]
+    ocr_chunk(ref.catalog_url, store, SITE, page, OcrOptions(engine="null"))
+    ocr_chunk(ref.catalog_url, store, SITE, page, OcrOptions(engine="ppocr", device="cpu"))
+    with session_scope(ref.catalog_url) as s:
+        rows = {r.engine: r.is_current for r in s.scalars(select(OcrResult).filter_by(page_id=page[0]))}
+    assert rows == {"null": False, "ppocr": True}
+
+
+def test_unreadable_derivative_gives_page_error_not_crash(ingested) -> None:  # type: ignore[no-untyped-def]
+    _, ref, store = ingested
+    with session_scope(ref.catalog_url) as s:
+        deriv = s.scalars(select(Derivative).order_by(Derivative.id)).first()
+        deriv.object_key = "sites/330106/derivatives/missing.png"  # points at nothing
+        victim = deriv.page_id
+    options = OcrOptions(engine="null")
+    summary = ocr_chunk(ref.catalog_url, store, SITE, [victim], options)
+    assert summary.failed and summary.failed[victim].startswith("OCR_")
+
+
+def test_searchable_pdf_and_search(ingested) -> None:  # type: ignore[no-untyped-def]
+    _, ref, store = ingested
+    options = OcrOptions(engine="ppocr", device="cpu")
+    ocr_chunk(
+        ref.catalog_url, store, SITE, pages_needing_ocr(ref.catalog_url, SITE, engine_for(options).identity()), options
+    )
+    with session_scope(ref.catalog_url) as s:
+        doc_id = s.scalars(select(Page.document_id).order_by(Page.id)).first()
+    key = build_document_pdf(ref.catalog_url, store, SITE, doc_id)
+    assert key is not None
+    text = subprocess.run(["pdftotext", "-", "-"], input=store.get(key), capture_output=True, check=True).stdout
+    assert "公民身份号码" in "".join(text.decode().split())
+    hits = search_text(ref.catalog_url, SITE, "西湖 精密")
+    assert [h["file"] for h in hits] == ["b.png"]
+    assert search_text(ref.catalog_url, SITE, "100%_不存在") == []
