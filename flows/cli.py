@@ -414,6 +414,46 @@ def _print_digitize(report: dict[str, Any]) -> None:
     console.print(t)
 
 
+@app.command()
+def deploy(
+    only: Annotated[list[str] | None, typer.Option(help="deploy only these deployment names")] = None,
+    cpu_limit: Annotated[int | None, typer.Option(help="concurrent flow runs in the CPU pool")] = None,
+    gpu_limit: Annotated[int | None, typer.Option(help="concurrent flow runs in the GPU pool")] = None,
+    gpus: Annotated[int, typer.Option(help="slots of the global `ocr-gpu` limit (one per GPU)")] = 1,
+    storage_slots: Annotated[int, typer.Option(help="slots of each `storage-{site}` limit")] = 4,
+    notify_block: Annotated[str | None, typer.Option(help="notification block for automations")] = None,
+) -> None:
+    """Create work pools, concurrency limits and automations, then deploy deployments/prefect.yaml."""
+    import os
+
+    from dangan.catalog.sites import list_sites
+    from flows import deploy as d
+
+    if not os.environ.get("PREFECT_API_URL"):
+        err_console.print(
+            "[bold red]PREFECT_API_URL is not set[/]: start a server (`prefect server start`) and "
+            "export PREFECT_API_URL=http://127.0.0.1:4200/api, then run `dangan deploy` again."
+        )
+        raise typer.Exit(2)
+    pools = d.ensure_pools(cpu_limit, gpu_limit)
+    limits = d.ensure_limits([r.code for r in list_sites(_settings())], gpus, storage_slots)
+    autos = d.ensure_automations(notify_block) if notify_block else []
+    result = d.deploy(only)
+    table = Table(title="Prefect set-up", title_justify="left")
+    table.add_column("kind")
+    table.add_column("names")
+    table.add_row("work pools", ", ".join(pools))
+    table.add_row("global concurrency limits", ", ".join(f"{k}={v}" for k, v in limits.items()))
+    table.add_row("automations", ", ".join(autos) or "none (give --notify-block to create them)")
+    table.add_row("deployments", ", ".join(only or d.deployment_names()))
+    console.print(table)
+    if result.returncode != 0:
+        err_console.print(result.stdout[-3000:] + result.stderr[-3000:])
+        err_console.print("[bold red]prefect deploy failed[/]; fix the error above and run `dangan deploy` again.")
+        raise typer.Exit(1)
+    console.print("Start workers: `prefect worker start --pool dangan-cpu` (and `--pool dangan-gpu` on GPU hosts).")
+
+
 def _sample_layout(out: Path) -> tuple[Path, Path]:
     """Scans and manifest of a generated batch."""
     scans = out / "scans"

@@ -21,13 +21,16 @@ def digitize(
     operator: str | None = None,
     ocr_engine: str | None = None,
     device: str | None = None,
+    fan_out: bool = False,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Digitize a scan batch end to end; each stage is a subflow that reads its input from the catalog."""
     cfg = load_settings(**(settings or {}))
     payload = settings_payload(cfg)
     report: dict[str, Any] = {"site": site}
-    report["ingest"] = ingest_batch(source=source, site=site, manifest=manifest, operator=operator, settings=payload)
+    report["ingest"] = ingest_batch(
+        source=source, site=site, manifest=manifest, operator=operator, fan_out=fan_out, settings=payload
+    )
     report["ocr"] = ocr_pages(
         site=site,
         selector={"batch_id": report["ingest"]["batch_id"]},

@@ -1,17 +1,28 @@
-"""Flow ``ingest_batch``: scanner output → masters, pages, QA metrics, derivatives in the catalog."""
+"""Flow ``ingest_batch``: scanner output → masters, pages, QA metrics, derivatives in the catalog.
+
+Chunks run as tasks in this flow run (default), or, with ``fan_out=True``, as child flow runs of the
+``ingest-chunk/ingest-chunk`` deployment that any worker of its pool picks up (scale-out across machines).
+Either way the batch report is computed from the catalog, so a chunk's worker needs no result storage.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 
 from dangan.config import load_settings
+from dangan.ingest import batch
 from dangan.reports import ingest_markdown
 from flows.events import emit_domain_event
-from tasks.common import settings_payload
+from tasks.common import settings_from, settings_payload
 from tasks.ingest import close_batch_task, ingest_chunk_task, open_batch_task
+
+CHUNK_DEPLOYMENT = "ingest-chunk/ingest-chunk"
 
 
 @flow(name="ingest-batch", log_prints=False)
@@ -21,6 +32,7 @@ def ingest_batch(
     manifest: str | None = None,
     operator: str | None = None,
     chunk_size: int | None = None,
+    fan_out: bool = False,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Ingest a scanner hot folder or S3 inbox prefix into ``site``; returns the batch report."""
@@ -30,16 +42,18 @@ def ingest_batch(
     plan = open_batch_task(payload, site, source, manifest, operator)
     chunks = plan.chunks(chunk_size or cfg.ingest.chunk_size)
     logger.info("batch %s: %d files in %d chunks", plan.batch_id[:12], len(plan.files), len(chunks))
-    progress = create_progress_artifact(0.0, key=f"ingest-progress-{site}", description="files ingested")
-    futures = [
-        ingest_chunk_task.submit(payload, site, plan.batch_id, source, manifest, names, index=i)
-        for i, names in enumerate(chunks)
-    ]
-    outcomes: list[dict[str, Any]] = []
-    for done, future in enumerate(futures, start=1):  # submission order; chunks run concurrently
-        outcomes.extend(future.result())
-        update_progress_artifact(progress, 100.0 * done / max(len(futures), 1))
-    report = close_batch_task(payload, plan, outcomes)
+    progress = create_progress_artifact(0.0, key=f"ingest-progress-{site}", description="chunks ingested")
+    if fan_out:
+        _run_chunks_on_workers(payload, site, plan, chunks, progress)
+    else:
+        futures = [
+            ingest_chunk_task.submit(payload, site, plan.batch_id, source, manifest, names, index=i)
+            for i, names in enumerate(chunks)
+        ]
+        for done, future in enumerate(futures, start=1):  # submission order; chunks run concurrently
+            future.result()
+            update_progress_artifact(progress, 100.0 * done / max(len(futures), 1))
+    report = close_batch_task(payload, plan)
     update_progress_artifact(progress, 100.0)
     for q in report["quarantined"]:
         emit_domain_event("dangan.page.quarantined", site, q["file"], {"code": q["code"]})
@@ -47,3 +61,77 @@ def ingest_batch(
         ingest_markdown(report), key=f"ingest-summary-{site}", description=f"Ingest batch {plan.batch_id[:12]}"
     )
     return report
+
+
+def _run_chunks_on_workers(
+    payload: dict[str, Any], site: str, plan: batch.BatchPlan, chunks: list[list[str]], progress: Any
+) -> None:
+    """Submit one child flow run per chunk and wait until all are final (failures show up as unaccounted)."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    logger = get_run_logger()
+    runs = [
+        run_deployment(
+            CHUNK_DEPLOYMENT,
+            parameters={
+                "site": site,
+                "batch_id": plan.batch_id,
+                "source": plan.source,
+                "manifest": plan.manifest,
+                "names": names,
+                "settings": payload,
+            },
+            timeout=0,
+            as_subflow=True,
+            flow_run_name=f"ingest-chunk-{plan.batch_id[:8]}-{i}",
+        )
+        for i, names in enumerate(chunks)
+    ]
+    pending = {r.id for r in runs}
+    with get_client(sync_client=True) as client:
+        while pending:
+            for run_id in list(pending):
+                state = client.read_flow_run(run_id).state
+                if state is not None and state.is_final():
+                    pending.discard(run_id)
+                    if not state.is_completed():
+                        logger.warning("chunk run %s ended %s; its files will show as unaccounted", run_id, state.name)
+            update_progress_artifact(progress, 100.0 * (len(runs) - len(pending)) / max(len(runs), 1))
+            if pending:
+                time.sleep(1.0)
+
+
+@flow(name="ingest-chunk")
+def ingest_chunk_flow(
+    site: str,
+    batch_id: str,
+    source: str,
+    manifest: str | None,
+    names: list[str],
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One chunk of a batch, as its own flow run (picked up by any worker of the pool)."""
+    cfg = settings_from(settings or {})
+    outcomes = batch.run_chunk(cfg, site, batch_id, source, manifest, names)
+    worker = os.environ.get("DANGAN_WORKER_NAME", socket.gethostname())
+    record_chunk(cfg, site, batch_id, worker, len(outcomes))
+    return {"files": len(outcomes), "worker": worker, "pid": os.getpid()}
+
+
+def record_chunk(cfg: Any, site: str, batch_id: str, worker: str, files: int) -> None:
+    """Audit which worker processed a chunk (scale-out is visible in the catalog, not only in Prefect)."""
+    from dangan.catalog.audit import record
+    from dangan.catalog.db import session_scope
+    from dangan.catalog.sites import get_site
+
+    with session_scope(get_site(cfg, site).catalog_url) as s:
+        record(
+            s,
+            actor=worker,
+            action="ingest.chunk",
+            entity_type="scan_batch",
+            entity_id=batch_id,
+            site_code=site,
+            details={"files": files, "pid": os.getpid()},
+        )

@@ -34,12 +34,12 @@ def ingest_chunk_task(
     manifest: str | None,
     names: list[str],
     index: int = 0,
-) -> list[dict[str, Any]]:
+) -> int:
     """Ingest a chunk of files; safe to retry (finished files are recognized by SHA-256 in the catalog)."""
-    return batch.run_chunk(settings_from(settings), site, batch_id, source, manifest, names)
+    return len(batch.run_chunk(settings_from(settings), site, batch_id, source, manifest, names))
 
 
 @task(name="ingest-close-batch", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_transient_only)
-def close_batch_task(settings: dict[str, Any], plan: batch.BatchPlan, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+def close_batch_task(settings: dict[str, Any], plan: batch.BatchPlan) -> dict[str, Any]:
     """Account for every file from the catalog and store the batch report."""
-    return batch.close_batch(settings_from(settings), plan, outcomes)
+    return batch.close_batch(settings_from(settings), plan)

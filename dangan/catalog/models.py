@@ -129,6 +129,23 @@ class Document(Base):
     pages: Mapped[list[Page]] = relationship(back_populates="document", order_by="Page.seq")
 
 
+class BatchFile(Base):
+    """Every delivered file of a batch and what became of it (the batch report is computed from these rows)."""
+
+    __tablename__ = "batch_file"
+    __table_args__ = (UniqueConstraint("batch_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("scan_batch.id"), index=True)
+    name: Mapped[str] = mapped_column(String(1000))
+    outcome: Mapped[str] = mapped_column(String(20))  # accepted resumed already duplicate quarantined missing
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    pages: Mapped[int] = mapped_column(default=0)
+    code: Mapped[str | None] = mapped_column(String(50))
+    duplicate_of: Mapped[str | None] = mapped_column(String(1000))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Master(Base):
     """An original scanner file kept byte-for-byte; unique per site by SHA-256 (de-duplication)."""
 

@@ -32,16 +32,16 @@ SEX_UNKNOWN = "SEX_UNKNOWN"
 ID_SHAPE = "ID_SHAPE"
 
 _WS = re.compile(r"\s+")
-_PLAIN = re.compile(r"-?\d+(?:\.\d{1,2})?")
-_GROUPED = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?")
-_DATE_SEP = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
-_DATE_DIGITS = re.compile(r"(\d{4})(\d{2})(\d{2})")
-_MONTH_SEP = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?")
-_MONTH_DIGITS = re.compile(r"(\d{4})(\d{2})")
-_RANGE = re.compile(r"(.+?)\s*(?:至|到|~|～|—|－)\s*(.+)")
-_INTEGER = re.compile(r"(\d+)\s*(?:个月|月)?")
-_MOBILE = re.compile(r"1\d{10}")
-_LANDLINE = re.compile(r"0\d{2,3}-?\d{7,8}")
+_PLAIN = re.compile(r"-?\d+(?:\.\d{1,2})?", re.ASCII)
+_GROUPED = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?", re.ASCII)
+_DATE_SEP = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", re.ASCII)
+_DATE_DIGITS = re.compile(r"(\d{4})(\d{2})(\d{2})", re.ASCII)
+_MONTH_SEP = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?", re.ASCII)
+_MONTH_DIGITS = re.compile(r"(\d{4})(\d{2})", re.ASCII)
+_RANGE = re.compile(r"(.+?)\s*(?:至|到|~|～|—|－)\s*(.+)", re.ASCII)
+_INTEGER = re.compile(r"(\d+)\s*(?:个月|月)?", re.ASCII)
+_MOBILE = re.compile(r"1\d{10}", re.ASCII)
+_LANDLINE = re.compile(r"0\d{2,3}-?\d{7,8}", re.ASCII)
 _CURRENCY = "¥￥元"
 
 
@@ -72,8 +72,8 @@ def normalize_amount(raw: str | None) -> Normalized:
         return Normalized(text.replace(",", ""))
     # A dot followed by exactly three digits, several dots, or a comma where cents belong: each reading
     # (thousands separator or decimal point) gives a different amount, so none is chosen.
-    if re.fullmatch(r"-?[\d.,]+", text) and (
-        text.count(".") > 1 or re.search(r"\.\d{3}$", text) or re.search(r",\d{1,2}$", text)
+    if re.fullmatch(r"-?[0-9.,]+", text) and (
+        text.count(".") > 1 or re.search(r"\.[0-9]{3}$", text) or re.search(r",[0-9]{1,2}$", text)
     ):
         return Normalized(text, (AMOUNT_AMBIGUOUS,))
     return Normalized(text, (AMOUNT_MALFORMED,))
@@ -177,7 +177,7 @@ def normalize_value(kind: str, raw: str | None) -> Normalized:
     text = _clean(raw)
     if kind == "id":
         value = normalize_id(text)
-        ok = re.fullmatch(r"\d{17}[\dX]|\d{15}", value) is not None
+        ok = re.fullmatch(r"[0-9]{17}[0-9X]|[0-9]{15}", value) is not None
         return Normalized(value or None, () if ok or not value else (ID_SHAPE,))
     if kind in ("name", "compact"):
         text = _compact(text)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dangan.catalog.db import session_scope
-from dangan.catalog.models import Master, Page, QualityIssue, QuarantineItem, ScanBatch
+from dangan.catalog.models import BatchFile, Master, Page, QualityIssue, QuarantineItem, ScanBatch
 from dangan.catalog.sites import SiteRef, get_site
 from dangan.catalog.states import transition
 from dangan.config import Settings
@@ -150,20 +150,40 @@ def run_chunk(
     for name in names:
         item = by_name.get(name)
         if item is None:  # vanished between listing and ingest: reported by close_batch
-            outcomes.append(asdict(FileOutcome(name, "missing", message="file disappeared from the source")))
+            gone = asdict(FileOutcome(name, "missing", message="file disappeared from the source"))
+            record_outcome(ref.catalog_url, batch_id, gone)
+            outcomes.append(gone)
             continue
         row = parsed.rows.get(name) if parsed else None
-        outcomes.append(asdict(ingest_file(ctx, src, item, row)))
+        outcome = asdict(ingest_file(ctx, src, item, row))
+        record_outcome(ref.catalog_url, batch_id, outcome)
+        outcomes.append(outcome)
     return outcomes
 
 
-def close_batch(settings: Settings, plan: BatchPlan, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+def record_outcome(catalog_url: str, batch_id: str, outcome: dict[str, Any]) -> None:
+    """Upsert what became of one file (the catalog, not task results, backs the batch report)."""
+    from dangan.ingest.register import insert_or_get
+
+    details = {k: outcome.get(k) for k in ("message", "qa_codes", "page_count_mismatch") if outcome.get(k)}
+    with session_scope(catalog_url) as s:
+        row = insert_or_get(
+            s, BatchFile, {"batch_id": batch_id, "name": outcome["name"]}, {"outcome": outcome["outcome"]}
+        )
+        row.outcome = outcome["outcome"]
+        # a re-run's "already" must not erase what an earlier run learned (e.g. a page-count mismatch)
+        row.details = {**(row.details or {}), **details}
+        row.sha256, row.pages = outcome.get("sha256"), outcome.get("pages") or 0
+        row.code, row.duplicate_of = outcome.get("code"), outcome.get("duplicate_of")
+
+
+def close_batch(settings: Settings, plan: BatchPlan) -> dict[str, Any]:
     """Account for every file from the catalog, store the report on the batch, and return it."""
     ref = get_site(settings, plan.site)
-    by_outcome = Counter(o["outcome"] for o in outcomes)
     with session_scope(ref.catalog_url) as s:
         batch = s.get(ScanBatch, plan.batch_id)
         assert batch is not None
+        files = {f.name: f for f in s.scalars(select(BatchFile).filter_by(batch_id=plan.batch_id))}
         masters = set(s.scalars(select(Master.original_name).filter_by(batch_id=plan.batch_id)))
         quarantined = {q.source_file: q for q in s.scalars(select(QuarantineItem).filter_by(batch_id=plan.batch_id))}
         page_ids = select(Page.id).join(Master).where(Master.batch_id == plan.batch_id)
@@ -176,11 +196,12 @@ def close_batch(settings: Settings, plan: BatchPlan, outcomes: list[dict[str, An
                 .order_by(QualityIssue.code)
             ).all()
         )
-        duplicates = [o for o in outcomes if o["outcome"] == "duplicate"]
+        listed = [files[n] for n in plan.files if n in files]
+        duplicates = [f for f in listed if f.outcome == "duplicate"]
         unaccounted = [
             n
             for n in plan.files
-            if n not in masters and n not in quarantined and n not in {d["name"] for d in duplicates}
+            if n not in masters and n not in quarantined and (n not in files or files[n].outcome != "duplicate")
         ]
         report = {
             "batch_id": plan.batch_id,
@@ -189,15 +210,17 @@ def close_batch(settings: Settings, plan: BatchPlan, outcomes: list[dict[str, An
             "files": len(plan.files),
             "accepted_files": len(masters),
             "pages": int(pages or 0),
-            "outcomes": dict(sorted(by_outcome.items())),
-            "duplicates": [{"file": d["name"], "duplicate_of": d["duplicate_of"]} for d in duplicates],
+            "outcomes": dict(sorted(Counter(f.outcome for f in listed).items())),
+            "duplicates": [{"file": d.name, "duplicate_of": d.duplicate_of} for d in duplicates],
             "quarantined": [
                 {"file": q.source_file, "code": q.code, "message": q.message, "object_key": q.object_key}
                 for q in sorted(quarantined.values(), key=lambda q: q.source_file)
             ],
             "qa_issues": {k: int(v) for k, v in qa.items()},
             "page_count_mismatches": [
-                {"file": o["name"], **o["page_count_mismatch"]} for o in outcomes if o.get("page_count_mismatch")
+                {"file": f.name, **f.details["page_count_mismatch"]}
+                for f in listed
+                if f.details.get("page_count_mismatch")
             ],
             "unlisted_files": plan.unlisted_files,
             "missing_files": plan.missing_files,
@@ -224,10 +247,9 @@ def ingest_batch_local(
 ) -> dict[str, Any]:
     """The whole batch in-process, without Prefect (tests, benchmarks, debugging)."""
     plan = open_batch(settings, site, source, manifest, operator)
-    outcomes: list[dict[str, Any]] = []
     for chunk in plan.chunks(settings.ingest.chunk_size):
-        outcomes.extend(run_chunk(settings, site, plan.batch_id, source, manifest, chunk))
-    return close_batch(settings, plan, outcomes)
+        run_chunk(settings, site, plan.batch_id, source, manifest, chunk)
+    return close_batch(settings, plan)
 
 
 def _store(ref: SiteRef) -> Any:

@@ -38,6 +38,14 @@ class OcrOptions(BaseModel):
     det_batch: int = Field(default=1, ge=1, le=64, description="pages per detection run")
     rec_batch: int = Field(default=16, ge=1, le=512, description="line crops per recognition run")
     threads: int = Field(default=0, ge=0, le=256, description="onnxruntime intra-op threads (0 = its default)")
+    backend: Literal["auto", "onnxruntime", "torch"] = Field(
+        default="auto",
+        description="ppocr runtime: auto = torch on CUDA when usable, else onnxruntime (the faster on CPU)",
+    )
+    torch_det_batch: int = Field(default=16, ge=1, le=256, description="torch: pages per detection run on GPU")
+    torch_rec_batch: int = Field(default=1024, ge=1, le=8192, description="torch: 320-px crops per rec run on GPU")
+    torch_fp16: bool = Field(default=True, description="torch: run in fp16 on CUDA (CPU always runs fp32)")
+    torch_workers: int = Field(default=0, ge=0, le=256, description="torch: CPU threads for decode/pre/post (0 = auto)")
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, description="drop recognized lines below this")
     use_cls: bool = Field(default=False, description="run the 0°/180° line orientation classifier (needs a cls model)")
     tesseract_lang: Literal["chi_sim", "chi_sim+eng"] = "chi_sim"

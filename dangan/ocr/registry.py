@@ -23,9 +23,9 @@ _factories: dict[str, EngineFactory] = {}
 
 
 def _ppocr(options: OcrOptions) -> OcrEngine:
-    from dangan.ocr.ppocr import PpOcrEngine
+    from dangan.ocr.backends import build_ppocr
 
-    return PpOcrEngine.from_options(options)
+    return build_ppocr(options)
 
 
 def _tesseract(options: OcrOptions) -> OcrEngine:

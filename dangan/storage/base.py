@@ -67,6 +67,15 @@ class ObjectStore(Protocol):
         retain_until: datetime | None = None,
     ) -> ObjectInfo: ...
 
+    def restore(self, key: str, data: DataSource, *, sha256: str) -> ObjectInfo:
+        """Rewrite a damaged object with its recorded content (repair only, never a content change).
+
+        Allowed only when ``data`` hashes to ``sha256`` (else ``ChecksumMismatch``) and ``sha256`` is the
+        SHA-256 the store recorded for ``key`` when it was first written (else ``ObjectConflict``); an
+        unknown key is ``ObjectNotFound``. Metadata and retention are kept.
+        """
+        ...
+
     def get(self, key: str) -> bytes: ...
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]: ...
@@ -170,6 +179,20 @@ def same_or_conflict(store_name: str, existing: ObjectInfo, sha256: str) -> Obje
         existing_sha256=existing.sha256,
         new_sha256=sha256,
         hint="Objects are never overwritten; store the new version under a new key.",
+    )
+
+
+def check_restorable(store_name: str, key: str, recorded: str | None, sha256: str) -> None:
+    """``restore`` may only bring back the content recorded for ``key``; anything else is a conflict."""
+    if recorded == sha256:
+        return
+    shown = scrub(key)
+    raise ObjectConflict(
+        f"{shown} in {store_name} was recorded with other content; restore refuses to change it",
+        key=shown,
+        recorded_sha256=recorded,
+        new_sha256=sha256,
+        hint="restore only repairs damaged bytes with the recorded content (e.g. from a replica).",
     )
 
 

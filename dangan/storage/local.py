@@ -29,6 +29,7 @@ from dangan.storage.base import (
     ObjectInfo,
     ObjectStore,
     check_deletable,
+    check_restorable,
     same_or_conflict,
     stream_copy,
     utcnow,
@@ -229,6 +230,39 @@ class LocalStore:
         with suppress(FileExistsError):  # a same-content writer published first
             os.link(tmp_data, data_path)
         _fsync_dir(data_path.parent)
+
+    def restore(self, key: str, data: DataSource, *, sha256: str) -> ObjectInfo:
+        """Replace a damaged data file with its recorded content (see ``ObjectStore.restore``).
+
+        The bytes are streamed into a temp file while hashing and fsynced, then ``os.replace``d over the data
+        file (atomic: readers see the old or the new file, never a mix); the metadata file is left as it is.
+        Works when the data file is gone too, as long as the metadata still records the key.
+        """
+        self._key(key)
+        expected = normalize_sha256(sha256)
+        meta = _read_json(self._meta_path(key))
+        data_path = self._data_path(key)
+        if meta is None:
+            if not data_path.is_file():
+                raise ObjectNotFound(f"{scrub(key)} not found in {self.name}", key=scrub(key))
+            meta = {}  # a foreign file without a record: nothing to restore to
+        check_restorable(self.name, key, meta.get("sha256"), expected)
+        self._prepare_parent(key, data_path)
+        tmp_data = self.root / TMP_DIR / f"{uuid.uuid4().hex}.restore"
+        try:
+            with open_source(data) as src, open(tmp_data, "xb") as out:
+                found, _size = copy_hashing(src, out)
+                out.flush()
+                os.fsync(out.fileno())
+            if found != expected:
+                raise ChecksumMismatch(scrub(key), "sha256", expected, found)
+            os.chmod(tmp_data, 0o444)
+            os.replace(tmp_data, data_path)
+            _fsync_dir(data_path.parent)
+        finally:
+            with suppress(FileNotFoundError):
+                tmp_data.unlink()
+        return self.stat(key)
 
     def copy(self, src_key: str, dst_key: str, *, dst_store: ObjectStore | None = None) -> ObjectInfo:
         """Copy by streaming (re-hashing), into this store or ``dst_store``."""

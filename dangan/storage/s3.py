@@ -32,6 +32,7 @@ from dangan.storage.base import (
     ObjectInfo,
     ObjectStore,
     check_deletable,
+    check_restorable,
     same_or_conflict,
     stream_copy,
     utcnow,
@@ -147,6 +148,11 @@ class S3Store:
         okey = self._okey(key)
         with self._call(key):
             obj = self.client.stat_object(self.bucket, okey)
+        return self._info(key, obj)
+
+    @staticmethod
+    def _info(key: str, obj: Any) -> ObjectInfo:
+        """ObjectInfo from a HEAD answer (``minio`` stat result)."""
         user: dict[str, str] = {}
         retain: datetime | None = None
         for name, value in (obj.metadata or {}).items():
@@ -272,6 +278,69 @@ class S3Store:
                 )
             written = self.stat(key)
         return written
+
+    def restore(self, key: str, data: DataSource, *, sha256: str) -> ObjectInfo:
+        """Put a new version holding the recorded content of a damaged object (see ``ObjectStore.restore``).
+
+        The recorded SHA-256 is that of the first version carrying one (the current version's in an
+        unversioned bucket): keys are write-once, so a later version with other or no fixity metadata was
+        written around dangan and the first record wins. The new version gets the recorded content type,
+        metadata and (future) retention and is verified like ``put``; earlier versions are left alone
+        (object lock may hold them).
+        """
+        okey = self._okey(key)
+        expected = normalize_sha256(sha256)
+        record = self._recorded(key, expected)
+        with _rewindable(data) as (stream, size, found):
+            if found != expected:
+                raise ChecksumMismatch(scrub(key), "sha256", expected, found)
+            reader = HashingReader(stream)
+            with self._call(key):
+                result = self.client.put_object(
+                    self.bucket,
+                    okey,
+                    reader,  # type: ignore[arg-type]
+                    size,
+                    content_type=record.content_type or DEFAULT_CONTENT_TYPE,
+                    metadata={**record.metadata, SHA256_META: expected},
+                    num_parallel_uploads=self.parallel_uploads,
+                )
+        written = self.stat(key)
+        bad = reader.hexdigest() if (reader.hexdigest(), reader.size) != (expected, size) else None
+        if bad is None and (written.sha256, written.size) != (expected, size):
+            bad = str(written.sha256)
+        if bad is not None:
+            self._discard(okey, result.version_id)
+            raise ChecksumMismatch(scrub(key), "sha256", expected, bad)
+        retain = record.retain_until
+        if retain is not None and retain > self.clock() and self.supports_retention():
+            with self._call(key):
+                self.client.set_object_retention(
+                    self.bucket, okey, Retention(self.retention_mode, retain), version_id=result.version_id
+                )
+            written = self.stat(key)
+        return written
+
+    def _recorded(self, key: str, sha256: str) -> ObjectInfo:
+        """The first version carrying a fixity record (else the current one); ``ObjectConflict`` unless it
+        records ``sha256``. Its content type, metadata and retention are what a restore brings back."""
+        current = self.stat(key)
+        okey = self._okey(key)
+        with self._call(key):
+            listing = self.client.list_objects(self.bucket, prefix=okey, include_version=True)
+            versions = [
+                o
+                for o in listing
+                if o.object_name == okey and not o.is_delete_marker and o.version_id not in (None, "null")
+            ]
+            # Listings give each key's versions newest first: walk them oldest first.
+            for obj in reversed(versions):
+                first = self._info(key, self.client.stat_object(self.bucket, okey, version_id=obj.version_id))
+                if first.sha256 is not None:
+                    check_restorable(self.name, key, first.sha256, sha256)
+                    return first
+        check_restorable(self.name, key, current.sha256, sha256)
+        return current
 
     def copy(self, src_key: str, dst_key: str, *, dst_store: ObjectStore | None = None) -> ObjectInfo:
         """Server-side copy within the same endpoint and bucket, else a verified streamed copy."""

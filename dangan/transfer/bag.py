@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -53,18 +53,19 @@ def digests_of(data: bytes, algs: tuple[str, ...]) -> dict[str, str]:
     return {a: hashlib.new(a, data).hexdigest() for a in algs}
 
 
-def hash_stream(src: BinaryIO, algs: tuple[str, ...], keep: bool = False) -> tuple[dict[str, str], int, bytes | None]:
-    """Read ``src`` once, hashing with every algorithm; optionally keep the bytes (masters are probed after)."""
+def hash_stream(src: BinaryIO, algs: tuple[str, ...], keep: bool = False) -> tuple[dict[str, str], int, bytes]:
+    """Read ``src`` once, hashing with every algorithm. Returns the digests, the size, and the bytes read
+    when ``keep`` (masters are probed afterwards) or else just the first 1 KiB (for content sniffing)."""
     hashers = {a: hashlib.new(a) for a in algs}
     size = 0
-    kept = bytearray() if keep else None
+    kept = bytearray()
     while chunk := src.read(CHUNK):
         for h in hashers.values():
             h.update(chunk)
+        if keep or size < 1024:
+            kept += chunk if keep else chunk[: 1024 - size]
         size += len(chunk)
-        if kept is not None:
-            kept += chunk
-    return {a: h.hexdigest() for a, h in hashers.items()}, size, bytes(kept) if kept is not None else None
+    return {a: h.hexdigest() for a, h in hashers.items()}, size, bytes(kept)
 
 
 def manifest_text(entries: dict[str, str]) -> bytes:
@@ -113,7 +114,7 @@ class BagReader(Protocol):
 
     def read_tag(self, name: str) -> bytes | None: ...
 
-    def open_payload(self, path: str) -> Iterator[BinaryIO]: ...
+    def open_payload(self, path: str) -> AbstractContextManager[BinaryIO]: ...
 
     def extra_files(self, expected: set[str]) -> list[str]: ...
 

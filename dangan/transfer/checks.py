@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dangan.errors import DanganError
-from dangan.imaging.decode import DecodeLimits, probe
 from dangan.transfer import bag
+
+if TYPE_CHECKING:
+    from dangan.imaging.decode import DecodeLimits
 
 AUTHENTICITY, INTEGRITY, USABILITY, SECURITY = "authenticity", "integrity", "usability", "security"
 PROPERTIES = (AUTHENTICITY, INTEGRITY, USABILITY, SECURITY)
@@ -36,6 +38,7 @@ _EXEC_MAGIC = (
     (b"\xce\xfa\xed\xfe", "Mach-O executable"),
     (b"PK\x03\x04", "zip archive"),
 )
+_EXT_FORMAT = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "tif": "tiff", "tiff": "tiff", "pdf": "pdf", "webp": "webp"}
 _PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|RichMedia|XFA)\b")
 
 
@@ -74,26 +77,43 @@ def check_content(path: str, head: bytes, data: bytes | None) -> list[Problem]:
         for magic, what in _EXEC_MAGIC
         if head.startswith(magic)
     ]
+    from dangan.imaging.sniff import sniff_format  # the imaging package is heavy to import
+
+    ext = path.rsplit(".", 1)[-1].lower()
+    if ext in _EXT_FORMAT and head and sniff_format(head) != _EXT_FORMAT[ext]:
+        problems.append(Problem(SECURITY, "CONTENT_TYPE_MISMATCH", path, f"content is not {_EXT_FORMAT[ext]}"))
+    elif ext == "json" and head and head.lstrip()[:1] not in (b"{", b"["):
+        problems.append(Problem(SECURITY, "CONTENT_TYPE_MISMATCH", path, "content is not JSON"))
     if (data or head).lstrip()[:5] == b"%PDF-" and (found := _PDF_ACTIVE.search(data or head)):
         problems.append(Problem(SECURITY, "ACTIVE_PDF_CONTENT", path, f"PDF with {found.group(1).decode()} action"))
     return problems
 
 
-def check_master(entry: dict[str, Any], data: bytes, pages: list[dict[str, Any]], limits: DecodeLimits) -> list[Problem]:
+def check_master(
+    entry: dict[str, Any], data: bytes, pages: list[dict[str, Any]], limits: DecodeLimits
+) -> list[Problem]:
     """Usability (decodes) and authenticity of file properties (size, format, page count, page sizes)."""
+    from dangan.imaging.decode import iter_pages, probe  # numpy/OpenCV/pdfium: only when masters are checked
+
     path = entry["path"]
     out: list[Problem] = []
     if len(data) != entry.get("size"):
         out.append(Problem(AUTHENTICITY, "SIZE_MISMATCH", path, f"{len(data)} bytes, catalogued {entry.get('size')}"))
     try:
-        found = probe(data, limits=limits)
+        found = probe(data, limits=limits)  # headers: format, pages, sizes
+        for _page in iter_pages(data, limits=limits):  # pixels: truncation shows only when decoding
+            pass
     except DanganError as exc:
         return [*out, Problem(USABILITY, "DECODE_FAILED", path, f"{exc.code}: {exc.message}")]
     if found.format != entry.get("format"):
-        out.append(Problem(AUTHENTICITY, "FORMAT_MISMATCH", path, f"is {found.format}, catalogued {entry.get('format')}"))
+        out.append(
+            Problem(AUTHENTICITY, "FORMAT_MISMATCH", path, f"is {found.format}, catalogued {entry.get('format')}")
+        )
     if found.page_count != entry.get("page_count"):
         out.append(
-            Problem(AUTHENTICITY, "PAGE_COUNT_MISMATCH", path, f"{found.page_count} pages, catalogued {entry['page_count']}")
+            Problem(
+                AUTHENTICITY, "PAGE_COUNT_MISMATCH", path, f"{found.page_count} pages, catalogued {entry['page_count']}"
+            )
         )
     for page in pages:
         idx = page["page_index"]
@@ -106,7 +126,8 @@ def check_master(entry: dict[str, Any], data: bytes, pages: list[dict[str, Any]]
                     AUTHENTICITY,
                     "PAGE_SIZE_MISMATCH",
                     path,
-                    f"page {idx} is {meta.get('width')}x{meta.get('height')}, catalogued {page['width']}x{page['height']}",
+                    f"page {idx} is {meta.get('width')}x{meta.get('height')}, "
+                    f"catalogued {page['width']}x{page['height']}",
                 )
             )
     return out
@@ -117,7 +138,9 @@ def check_catalog(
 ) -> list[Problem]:
     """Integrity: every catalogued object is in the package, every packaged file is catalogued, no gaps."""
     out: list[Problem] = []
-    refs = {kind: {row["ref"] for row in catalog.get(kind, [])} for kind in ("dossiers", "documents", "masters", "pages")}
+    refs = {
+        kind: {row["ref"] for row in catalog.get(kind, [])} for kind in ("dossiers", "documents", "masters", "pages")
+    }
     listed = {row["path"] for kind in ("masters", "derivatives") for row in catalog.get(kind, [])}
     listed |= {row["path"] for row in ocr if row.get("path")}
     for path in sorted(listed - payload):
@@ -147,6 +170,8 @@ def check_catalog(
         expected = doc.get("page_count")  # the catalog's own count (expected_pages is the operator's claim)
         if expected and expected != len(seqs):
             out.append(
-                Problem(INTEGRITY, "PAGE_COUNT", bag.CATALOG_PATH, f"document {doc['ref']}: {len(seqs)} of {expected} pages")
+                Problem(
+                    INTEGRITY, "PAGE_COUNT", bag.CATALOG_PATH, f"document {doc['ref']}: {len(seqs)} of {expected} pages"
+                )
             )
     return out

@@ -50,6 +50,7 @@ def _batch(session: Session, site: str, transfer_id: str, source_batch: str, fro
                 status="complete",
             )
         )
+        session.flush()  # no ORM relationship orders this insert before its documents
     return batch_id
 
 
@@ -123,7 +124,9 @@ def register_archive(
             session.flush()
         ids[m["ref"]] = master.id
     for pg in catalog["pages"]:
-        taken = session.scalars(select(Page).filter_by(master_id=ids[pg["master"]], page_index=pg["page_index"])).first()
+        taken = session.scalars(
+            select(Page).filter_by(master_id=ids[pg["master"]], page_index=pg["page_index"])
+        ).first()
         if taken is not None:
             raise TransferReceiverConflict(
                 f"site {site} already holds page {pg['page_index']} of a transferred master", site=site
@@ -217,7 +220,12 @@ def mark_transferred_out(
     if person is None:
         return False
     transition(
-        session, person, "transferred_out", actor=actor, site_code=site, details={"transfer_id": transfer_id, "to": to_site}
+        session,
+        person,
+        "transferred_out",
+        actor=actor,
+        site_code=site,
+        details={"transfer_id": transfer_id, "to": to_site},
     )
     person.transferred_to = to_site
     return True

@@ -95,7 +95,15 @@ def request_transfer(
         return row.id
 
 
-def context(settings: Settings, from_site: str, transfer_id: str, *, opener: Opener | None, actor: str | None) -> Ctx:
+def context(
+    settings: Settings,
+    from_site: str,
+    transfer_id: str,
+    *,
+    opener: Opener | None,
+    actor: str | None,
+    keep_source: bool = True,
+) -> Ctx:
     """Resolve sites and the row for one step."""
     src = get_site(settings, from_site)
     info = rows.load(src.catalog_url, transfer_id)
@@ -111,6 +119,7 @@ def context(settings: Settings, from_site: str, transfer_id: str, *, opener: Ope
         primary_url=src.catalog_url,
         actor=actor or settings.actor,
         opener=opener or default_opener,
+        keep_source=keep_source,
     )
 
 
@@ -146,10 +155,16 @@ def _site_of(ctx: Ctx, url: str) -> str:
 
 
 def run_step(
-    settings: Settings, from_site: str, transfer_id: str, *, opener: Opener | None = None, actor: str | None = None
+    settings: Settings,
+    from_site: str,
+    transfer_id: str,
+    *,
+    opener: Opener | None = None,
+    actor: str | None = None,
+    keep_source: bool = True,
 ) -> str:
     """One step of a transfer recorded at ``from_site`` (what a Prefect task runs)."""
-    return run_ctx_step(context(settings, from_site, transfer_id, opener=opener, actor=actor))
+    return run_ctx_step(context(settings, from_site, transfer_id, opener=opener, actor=actor, keep_source=keep_source))
 
 
 def drive(ctx_factory: Any, retry: RetryPolicy) -> str:
@@ -171,11 +186,15 @@ def run_transfer(
     opener: Opener | None = None,
     actor: str | None = None,
     retry: RetryPolicy | None = None,
+    keep_source: bool = True,
 ) -> TransferOutcome:
-    """Request (or resume) and run a transfer to its end; permanent failures end as state ``failed``."""
+    """Request (or resume) and run a transfer to its end; permanent failures end as state ``failed``.
+
+    ``keep_source=False`` releases the source's derivative and OCR objects once committed (masters are kept:
+    stores refuse to delete them)."""
     policy = retry or RetryPolicy()
     tid = call_with_retry(lambda: request_transfer(settings, resident_id, from_site, to_site, actor=actor), policy)
-    drive(lambda: context(settings, from_site, tid, opener=opener, actor=actor), policy)
+    drive(lambda: context(settings, from_site, tid, opener=opener, actor=actor, keep_source=keep_source), policy)
     return outcome(settings, from_site, tid)
 
 

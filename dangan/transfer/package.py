@@ -149,7 +149,7 @@ def receiver_key(to_site: str, transfer_id: str, path: str) -> str:
 class Sink(Protocol):
     """Destination of a package copy."""
 
-    def copy_from(self, src: ObjectStore, src_key: str, path: str, sha256: str) -> None: ...
+    def copy_from(self, src: ObjectStore, src_key: str, path: str, sha256: str) -> int: ...
 
 
 class StoreSink:
@@ -158,11 +158,12 @@ class StoreSink:
     def __init__(self, store: ObjectStore, key_for: Callable[[str], str]) -> None:
         self.store, self.key_for = store, key_for
 
-    def copy_from(self, src: ObjectStore, src_key: str, path: str, sha256: str) -> None:
+    def copy_from(self, src: ObjectStore, src_key: str, path: str, sha256: str) -> int:
         dst_key = self.key_for(path)
         info = src.copy(src_key, dst_key, dst_store=self.store)
         if info.sha256 != sha256:  # the source object is not what the manifest promised
             raise ChecksumMismatch(scrub(dst_key), "sha256", sha256, str(info.sha256))
+        return info.size
 
 
 class FolderSink:
@@ -171,18 +172,19 @@ class FolderSink:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
-    def copy_from(self, src: ObjectStore, src_key: str, path: str, sha256: str) -> None:
+    def copy_from(self, src: ObjectStore, src_key: str, path: str, sha256: str) -> int:
         target = self.root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
         try:
             with os.fdopen(fd, "wb") as out, src.open(src_key) as fh:
-                digests, _, _ = bag.hash_stream(_Tee(fh, out), (bag.PRIMARY,))
+                digests, size, _ = bag.hash_stream(_Tee(fh, out), (bag.PRIMARY,))  # type: ignore[arg-type]
                 out.flush()
                 os.fsync(out.fileno())
             if digests[bag.PRIMARY] != sha256:
                 raise ChecksumMismatch(path, "sha256", sha256, digests[bag.PRIMARY])
             os.replace(tmp, target)
+            return size
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -218,9 +220,8 @@ def copy_package(
     n = size = 0
     for path, sha256 in sorted(manifest.items()):
         key = sources.get(path, prefix + path)
-        sink.copy_from(src, key, path, sha256)
+        size += sink.copy_from(src, key, path, sha256)
         n += 1
-        size += src.stat(key).size
         if on_file:
             on_file(n, path)
     tags = [name for name in bag.tag_file_names(bag.KNOWN) if src.exists(prefix + name)]

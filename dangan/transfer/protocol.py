@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from dangan.catalog.db import session_scope
 from dangan.catalog.sites import SiteRef
 from dangan.catalog.states import transition
@@ -31,10 +33,11 @@ from dangan.keys import package_prefix
 from dangan.storage import ObjectStore, open_store
 from dangan.transfer import bag, rows
 from dangan.transfer.commit import mark_transferred_out, register_archive
-from dangan.transfer.errors import TransferNotFound, TransferStateError, TransferVerifyFailed
+from dangan.transfer.errors import TransferNotFound, TransferReceiverConflict, TransferStateError, TransferVerifyFailed
 from dangan.transfer.keys import site_key
 from dangan.transfer.package import StoreSink, build_plan, copy_package, receiver_key, write_plan
 from dangan.transfer.receipt import receipt_bytes, sign
+from dangan.transfer.release import release_source_copy
 from dangan.transfer.verify import verify_bag
 
 FAULT_ENV = "DANGAN_FAULT_KILL_AT"
@@ -50,6 +53,14 @@ def fault_point(name: str) -> None:
 def default_opener(ref: SiteRef) -> ObjectStore:
     """Open a site's store afresh (a restarted S3 server gets its bucket re-created)."""
     return open_store(ref.store_url)
+
+
+def decode_limits(settings: Settings) -> Any:
+    """The receiver's own ingest limits apply to what it accepts by transfer."""
+    from dangan.imaging.model import DecodeLimits
+
+    ing = settings.ingest
+    return DecodeLimits(max_pixels=ing.max_pixels, max_pdf_pages=ing.max_pdf_pages, pdf_render_dpi=ing.pdf_render_dpi)
 
 
 def receipt_key(site: str, transfer_id: str) -> str:
@@ -69,6 +80,8 @@ class Ctx:
     primary_url: str
     actor: str
     opener: Opener = default_opener
+    primary_site: str = ""  # whose catalog holds the primary row (audit site code); default the source
+    keep_source: bool = True  # False: release the source's derivative/OCR objects once committed
 
     @property
     def mirror_urls(self) -> list[str]:
@@ -88,7 +101,7 @@ class Ctx:
 
     def advance(self, src: str, target: str, details: Any = None) -> None:
         """Move the primary row (strictly) and catch mirror rows up."""
-        site = self.src_code if self.primary_url != self.dst.catalog_url else self.dst.code
+        site = self.primary_site or self.src_code
         rows.advance(self.primary_url, self.transfer_id, src, target, actor=self.actor, site=site, details=details)
         for url in self.mirror_urls:
             rows.catch_up(url, self.transfer_id, target, actor=self.actor, site=self.dst.code, details=details)
@@ -133,7 +146,7 @@ def ensure_receiver_row(ctx: Ctx, state: str) -> None:
     info = rows.load(ctx.primary_url, ctx.transfer_id)
     assert info is not None
     with session_scope(ctx.dst.catalog_url) as s:
-        row, created = rows.open_or_create(
+        row, _created = rows.open_or_create(
             s,
             resident_id=info.resident_id,
             from_site=info.from_site,
@@ -153,6 +166,7 @@ def step_verify(ctx: Ctx) -> None:
         bag.StoreBag(ctx.opener(ctx.dst), ctx.dst_prefix, ctx.key_for),
         transfer_id=ctx.transfer_id,
         destination=ctx.dst.code,
+        limits=decode_limits(ctx.settings),
     )
     if not report.ok:
         named = report.files_named()
@@ -176,16 +190,21 @@ def step_commit(ctx: Ctx) -> None:
         if not rows.reached(row.state, "committed"):
             if row.state != "verified":
                 raise TransferStateError(f"transfer {ctx.transfer_id} is {row.state}, not verified", state=row.state)
-            counts = register_archive(
-                s,
-                site=ctx.dst.code,
-                transfer_id=ctx.transfer_id,
-                catalog=catalog,
-                ocr=ocr,
-                fields=fields,
-                key_for=ctx.key_for,
-                actor=ctx.actor,
-            )
+            try:
+                counts = register_archive(
+                    s,
+                    site=ctx.dst.code,
+                    transfer_id=ctx.transfer_id,
+                    catalog=catalog,
+                    ocr=ocr,
+                    fields=fields,
+                    key_for=ctx.key_for,
+                    actor=ctx.actor,
+                )
+            except IntegrityError as exc:  # raced by another registration of the same rows
+                raise TransferReceiverConflict(
+                    f"site {ctx.dst.code} already holds rows of this archive", site=ctx.dst.code
+                ) from exc
             if ctx.same_catalog:
                 _mark_source(s, ctx)
             transition(s, row, "committed", actor=ctx.actor, site_code=ctx.dst.code, details=counts)
@@ -238,7 +257,10 @@ def step_finish(ctx: Ctx) -> None:
             with session_scope(ctx.src.catalog_url) as s:
                 src_row = rows.lock(s, ctx.transfer_id)
                 src_row.receipt = receipt
-    ctx.advance("committed", "done", {"receipt_sha256": sha})
+    released = None
+    if not ctx.keep_source and ctx.src is not None:
+        released = release_source_copy(ctx.src, ctx.opener(ctx.src), ctx.resident_id, ctx.transfer_id, ctx.actor)
+    ctx.advance("committed", "done", {"receipt_sha256": sha, "source_objects_released": released})
 
 
 def build_receipt(ctx: Ctx, dst_store: ObjectStore) -> dict[str, Any]:

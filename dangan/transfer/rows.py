@@ -64,9 +64,7 @@ def reached(state: str, target: str) -> bool:
 
 def lock(session: Session, transfer_id: str) -> Transfer:
     """Lock and return the row (see module docstring); :class:`TransferNotFound` when absent."""
-    result = session.execute(
-        update(Transfer).where(Transfer.id == transfer_id).values(attempts=Transfer.attempts + 1)
-    )
+    result = session.execute(update(Transfer).where(Transfer.id == transfer_id).values(attempts=Transfer.attempts + 1))
     if getattr(result, "rowcount", 1) == 0:
         raise TransferNotFound(f"transfer {transfer_id} not found", transfer_id=transfer_id)
     stmt = select(Transfer).where(Transfer.id == transfer_id).with_for_update()

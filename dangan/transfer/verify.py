@@ -10,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dangan.imaging.decode import DecodeLimits
 from dangan.transfer import bag
 from dangan.transfer.checks import (
     AUTHENTICITY,
@@ -26,6 +25,9 @@ from dangan.transfer.checks import (
     check_master,
     check_path,
 )
+
+if TYPE_CHECKING:
+    from dangan.imaging.model import DecodeLimits
 
 
 @dataclass
@@ -121,7 +123,10 @@ def verify_bag(
     limits: DecodeLimits | None = None,
 ) -> VerifyReport:
     """Check structure, fixity (SHA-256 and SM3 where available) and the four properties of a bag."""
-    limits = limits or DecodeLimits()
+    if limits is None:
+        from dangan.imaging.model import DecodeLimits
+
+        limits = DecodeLimits()
     report = VerifyReport(source=reader.description)
     if reader.read_tag("bagit.txt") is None:
         report.problems.append(Problem(INTEGRITY, "FILE_MISSING", "bagit.txt", "not a bag: bagit.txt missing"))
@@ -162,7 +167,7 @@ def verify_bag(
     oxum = report.info_value("Payload-Oxum")
     if oxum and oxum != f"{report.bytes}.{report.files}":
         report.problems.append(
-            Problem(INTEGRITY, "OXUM_MISMATCH", "bag-info.txt", f"Payload-Oxum {oxum}, found {report.bytes}.{report.files}")
+            Problem(INTEGRITY, "OXUM_MISMATCH", None, f"Payload-Oxum {oxum}, found {report.bytes}.{report.files}")
         )
     return report
 
@@ -193,11 +198,16 @@ def _rehash(
             expected = manifests[alg].get(path)
             if expected is not None and digests[alg] != expected:
                 report.problems.append(
-                    Problem(AUTHENTICITY, "CHECKSUM_MISMATCH", path, f"{alg} {digests[alg][:16]}…, expected {expected[:16]}…")
+                    Problem(
+                        AUTHENTICITY,
+                        "CHECKSUM_MISMATCH",
+                        path,
+                        f"{alg} {digests[alg][:16]}…, expected {expected[:16]}…",
+                    )
                 )
-        if data is None:
+        report.problems.extend(check_content(path, data[:1024], data if keep else None))
+        if not keep:
             continue
-        report.problems.extend(check_content(path, data[:16], data))
         if path in masters:
             master = masters[path]
             report.problems.extend(check_master(master, data, pages.get(master["ref"], []), limits))
@@ -223,7 +233,11 @@ def _parse_metadata(
     catalog = parsed.get(bag.CATALOG_PATH)
     if not isinstance(catalog, dict):
         return {}, {}
-    report.catalog, report.ocr, report.fields = catalog, parsed.get(bag.OCR_PATH) or [], parsed.get(bag.FIELDS_PATH) or []
+    report.catalog, report.ocr, report.fields = (
+        catalog,
+        parsed.get(bag.OCR_PATH) or [],
+        parsed.get(bag.FIELDS_PATH) or [],
+    )
     masters: dict[str, dict[str, Any]] = {}
     pages: dict[str, list[dict[str, Any]]] = {}
     try:
@@ -233,7 +247,9 @@ def _parse_metadata(
         primary = manifests[bag.PRIMARY]
         for row in catalog.get("masters", []) + catalog.get("derivatives", []):
             if row["path"] in primary and primary[row["path"]] != row.get("sha256"):
-                report.problems.append(Problem(AUTHENTICITY, "CATALOG_DIGEST_MISMATCH", row["path"], "manifest ≠ catalog"))
+                report.problems.append(
+                    Problem(AUTHENTICITY, "CATALOG_DIGEST_MISMATCH", row["path"], "manifest ≠ catalog")
+                )
         masters = {m["path"]: m for m in catalog.get("masters", []) if m["path"] in payload}
     except (KeyError, TypeError, AttributeError) as exc:
         report.problems.append(Problem(USABILITY, "METADATA_INVALID", bag.CATALOG_PATH, f"malformed: {exc!r}"))

@@ -22,7 +22,7 @@ RUN groupadd --system --gid 1001 dangan \
 
 # Dependencies first (cached while only the code changes), then the code.
 WORKDIR /opt/dangan/app
-COPY pyproject.toml README.m[d] ./
+COPY pyproject.toml README.md ./
 COPY dangan ./dangan
 COPY tasks ./tasks
 COPY flows ./flows

@@ -23,7 +23,7 @@ RUN groupadd --system --gid 1001 dangan \
  && useradd --system --uid 1001 --gid 1001 --home-dir /home/dangan --create-home --shell /usr/sbin/nologin dangan
 
 WORKDIR /opt/dangan/app
-COPY pyproject.toml README.m[d] ./
+COPY pyproject.toml README.md ./
 COPY dangan ./dangan
 COPY tasks ./tasks
 COPY flows ./flows

@@ -219,7 +219,7 @@ def test_worker_images_install_the_package_and_ocr_packages(dockerfile: str, ins
     copied = set(_copy_sources(instructions))
     assert {"pyproject.toml", "dangan", "tasks", "flows"} <= copied
     runs = " ".join(" ".join(ins.args) for ins in instructions if ins.keyword == "RUN")
-    assert OCR_APT <= set(runs.split()), "apt packages missing"
+    assert set(runs.split()) >= OCR_APT, "apt packages missing"
     assert install in runs
     ignore = (INFRA / "images" / f"{dockerfile}.dockerignore").read_text(encoding="utf-8")
     for excluded in (".venv/bin/python", ".dangan/catalog.db", "tests/conftest.py", "dangan/__pycache__/x.pyc"):
@@ -264,15 +264,28 @@ def test_k8s_secret_template_holds_only_placeholders() -> None:
     for secret in secrets:
         assert "data" not in secret  # base64 data would hide a real value from review
         for key, value in secret["stringData"].items():
-            if SECRET_NAME.search(key) and "ACCESS_KEY" not in key or "://" in value:
+            if (SECRET_NAME.search(key) and "ACCESS_KEY" not in key) or "://" in value:
                 assert "CHANGE_ME" in value, f"{key} must be a placeholder"
 
 
 # Keys of the official prefect-worker chart's values.schema.json that these values files may use.
 HELM_WORKER_KEYS = {
-    "image", "config", "apiConfig", "serverApiConfig", "livenessProbe", "resources", "podSecurityContext",
-    "containerSecurityContext", "extraEnvVarsCM", "extraEnvVarsSecret", "extraEnvVars", "extraVolumes",
-    "extraVolumeMounts", "nodeSelector", "tolerations", "replicaCount",
+    "image",
+    "config",
+    "apiConfig",
+    "serverApiConfig",
+    "livenessProbe",
+    "resources",
+    "podSecurityContext",
+    "containerSecurityContext",
+    "extraEnvVarsCM",
+    "extraEnvVarsSecret",
+    "extraEnvVars",
+    "extraVolumes",
+    "extraVolumeMounts",
+    "nodeSelector",
+    "tolerations",
+    "replicaCount",
 }
 
 

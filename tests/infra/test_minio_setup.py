@@ -22,7 +22,7 @@ case "$1 $2 $3" in
   "admin policy create") cp "$6" "$MC_OUT/policy-$5.json" ;;
   "admin policy attach")
     if [[ -n ${MC_ATTACHED:-} ]]; then
-      echo "mc: <ERROR> Unable to make user/group policy association. The specified policy change is already in effect." >&2
+      echo "mc: <ERROR> Unable to make policy association. The specified policy change is already in effect." >&2
       exit 1
     fi ;;
 esac
@@ -85,8 +85,11 @@ def test_each_site_gets_a_locked_bucket_lifecycle_user_and_own_policy(fake_mc: d
         lifecycle = json.loads(Path(fake_mc["MC_OUT"], f"lifecycle-dangan-{code}.json").read_text())
         prefixes = {rule["Filter"]["Prefix"] for rule in lifecycle["Rules"]}
         assert prefixes == {f"sites/{code}/derivatives/"}  # masters are never expired
-        noncurrent = [r["NoncurrentVersionExpiration"]["NoncurrentDays"] for r in lifecycle["Rules"]
-                      if "NoncurrentVersionExpiration" in r]
+        noncurrent = [
+            r["NoncurrentVersionExpiration"]["NoncurrentDays"]
+            for r in lifecycle["Rules"]
+            if "NoncurrentVersionExpiration" in r
+        ]
         assert noncurrent == [30]
         assert all("Days" not in r.get("Expiration", {}) for r in lifecycle["Rules"])
     assert not any(secret in result.stdout + result.stderr for secret in SECRETS.values())

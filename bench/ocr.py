@@ -1,0 +1,201 @@
+"""OCR benchmark on generated pages with ground truth: accuracy and speed of ``ppocr`` vs ``tesseract``.
+
+Per engine (each in a child process, so its peak RSS is its own): character error rate (whitespace removed,
+NFKC on both sides) on clean and degraded pages, by dpi; resident-ID exact-match rate (every valid
+18-character ID in a page's ground truth must appear verbatim in that page's OCR text); pages/s of
+recognition on decoded pages (decode timed separately, model loading and one warm-up page excluded); peak
+RSS. OCRmyPDF (what users would otherwise run) is measured on the same pages when installed. Prints ONE
+JSON line with the ratios of ppocr to tesseract from the same run.
+
+    .venv/bin/python bench/ocr.py                       # 12 pages, a few minutes on 2 cores
+    .venv/bin/python bench/ocr.py --pages 24 --clean-only --det-limit 1280
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+_ID = re.compile(r"\d{17}[\dX]")
+
+
+def squash(text: str) -> str:
+    """NFKC, then every whitespace character removed (the CER convention of this benchmark)."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def edit_distance(ref: str, hyp: str) -> int:
+    """Levenshtein distance, one numpy row per reference character."""
+    if not ref or not hyp:
+        return max(len(ref), len(hyp))
+    h = np.frombuffer(hyp.encode("utf-32-le"), dtype=np.uint32)
+    r = np.frombuffer(ref.encode("utf-32-le"), dtype=np.uint32)
+    idx = np.arange(len(hyp) + 1)
+    prev = idx.copy()
+    for i, ch in enumerate(r, start=1):
+        tmp = np.empty_like(prev)
+        tmp[0] = i
+        tmp[1:] = np.minimum(prev[1:] + 1, prev[:-1] + (h != ch))
+        prev = np.minimum.accumulate(tmp - idx) + idx  # folds in insertions (cur[j-1] + 1)
+    return int(prev[-1])
+
+
+def page_ids(text: str) -> list[str]:
+    """Valid resident IDs (GB 11643 check character) in ``text``."""
+    from dangan.ids import check_char
+
+    return sorted({m for m in _ID.findall(text) if check_char(m[:17]) == m[17]})
+
+
+def load_pages(samples: Path, limit: int) -> list[dict[str, Any]]:
+    """Decoded pages (RGB or gray uint8) with ground truth, manifest order, at most ``limit``."""
+    import csv
+
+    from dangan.imaging.decode import DecodeLimits, iter_pages
+
+    pages: list[dict[str, Any]] = []
+    with (samples / "manifest.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        truth = json.loads((samples / "ground_truth" / f"{Path(row['file']).stem}.json").read_text("utf-8"))
+        data = (samples / "scans" / row["file"]).read_bytes()
+        for decoded, gt in zip(iter_pages(data, limits=DecodeLimits()), truth["pages"], strict=True):
+            image = decoded.image if decoded.image.ndim == 2 else np.ascontiguousarray(decoded.image[:, :, ::-1])
+            text = squash("".join(gt["lines"]))
+            pages.append({
+                "file": row["file"], "page": gt["page"], "dpi": gt["dpi"], "image": image, "truth": text,
+                "clean": not gt["degradations"], "ids": page_ids(text),
+            })  # fmt: skip
+            if len(pages) >= limit:
+                return pages
+    return pages
+
+
+def score(pages: list[dict[str, Any]], texts: list[str]) -> dict[str, Any]:
+    """CER (overall, clean/degraded, by dpi) and ID exact-match over pages with their OCR ``texts``."""
+    groups: dict[str, list[int]] = {"all": [0, 0]}
+    ids_found = ids_total = 0
+    for page, text in zip(pages, texts, strict=True):
+        hyp = squash(text)
+        errors, length = edit_distance(page["truth"], hyp), len(page["truth"])
+        kind = "clean" if page["clean"] else "degraded"
+        for key in ("all", kind, f"{kind}_{page['dpi']}dpi"):
+            acc = groups.setdefault(key, [0, 0])
+            acc[0] += errors
+            acc[1] += length
+        ids_total += len(page["ids"])
+        ids_found += sum(1 for i in page["ids"] if i in hyp)
+    cer = {k: round(e / max(n, 1), 4) for k, (e, n) in sorted(groups.items())}
+    return {"cer": cer, "id_exact": round(ids_found / max(ids_total, 1), 4), "ids": ids_total}
+
+
+def child(engine: str, samples: Path, limit: int, opts: dict[str, Any]) -> dict[str, Any]:
+    """Measure one engine in this process."""
+    from dangan.ocr import OcrOptions, create_engine
+
+    t0 = time.perf_counter()
+    pages = load_pages(samples, limit)
+    decode_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    eng = create_engine(OcrOptions(engine=engine, **opts))
+    eng.recognize([pages[0]["image"][:800]])  # warm-up (first-run allocations), not timed
+    load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    results = eng.recognize([p["image"] for p in pages])
+    ocr_s = time.perf_counter() - t0
+    failed = [r.error for r in results if r.error]
+    return {
+        "identity": {k: eng.identity()[k] for k in ("model", "device")}, "options": opts, "pages": len(pages),
+        "failed": len(failed), "pages_per_s": round(len(pages) / ocr_s, 3), "ocr_s": round(ocr_s, 2),
+        "load_s": round(load_s, 2), "decode_s": round(decode_s, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **score(pages, [r.text() for r in results]),
+    }  # fmt: skip
+
+
+def ocrmypdf(samples: Path, limit: int) -> dict[str, Any]:
+    """OCRmyPDF (Tesseract inside, chi_sim) on the same pages, via its command line when installed."""
+    exe = shutil.which("ocrmypdf")
+    if exe is None:
+        return {"skipped": "ocrmypdf not installed"}
+    from PIL import Image
+
+    pages = load_pages(samples, limit)
+    texts: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        for i, page in enumerate(pages):
+            src, out, txt = (Path(tmp) / f"{i}.{ext}" for ext in ("png", "pdf", "txt"))
+            Image.fromarray(page["image"]).save(src, dpi=(page["dpi"], page["dpi"]))
+            proc = subprocess.run(
+                [exe, "-l", "chi_sim", "--image-dpi", str(page["dpi"]), "--sidecar", str(txt), str(src), str(out)],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            texts.append(txt.read_text("utf-8") if proc.returncode == 0 and txt.exists() else "")
+        seconds = time.perf_counter() - t0
+    return {"pages": len(pages), "pages_per_s": round(len(pages) / seconds, 3), **score(pages, texts)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate pages, measure each engine in a child process, print one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=12)
+    parser.add_argument("--clean-only", action="store_true", help="no scanner degradations")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--det-limit", type=int, default=1600, help="ppocr det_limit_side_len")
+    parser.add_argument("--threads", type=int, default=0, help="ppocr onnxruntime threads (0 = all cores)")
+    parser.add_argument("--rec-batch", type=int, default=16, help="ppocr line crops per recognition run")
+    parser.add_argument("--engines", default="ppocr,tesseract")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--samples", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--opts", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child, args.samples, args.pages, json.loads(args.opts)), ensure_ascii=False))
+        return 0
+    from dangan.samples import generate_samples
+
+    ppocr_opts = {"det_limit_side_len": args.det_limit, "threads": args.threads, "rec_batch": args.rec_batch,
+                  "device": "cpu"}  # fmt: skip
+    report: dict[str, Any] = {"bench": "ocr", "cpus": os.cpu_count(), "clean_only": args.clean_only}
+    with tempfile.TemporaryDirectory(prefix="dangan-ocr-bench-") as tmp:
+        persons = max(1, -(-args.pages // 4))  # about 4 pages per person
+        generate_samples(Path(tmp), persons, seed=args.seed, degrade=not args.clean_only, bad_files=False)
+        for engine in args.engines.split(","):
+            opts = ppocr_opts if engine == "ppocr" else {}
+            cmd = [sys.executable, __file__, "--child", engine, "--samples", tmp, "--pages", str(args.pages),
+                   "--opts", json.dumps(opts)]  # fmt: skip
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if out.returncode != 0:
+                report[engine] = {"error": out.stderr.strip().splitlines()[-1:] or [f"exit {out.returncode}"]}
+                continue
+            report[engine] = json.loads(out.stdout.strip().splitlines()[-1])
+        report["ocrmypdf"] = ocrmypdf(Path(tmp), args.pages)
+    pp, ts = report.get("ppocr", {}), report.get("tesseract", {})
+    if "pages_per_s" in pp and "pages_per_s" in ts:
+        report["ppocr_vs_tesseract"] = {
+            "speed_x": round(pp["pages_per_s"] / ts["pages_per_s"], 2),
+            "cer_all": [pp["cer"]["all"], ts["cer"]["all"]],
+            "id_exact": [pp["id_exact"], ts["id_exact"]],
+        }
+    print(json.dumps(report, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

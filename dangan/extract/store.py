@@ -1,0 +1,133 @@
+"""Extraction against the catalog: current OCR results of a document's pages in, versioned field rows out.
+
+Each document is one transaction, so a crash loses at most the document in hand and a rerun redoes it.
+Every run writes a new field version and keeps the previous rows (``is_current`` false). Values a person
+corrected are carried into the new version: re-extraction never silently undoes a review.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from dangan.catalog.db import session_scope
+from dangan.catalog.models import Document, FieldValue, OcrResult, Page
+from dangan.catalog.states import can_transition, transition
+from dangan.extract.document import doc_date_of, extract_document, lines_from_json
+from dangan.extract.model import DocumentExtraction
+from dangan.extract.vocab import Vocabulary, load_vocabulary
+
+CONTRIBUTION_PREFIX = "contributions."
+FORM_TYPE_FIELD = "form_type"
+CORRECTED = "corrected"
+
+
+def current_fields(session: Session, document_id: int) -> dict[str, FieldValue]:
+    """The document's current field rows by name (the newest when several claim to be current)."""
+    rows = session.scalars(
+        select(FieldValue)
+        .where(FieldValue.document_id == document_id, FieldValue.is_current.is_(True))
+        .order_by(FieldValue.version, FieldValue.id)
+    )
+    return {row.name: row for row in rows}
+
+
+def contribution_rows(fields: dict[str, FieldValue]) -> list[dict[str, Any]]:
+    """Contribution rows stored as ``contributions.N`` fields (JSON objects), in row order."""
+    rows = []
+    for name, fv in fields.items():
+        if name.startswith(CONTRIBUTION_PREFIX) and fv.value:
+            rows.append((int(name[len(CONTRIBUTION_PREFIX) :]), {**json.loads(fv.value), "confidence": fv.confidence}))
+    return [row for _, row in sorted(rows, key=lambda r: r[0])]
+
+
+def _current_ocr(session: Session, page_id: int) -> OcrResult | None:
+    return session.scalars(
+        select(OcrResult)
+        .where(OcrResult.page_id == page_id, OcrResult.is_current.is_(True), OcrResult.error.is_(None))
+        .order_by(OcrResult.created_at.desc(), OcrResult.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _field_rows(doc: Document, pages: list[Page], ex: DocumentExtraction, version: int) -> list[FieldValue]:
+    def page_id(index: int) -> int | None:
+        return pages[index].id if 0 <= index < len(pages) else None
+
+    rows = [
+        FieldValue(document_id=doc.id, page_id=page_id(0), name=FORM_TYPE_FIELD, value=ex.form_type,
+                   confidence=min(1.0, ex.form_score / 10), box=None, source="extracted", version=version)
+    ]  # fmt: skip
+    for name, f in sorted(ex.fields.items()):
+        rows.append(
+            FieldValue(document_id=doc.id, page_id=page_id(f.page), name=name, value=f.value,
+                       confidence=f.confidence, box=f.box, source="extracted", version=version)
+        )  # fmt: skip
+    for i, row in enumerate(ex.contributions):
+        value = json.dumps({k: v for k, v in row.to_json().items() if k not in ("confidence", "box", "page", "flags")},
+                           ensure_ascii=False)  # fmt: skip
+        rows.append(
+            FieldValue(document_id=doc.id, page_id=page_id(row.page), name=f"{CONTRIBUTION_PREFIX}{i}", value=value,
+                       confidence=row.confidence, box=row.box, source="extracted", version=version)
+        )  # fmt: skip
+    return rows
+
+
+def _extract_one(s: Session, doc: Document, vocab: Vocabulary) -> dict[str, Any]:
+    pages = list(doc.pages)
+    if not pages:
+        return {"document_id": doc.id, "skipped": "NO_PAGES"}
+    if not all(can_transition("page", p.status, "extracted") for p in pages) or not can_transition(
+        "document", doc.status, "extracted"
+    ):
+        return {"document_id": doc.id, "skipped": "NOT_READY"}
+    results = [_current_ocr(s, p.id) for p in pages]
+    if any(r is None for r in results):
+        return {"document_id": doc.id, "skipped": "OCR_MISSING"}
+    ex = extract_document([lines_from_json(r.lines or []) for r in results if r is not None], vocab=vocab,
+                          form_hint=doc.form_type)  # fmt: skip
+    before = current_fields(s, doc.id)
+    version = (s.scalar(select(func.max(FieldValue.version)).where(FieldValue.document_id == doc.id)) or 0) + 1
+    s.execute(
+        update(FieldValue).where(FieldValue.document_id == doc.id, FieldValue.is_current.is_(True)).values(is_current=False)
+    )
+    rows = {row.name: row for row in _field_rows(doc, pages, ex, version)}
+    for name, old in before.items():  # a person's correction outlives re-extraction
+        if old.source == CORRECTED:
+            rows[name] = FieldValue(document_id=doc.id, page_id=old.page_id, name=name, value=old.value,
+                                    confidence=old.confidence, box=old.box, source=CORRECTED, version=version)  # fmt: skip
+    s.add_all(rows.values())
+    if doc.form_type in (None, "", "unknown") and ex.form_type != "unknown":
+        doc.form_type = ex.form_type
+    if not doc.doc_date and (found := doc_date_of(ex, vocab)):
+        doc.doc_date = found
+    for page in pages:
+        transition(s, page, "extracted")
+    transition(s, doc, "extracted")
+    return {"document_id": doc.id, "form_type": ex.form_type, "version": version, "fields": len(ex.fields),
+            "contributions": len(ex.contributions)}  # fmt: skip
+
+
+def extract_documents(
+    catalog_url: str, site: str, document_ids: Iterable[int], *, vocab: Vocabulary | None = None
+) -> dict[str, Any]:
+    """Extract fields of ``document_ids`` (of ``site``) from their pages' current OCR results.
+
+    Returns ``{"extracted": [{document_id, form_type, version, fields, contributions}], "skipped":
+    [{document_id, skipped: NO_PAGES|NOT_READY|OCR_MISSING|NOT_FOUND}]}``.
+    """
+    vocab = vocab or load_vocabulary()
+    summary: dict[str, Any] = {"extracted": [], "skipped": []}
+    for document_id in document_ids:
+        with session_scope(catalog_url) as s:
+            doc = s.get(Document, int(document_id))
+            if doc is None or doc.site_code != site:
+                summary["skipped"].append({"document_id": int(document_id), "skipped": "NOT_FOUND"})
+                continue
+            outcome = _extract_one(s, doc, vocab)
+        summary["skipped" if "skipped" in outcome else "extracted"].append(outcome)
+    return summary

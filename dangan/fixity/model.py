@@ -1,0 +1,156 @@
+"""Plain values of a fixity audit: what was checked, how it was found, and the run's report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Outcome of checking one object (``untracked``: stored, but no catalog row references it)."""
+
+    OK = "ok"
+    MISSING = "missing"
+    CHANGED = "changed"
+    METADATA_MISMATCH = "metadata_mismatch"
+    UNTRACKED = "untracked"
+
+
+#: Statuses that mean catalogued content is not (verifiably) what was recorded.
+FAILURES = (Status.MISSING, Status.CHANGED, Status.METADATA_MISMATCH)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A catalogued object to verify. ``expected`` is the catalog SHA-256; None when only the store's own
+    metadata records it (OCR JSON/hOCR objects). ``retain_until``: the catalog's retention (masters), which a
+    repair re-applies."""
+
+    key: str
+    kind: str  # master | derivative | quarantine | ocr
+    expected: str | None
+    retain_until: datetime | None = None
+
+
+@dataclass
+class ObjectCheck:
+    """How one object was found.
+
+    ``expected``: catalog SHA-256 (or the recorded one where the catalog keeps none); ``recorded``: SHA-256 in
+    the store's metadata; ``found``: SHA-256 of the bytes read now (None when missing).
+    """
+
+    key: str
+    kind: str
+    status: Status
+    expected: str | None = None
+    recorded: str | None = None
+    found: str | None = None
+    size: int | None = None
+    repaired: bool = False
+    repair_error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """A catalogued object that is still not what was recorded (repaired ones are not)."""
+        return self.status in FAILURES and not self.repaired
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["status"] = str(self.status)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ObjectCheck:
+        return cls(**{**data, "status": Status(data["status"])})
+
+
+@dataclass
+class ChunkResult:
+    """One chunk's outcome: how many keys were checked, how many were fine, and every other finding."""
+
+    checked: int = 0
+    ok: int = 0
+    findings: list[ObjectCheck] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checked": self.checked, "ok": self.ok, "findings": [f.to_dict() for f in self.findings]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkResult:
+        return cls(data["checked"], data["ok"], [ObjectCheck.from_dict(f) for f in data["findings"]])
+
+
+@dataclass
+class FixityReport:
+    """Outcome of one audit run of one site.
+
+    ``checked_keys`` lists exactly which catalogued objects were re-hashed (all of them unless sampled);
+    ``findings`` holds every non-OK object, failures and untracked alike, in key order.
+    """
+
+    site: str
+    run_id: str
+    sample_fraction: float
+    seed: int | None
+    catalogued: int
+    checked_keys: list[str] = field(default_factory=list)
+    ok: int = 0
+    findings: list[ObjectCheck] = field(default_factory=list)
+    started_at: str = ""
+    finished_at: str = ""
+
+    def add(self, chunk: ChunkResult, keys: list[str]) -> None:
+        """Fold one chunk's result in."""
+        self.checked_keys.extend(keys)
+        self.ok += chunk.ok
+        self.findings.extend(chunk.findings)
+
+    @property
+    def failures(self) -> list[ObjectCheck]:
+        """Catalogued objects still missing, changed or without matching metadata (after any repair)."""
+        return [f for f in self.findings if f.failed]
+
+    @property
+    def repaired(self) -> list[ObjectCheck]:
+        return [f for f in self.findings if f.repaired]
+
+    @property
+    def untracked(self) -> list[ObjectCheck]:
+        return [f for f in self.findings if f.status is Status.UNTRACKED]
+
+    @property
+    def passed(self) -> bool:
+        """True when no failure remains (untracked objects are reported, not failures)."""
+        return not self.failures
+
+    def counts(self) -> dict[str, int]:
+        """Objects per status as found (before repair), plus ``repaired`` and ``failed`` (after repair)."""
+        out = {str(s): 0 for s in Status}
+        out[str(Status.OK)] = self.ok
+        for f in self.findings:
+            out[str(f.status)] += 1
+        out["repaired"] = len(self.repaired)
+        out["failed"] = len(self.failures)
+        return out
+
+    def to_dict(self, *, with_keys: bool = False) -> dict[str, Any]:
+        """Plain-dict form (flow result, ``--json``); ``checked_keys`` only when asked (it can be long)."""
+        out: dict[str, Any] = {
+            "site": self.site,
+            "run_id": self.run_id,
+            "sample_fraction": self.sample_fraction,
+            "seed": self.seed,
+            "catalogued": self.catalogued,
+            "checked": len(self.checked_keys),
+            "counts": self.counts(),
+            "passed": self.passed,
+            "findings": [f.to_dict() for f in self.findings],
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+        if with_keys:
+            out["checked_keys"] = list(self.checked_keys)
+        return out

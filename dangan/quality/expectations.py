@@ -1,0 +1,291 @@
+"""Custom Great Expectations (GX Core 1.x) for social-insurance records, pandas engine.
+
+Importing this module registers every metric and expectation below with GX (its metaclasses do it at class
+creation). That must happen before any suite is loaded or deserialized: GX silently drops expectations of an
+unknown type. :func:`dangan.quality.suites.load_suite` imports this module and checks nothing was dropped.
+The predicates themselves live in :mod:`dangan.quality.checks`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from great_expectations.execution_engine import PandasExecutionEngine
+from great_expectations.expectations.expectation import ColumnMapExpectation, MulticolumnMapExpectation
+from great_expectations.expectations.metrics.map_metric_provider import (
+    ColumnMapMetricProvider,
+    MulticolumnMapMetricProvider,
+    column_condition_partial,
+    multicolumn_condition_partial,
+)
+
+from dangan.quality import checks
+from dangan.quality.checks import missing
+
+
+def _rows(frame: pd.DataFrame, fn: Callable[..., bool]) -> pd.Series:
+    return frame.apply(lambda r: bool(fn(*[None if missing(v) else v for v in r.tolist()])), axis=1).astype(bool)
+
+
+# --- column metrics --------------------------------------------------------------------------------------
+class ColumnValuesResidentIdValid(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.dangan_resident_id_valid"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        return column.map(lambda v: checks.id_problem(str(v)) is None)
+
+
+class ColumnValuesResidentIdCurrent(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.dangan_resident_id_current"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        return column.map(lambda v: not checks.is_legacy_id(str(v)))
+
+
+class ColumnValuesRegionPlausible(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.dangan_region_plausible"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        return column.map(lambda v: checks.region_plausible(str(v)))
+
+
+class ColumnValuesIsoDate(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.dangan_iso_date"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        return column.map(lambda v: checks.valid_iso_date(str(v)))
+
+
+class ColumnValuesIsoMonth(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.dangan_iso_month"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        return column.map(lambda v: checks.valid_iso_month(str(v)))
+
+
+class ColumnValuesPlainDecimal(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.dangan_plain_decimal"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        return column.map(lambda v: checks.to_decimal(v) is not None)
+
+
+class ColumnValuesDecimalBetween(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.dangan_decimal_between"
+    condition_value_keys = ("min_value", "max_value")
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, min_value: str | None = None, max_value: str | None = None, **kw: Any):
+        return column.map(lambda v: checks.amount_between(v, min_value, max_value))
+
+
+class ColumnValuesMonthsContinuous(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.dangan_months_continuous"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        return column.map(lambda v: not checks.missing_months(json.loads(v) if isinstance(v, str) else list(v)))
+
+
+# --- multicolumn metrics ---------------------------------------------------------------------------------
+class MulticolumnIdBirth(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.dangan_id_birth"
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list: pd.DataFrame, **kwargs: Any) -> pd.Series:
+        return _rows(column_list, checks.id_matches_birth)
+
+
+class MulticolumnIdSex(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.dangan_id_sex"
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list: pd.DataFrame, **kwargs: Any) -> pd.Series:
+        return _rows(column_list, checks.id_matches_sex)
+
+
+class MulticolumnDatesOrdered(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.dangan_dates_ordered"
+    condition_value_keys = ("strict",)
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list: pd.DataFrame, strict: list[bool] | None = None, **kwargs: Any) -> pd.Series:
+        flags = list(strict or [False] * (column_list.shape[1] - 1))
+        return column_list.apply(lambda r: checks.dates_ordered(r.tolist(), flags), axis=1).astype(bool)
+
+
+class MulticolumnAmountsAddUp(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.dangan_amounts_add_up"
+    condition_value_keys = ("tolerance",)
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list: pd.DataFrame, tolerance: str = "0.01", **kwargs: Any) -> pd.Series:
+        if column_list.shape[1] == 2:  # a stated total against a computed one
+            return _rows(column_list, lambda a, b: checks.amounts_add_up(a, "0", b, tolerance))
+        return _rows(column_list, lambda e, p, t: checks.amounts_add_up(e, p, t, tolerance))
+
+
+class MulticolumnMonthsConsistent(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.dangan_months_consistent"
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list: pd.DataFrame, **kwargs: Any) -> pd.Series:
+        return _rows(column_list, checks.months_consistent)
+
+
+def _reference(values: pd.Series, registered: pd.Series) -> str | None:
+    reg = [v for v in registered if not missing(v)]
+    if reg:
+        return str(reg[0])
+    seen = [str(v) for v in values if not missing(v)]
+    return max(set(seen), key=seen.count) if seen else None
+
+
+class MulticolumnIdentityAgrees(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.dangan_identity_agrees"
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list: pd.DataFrame, **kwargs: Any) -> pd.Series:
+        key, rid, name, reg_id, reg_name = column_list.columns
+        ok = pd.Series(True, index=column_list.index)
+        for _, group in column_list[column_list[key].map(lambda v: not missing(v))].groupby(key):
+            for col, reg in ((rid, reg_id), (name, reg_name)):
+                ref = _reference(group[col], group[reg])
+                if ref is None:
+                    continue
+                bad = group[col].map(lambda v, ref=ref: not missing(v) and str(v) != ref)
+                ok.loc[bad[bad].index] = False
+        return ok
+
+
+# --- expectations ----------------------------------------------------------------------------------------
+class ExpectColumnValuesToBeValidResidentId(ColumnMapExpectation):
+    """Resident IDs are well-formed 18-character GB 11643-1999 IDs with a correct MOD 11-2 check character
+    and a real birth date (15-digit legacy IDs are left to their own expectation)."""
+
+    map_metric = "column_values.dangan_resident_id_valid"
+    success_keys = ("mostly",)
+
+
+class ExpectColumnValuesToNotBeLegacyResidentId(ColumnMapExpectation):
+    """Resident IDs are not 15-digit pre-1999 IDs."""
+
+    map_metric = "column_values.dangan_resident_id_current"
+    success_keys = ("mostly",)
+
+
+class ExpectColumnValuesToHavePlausibleRegionCode(ColumnMapExpectation):
+    """The ID's first six digits have a GB/T 2260 shape (known province, prefecture 01-70 or 90)."""
+
+    map_metric = "column_values.dangan_region_plausible"
+    success_keys = ("mostly",)
+
+
+class ExpectColumnValuesToBeIsoDate(ColumnMapExpectation):
+    """Values are real dates written YYYY-MM-DD."""
+
+    map_metric = "column_values.dangan_iso_date"
+    success_keys = ("mostly",)
+
+
+class ExpectColumnValuesToBeIsoMonth(ColumnMapExpectation):
+    """Values are months written YYYY-MM."""
+
+    map_metric = "column_values.dangan_iso_month"
+    success_keys = ("mostly",)
+
+
+class ExpectColumnValuesToBePlainDecimal(ColumnMapExpectation):
+    """Amounts are plain decimals (no thousands separators, at most two decimals)."""
+
+    map_metric = "column_values.dangan_plain_decimal"
+    success_keys = ("mostly",)
+
+
+class ExpectColumnValuesToBeDecimalBetween(ColumnMapExpectation):
+    """Decimal amounts lie within [min_value, max_value] (compared as Decimal, never float)."""
+
+    map_metric = "column_values.dangan_decimal_between"
+    min_value: str | None = None
+    max_value: str | None = None
+    success_keys = ("mostly", "min_value", "max_value")
+
+
+class ExpectContributionMonthsToBeContinuous(ColumnMapExpectation):
+    """A record's contribution months (a JSON list) have no gap between the first and the last (断缴)."""
+
+    map_metric = "column_values.dangan_months_continuous"
+    success_keys = ("mostly",)
+
+
+class ExpectResidentIdToMatchBirthDate(MulticolumnMapExpectation):
+    """column_list = [id, birth date]: the printed birth date is the one embedded in the ID."""
+
+    map_metric = "multicolumn_values.dangan_id_birth"
+    success_keys = ("mostly",)
+
+
+class ExpectResidentIdToMatchSex(MulticolumnMapExpectation):
+    """column_list = [id, sex]: the printed sex agrees with the ID's order code."""
+
+    map_metric = "multicolumn_values.dangan_id_sex"
+    success_keys = ("mostly",)
+
+
+class ExpectDatesToBeOrdered(MulticolumnMapExpectation):
+    """Present dates in column_list are ascending (``strict[i]``: column i strictly before column i+1)."""
+
+    map_metric = "multicolumn_values.dangan_dates_ordered"
+    strict: list[bool] | None = None
+    success_keys = ("mostly", "strict")
+
+
+class ExpectAmountsToAddUp(MulticolumnMapExpectation):
+    """column_list = [employer, personal, total] (or [stated, computed]) agree within ``tolerance``."""
+
+    map_metric = "multicolumn_values.dangan_amounts_add_up"
+    tolerance: str = "0.01"
+    success_keys = ("mostly", "tolerance")
+
+
+class ExpectMonthsPaidToMatchContributions(MulticolumnMapExpectation):
+    """column_list = [months_paid, table rows, printed period months, insured since, insured until]."""
+
+    map_metric = "multicolumn_values.dangan_months_consistent"
+    success_keys = ("mostly",)
+
+
+class ExpectPersonIdentityToAgree(MulticolumnMapExpectation):
+    """column_list = [person key, id, name, registered id, registered name]: all documents of one person
+    carry the registered ID and name (or, with none registered, the one most documents carry)."""
+
+    map_metric = "multicolumn_values.dangan_identity_agrees"
+    success_keys = ("mostly",)
+
+
+CUSTOM_EXPECTATIONS: tuple[type, ...] = (
+    ExpectColumnValuesToBeValidResidentId,
+    ExpectColumnValuesToNotBeLegacyResidentId,
+    ExpectColumnValuesToHavePlausibleRegionCode,
+    ExpectColumnValuesToBeIsoDate,
+    ExpectColumnValuesToBeIsoMonth,
+    ExpectColumnValuesToBePlainDecimal,
+    ExpectColumnValuesToBeDecimalBetween,
+    ExpectContributionMonthsToBeContinuous,
+    ExpectResidentIdToMatchBirthDate,
+    ExpectResidentIdToMatchSex,
+    ExpectDatesToBeOrdered,
+    ExpectAmountsToAddUp,
+    ExpectMonthsPaidToMatchContributions,
+    ExpectPersonIdentityToAgree,
+)
+CUSTOM_TYPES: frozenset[str] = frozenset(getattr(c, "expectation_type") for c in CUSTOM_EXPECTATIONS)

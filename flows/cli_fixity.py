@@ -1,0 +1,113 @@
+"""``dangan fixity``: re-hash a site's stored objects against the catalog and report (optionally repair).
+
+Wire into the main CLI with ``register(app)``; ``python -m flows.cli_fixity …`` runs it standalone.
+Exit codes: 0 all verified (untracked objects are reported, not failures), 1 failures remain, 2 error.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dangan.config import Settings, apply_offline_environment, load_settings
+from dangan.errors import DanganError
+
+_out = Console()
+_err = Console(stderr=True)
+
+_STYLE = {"missing": "red", "changed": "bold red", "metadata_mismatch": "yellow", "untracked": "cyan"}
+
+
+def _cfg() -> Settings:
+    """The main CLI's settings when it loaded them, else load them here (standalone use)."""
+    try:
+        from flows.cli import _State
+
+        if _State.settings is not None:
+            return _State.settings
+    except ImportError:  # pragma: no cover - the main CLI is always present in this repository
+        pass
+    settings = load_settings()
+    apply_offline_environment(settings)
+    return settings
+
+
+def fixity(
+    site: Annotated[str, typer.Option("--site", help="site code to audit")],
+    sample: Annotated[float, typer.Option("--sample", help="fraction of objects to re-hash, in (0, 1]")] = 1.0,
+    seed: Annotated[int | None, typer.Option("--seed", help="sampling seed (repeat a sampled run)")] = None,
+    repair_from: Annotated[
+        str | None, typer.Option("--repair-from", help="site code whose store holds replicas to repair from")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as one JSON line")] = False,
+    local: Annotated[bool, typer.Option("--local", help="run in this process without a Prefect flow run")] = False,
+) -> None:
+    """Verify every stored master, derivative, quarantined file and OCR output of a site (fixity audit)."""
+    settings = _cfg()
+    try:
+        if local:
+            from dangan.fixity import audit_registered_site
+
+            report = audit_registered_site(
+                settings, site, sample_fraction=sample, seed=seed, repair_from=repair_from
+            ).to_dict()
+        else:
+            from flows.fixity import fixity_audit
+            from tasks.common import settings_payload
+
+            report = fixity_audit(site, sample, repair_from=repair_from, settings=settings_payload(settings), seed=seed)
+    except DanganError as exc:
+        _err.print(f"[bold red]Error {exc.code}[/]: {exc.message}")
+        if exc.hint:
+            _err.print(f"[yellow]What to do:[/] {exc.hint}")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        _print_tables(report)
+    if not report["passed"]:
+        raise typer.Exit(1)
+
+
+def _print_tables(report: dict[str, Any]) -> None:
+    from dangan.fixity import finding_rows
+
+    counts = report["counts"]
+    summary = Table(title=f"Fixity audit · site {report['site']} · run {report['run_id'][:12]}")
+    summary.add_column("objects")
+    summary.add_column("count", justify="right")
+    for name, value in {"catalogued": report["catalogued"], "checked": report["checked"], **counts}.items():
+        summary.add_row(name, str(value), style=_STYLE.get(name) if value else None)
+    _out.print(summary)
+    if report["sample_fraction"] < 1.0:
+        _out.print(f"sampled {report['sample_fraction']:g} with seed {report['seed']} (--seed to repeat)")
+    rows = finding_rows(report)
+    if rows:
+        table = Table(title="Findings")
+        for name in rows[0]:
+            table.add_column(name, overflow="fold")
+        for row in rows:
+            style = "green" if row["repaired"] == "yes" else _STYLE.get(row["status"])
+            table.add_row(*(str(v) for v in row.values()), style=style)
+        _out.print(table)
+    verdict = "[green]all verified[/]" if report["passed"] else f"[red]{counts['failed']} failure(s) remain[/]"
+    _out.print(verdict)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``fixity`` command to the main CLI."""
+    app.command("fixity")(fixity)
+
+
+def main() -> None:  # pragma: no cover - standalone entry
+    app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+    register(app)
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,146 @@
+"""``dangan transfer`` and ``dangan package export|import``: archive transfer from the command line.
+
+Wire into the main CLI with ``register(app)``. ``python -m flows.cli_transfer …`` runs the same commands
+standalone (used by kill tests and on machines without the full CLI).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from dangan.config import Settings, apply_offline_environment, load_settings
+from dangan.errors import DanganError
+
+_err = Console(stderr=True)
+
+
+def _cfg() -> Settings:
+    """The main CLI's settings when it loaded them, else load them here (standalone use)."""
+    try:
+        from flows.cli import _State
+
+        if _State.settings is not None:
+            return _State.settings
+    except ImportError:  # pragma: no cover - the main CLI is always present in this repository
+        pass
+    settings = load_settings()
+    apply_offline_environment(settings)
+    return settings
+
+
+def _fail(exc: DanganError) -> NoReturn:
+    _err.print(f"[bold red]Error {exc.code}[/]: {exc.message}")
+    for name in exc.details.get("files") or []:
+        _err.print(f"  · {name}")
+    if exc.hint:
+        _err.print(f"[yellow]What to do:[/] {exc.hint}")
+    raise typer.Exit(2)
+
+
+def _print(result: dict[str, Any], as_json: bool, keys: tuple[str, ...]) -> None:
+    if as_json:
+        print(json.dumps({k: result.get(k) for k in keys}, ensure_ascii=False))
+        return
+    for key in keys:
+        value = result.get(key)
+        shown = value if not isinstance(value, dict) else json.dumps(value, ensure_ascii=False)[:200]
+        _err.print(f"{key}: {shown}")
+
+
+OUTCOME_KEYS = ("transfer_id", "state", "reason_code", "package", "receipt")
+
+
+def transfer(
+    person: Annotated[str, typer.Option("--person", help="resident ID (GB 11643) of the insured person")],
+    from_site: Annotated[str, typer.Option("--from", help="source site code")],
+    to_site: Annotated[str, typer.Option("--to", help="destination site code")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the outcome as one JSON line")] = False,
+    local: Annotated[bool, typer.Option("--local", help="run in this process without a Prefect flow run")] = False,
+    release_source: Annotated[
+        bool, typer.Option("--release-source", help="delete the source's derivative/OCR objects after commit")
+    ] = False,
+) -> None:
+    """Transfer one person's archive to another county (转移接续); resumes an interrupted transfer."""
+    settings = _cfg()
+    try:
+        if local:
+            from dangan.transfer import run_transfer
+
+            rid = person.strip().upper()
+            result = run_transfer(settings, rid, from_site, to_site, keep_source=not release_source).to_dict()
+        else:
+            from flows.transfer import transfer_archive
+            from tasks.common import settings_payload
+
+            result = transfer_archive(
+                person.strip().upper(),
+                from_site,
+                to_site,
+                settings=settings_payload(settings),
+                keep_source=not release_source,
+            )
+    except DanganError as exc:
+        _fail(exc)
+    _print(result, as_json, OUTCOME_KEYS)
+    if result["state"] != "done":
+        raise typer.Exit(1)
+
+
+package_app = typer.Typer(help="Transfer packages on removable media (BagIt).", no_args_is_help=True)
+
+
+@package_app.command("export")
+def export(
+    person: Annotated[str, typer.Option("--person", help="resident ID")],
+    site: Annotated[str, typer.Option("--site", help="site holding the archive")],
+    out: Annotated[Path, typer.Option("--out", help="new or empty folder to write the bag into")],
+    to_site: Annotated[str | None, typer.Option("--to", help="destination site (records the transfer)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Write a person's archive as a BagIt bag (SHA-256 + SM3 manifests) into a folder."""
+    from dangan.transfer import export_package
+
+    try:
+        result = export_package(_cfg(), person.strip().upper(), site, out, to_site=to_site)
+    except DanganError as exc:
+        _fail(exc)
+    _print(result, as_json, ("transfer_id", "path", "files", "bytes"))
+
+
+@package_app.command("import")
+def import_(
+    folder: Annotated[Path, typer.Argument(help="bag folder (from removable media)")],
+    site: Annotated[str, typer.Option("--site", help="receiving site code")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Verify a bag at the receiving site and commit it; a tampered or incomplete bag is refused."""
+    from dangan.transfer import import_package
+
+    try:
+        result = import_package(_cfg(), folder, site).to_dict()
+    except DanganError as exc:
+        _fail(exc)
+    _print(result, as_json, OUTCOME_KEYS)
+    if result["state"] != "done":
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``transfer`` and the ``package`` sub-app to the main CLI."""
+    app.command("transfer")(transfer)
+    app.add_typer(package_app, name="package")
+
+
+def main() -> None:  # pragma: no cover - standalone entry
+    app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+    register(app)
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

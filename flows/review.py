@@ -1,0 +1,75 @@
+"""Flow ``review-document``: pause for a reviewer's corrections in the Prefect UI, then validate again.
+
+The pause shows a form (``ReviewInput``) whose description lists the flagged fields, their current values
+(resident IDs and names masked: the page image shows them) and a link to the page image with each field's
+box. The answer goes through the same ``apply_corrections`` as ``dangan review``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from pydantic import Field
+
+from dangan.catalog.sites import get_site
+from dangan.config import load_settings
+from dangan.extract.review import apply_corrections, review_items, shown
+from dangan.quality.rules import data_docs_dir, rules_from
+
+
+class ReviewInput(RunInput):
+    """The reviewer's answer: who they are, field → corrected value (empty keeps it), accept the rest."""
+
+    reviewer: str = Field(description="your name or staff id (recorded in the audit trail)")
+    corrections: dict[str, str] = Field(
+        default_factory=dict, description="field → corrected value; contribution cells as contributions.N.total"
+    )
+    accept: bool = Field(default=False, description="mark validated even if reasons remain (e.g. a genuine 15-digit ID)")
+
+
+def review_markdown(view: dict[str, Any]) -> str:
+    """The review form's description: reasons, flagged fields with values, image links with boxes."""
+    lines = [
+        f"### Review document {view['document_id']} · {view['form_type']}",
+        f"`{view['source_file']}` · status **{view['status']}**",
+        "",
+        "| field | value | confidence | reasons | page image (box) |",
+        "|---|---|---|---|---|",
+    ]
+    for item in view["fields"]:
+        if not item["reasons"]:
+            continue
+        conf = "" if item["confidence"] is None else f"{item['confidence']:.3f}"
+        image = f"[page]({item['image']}) {item['box']}" if item["image"] else f"{item['box'] or ''}"
+        value = shown(item["name"], item["value"])
+        lines.append(f"| {item['name']} | {value} | {conf} | {', '.join(item['reasons'])} | {image} |")
+    lines += ["", *(f"- **{r['code']}** {r['message']} {r.get('details') or ''}" for r in view["reasons"])]
+    if view.get("data_docs"):
+        lines.append(f"\nData Docs: {view['data_docs']}")
+    return "\n".join(lines)
+
+
+@flow(name="review-document", log_prints=False)
+def review_document(
+    site: str, document_id: int, settings: dict[str, Any] | None = None, timeout: int = 7 * 24 * 3600
+) -> dict[str, Any]:
+    """Pause until a reviewer answers, apply their corrections, validate again; returns the outcome."""
+    from dangan.storage.factory import open_store
+
+    cfg = load_settings(**(settings or {}))
+    ref = get_site(cfg, site)
+    view = review_items(ref.catalog_url, document_id, store=open_store(ref.store_url))
+    if view["status"] != "needs_review":
+        return {"document_id": document_id, "status": view["status"], "changed": [], "reasons": [], "accepted": False}
+    description = review_markdown(view)
+    create_markdown_artifact(description, key=f"review-{site}-{document_id}", description="fields to review")
+    form = ReviewInput.with_initial_data(description=description, corrections={}, accept=False)
+    answer = pause_flow_run(wait_for_input=form, timeout=timeout, key=f"review-{document_id}")
+    corrections = {name: value for name, value in answer.corrections.items() if value and value.strip()}
+    get_run_logger().info("document %s: %d corrections by %s", document_id, len(corrections), answer.reviewer)
+    return apply_corrections(ref.catalog_url, document_id, corrections, answer.reviewer, accept=answer.accept,
+                             rules=rules_from(cfg), docs_dir=data_docs_dir(cfg, site))  # fmt: skip

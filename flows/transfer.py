@@ -1,0 +1,56 @@
+"""Flow ``transfer_archive``: one person's archive from one county site to another (转移接续)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from dangan.config import load_settings
+from dangan.transfer import driver
+from dangan.transfer.rows import FINAL, ORDER
+from flows.events import emit_domain_event
+from tasks.common import settings_payload
+from tasks.transfer import request_task, step_task
+
+
+@flow(name="transfer-archive", log_prints=False)
+def transfer_archive(
+    person: str, from_site: str, to_site: str, settings: dict[str, Any] | None = None, keep_source: bool = True
+) -> dict[str, Any]:
+    """Request (or resume) the transfer and run its steps to ``done`` or ``failed``.
+
+    Returns ``{"transfer_id", "state", "reason_code", "package", "receipt"}``. ``keep_source=False`` releases
+    the source's derivative and OCR objects after the commit (masters are always kept). Every step is a task that
+    reads the recorded state, so re-running this flow after a crash continues where the catalog says.
+    """
+    cfg = load_settings(**(settings or {}))
+    payload = settings_payload(cfg)
+    logger = get_run_logger()
+    tid = request_task(payload, person, from_site, to_site)
+    state = ""
+    for _ in range(len(ORDER) + 2):
+        state = driver.outcome(cfg, from_site, tid).state
+        if state in FINAL:
+            break
+        state = step_task(payload, from_site, tid, state=state, keep_source=keep_source)
+    result = driver.outcome(cfg, from_site, tid)
+    logger.info("transfer %s: %s", tid[:12], result.state)
+    emit_domain_event(f"dangan.transfer.{result.state}", from_site, tid, {"to": to_site, "reason": result.reason_code})
+    receipt = result.receipt or {}
+    key_id = receipt.get("signature", {}).get("key_id", "-")
+    create_markdown_artifact(
+        "\n".join(
+            [
+                f"# Transfer {tid}",
+                f"- {from_site} → {to_site}, person {receipt.get('person') or '(masked in catalog)'}",
+                f"- state **{result.state}**" + (f", reason `{result.reason_code}`" if result.reason_code else ""),
+                f"- package `{result.package['prefix']}` ({receipt.get('package', {}).get('files', '?')} files)",
+                f"- receipt signed by {receipt.get('verifying_site', '-')}, key {key_id}",
+            ]
+        ),
+        key=f"transfer-{tid}",
+        description=f"Transfer {tid[:12]}",
+    )
+    return result.to_dict()

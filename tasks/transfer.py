@@ -1,0 +1,73 @@
+"""Prefect tasks for archive transfer: one task per protocol step, one per migration chunk.
+
+Retries: exponential backoff with jitter, for transient errors only (``StoreUnavailable``,
+``CatalogUnavailable``); a permanent error has already ended the transfer as ``failed`` inside the step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.tasks import exponential_backoff
+
+from dangan.transfer import driver
+from dangan.transfer.retry import RetryPolicy
+from tasks.common import retry_transient_only, settings_from
+
+_RETRY: dict[str, Any] = {
+    "retries": 5,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_transient_only,
+}
+
+
+@task(name="transfer-request", **_RETRY)
+def request_task(settings: dict[str, Any], person: str, from_site: str, to_site: str) -> str:
+    """Record (or find) the open transfer of ``person``; returns its id."""
+    return driver.request_transfer(settings_from(settings), person, from_site, to_site)
+
+
+@task(name="transfer-step", task_run_name="transfer-{state}", **_RETRY)
+def step_task(
+    settings: dict[str, Any], from_site: str, transfer_id: str, state: str = "", keep_source: bool = True
+) -> str:
+    """Run the step the transfer's recorded state calls for; returns the new state."""
+    return driver.run_step(settings_from(settings), from_site, transfer_id, keep_source=keep_source)
+
+
+@task(name="migrate-chunk", task_run_name="migrate-chunk-{index}")
+def migrate_chunk_task(
+    settings: dict[str, Any], from_site: str, to_site: str, persons: list[str], index: int = 0, limits: bool = True
+) -> list[dict[str, Any]]:
+    """Transfer each person of a chunk, one at a time, holding a ``storage-{site}`` slot on both sites.
+
+    Every person is accounted for: an exhausted transient error is reported, not raised, so the other
+    chunks go on and a later run resumes that person from its recorded state.
+    """
+    from prefect.concurrency.sync import concurrency
+
+    from dangan.errors import DanganError
+    from dangan.pii import mask_id
+
+    cfg = settings_from(settings)
+    results: list[dict[str, Any]] = []
+    for person in persons:
+        try:
+            if limits:
+                with concurrency([f"storage-{from_site}", f"storage-{to_site}"], occupy=1, strict=False):
+                    out = driver.run_transfer(cfg, person, from_site, to_site, retry=RetryPolicy())
+            else:
+                out = driver.run_transfer(cfg, person, from_site, to_site, retry=RetryPolicy())
+            results.append(
+                {
+                    "person": mask_id(person),
+                    "transfer_id": out.transfer_id,
+                    "state": out.state,
+                    "reason_code": out.reason_code,
+                }
+            )
+        except DanganError as exc:
+            results.append({"person": mask_id(person), "transfer_id": None, "state": "error", "reason_code": exc.code})
+    return results

@@ -1,0 +1,139 @@
+"""Scale-out on a real Prefect server: deploy, two process workers, one digitization split across both.
+
+Starts `prefect server` on 127.0.0.1 (its own PREFECT_HOME and SQLite), runs `dangan deploy`, starts two
+`prefect worker` processes on the `dangan-cpu` pool, triggers the `digitize` deployment with fan_out=true
+and checks that both workers ran ingest chunks and that the catalog accounts for every file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from dangan.catalog.db import session_scope
+from dangan.catalog.models import AuditEvent, OcrResult, Page, ScanBatch
+from tests.fixtures_s3 import free_port
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture
+def prefect_server(tmp_path: Path) -> Iterator[dict[str, str]]:
+    port = free_port()
+    home = tmp_path / "prefect-home"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'server.db'}",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_UI_ENABLED": "false",
+        "DANGAN_DATA_DIR": str(tmp_path / "data"),
+    }
+    home.mkdir()
+    server = _spawn(
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        tmp_path / "server.log",
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        _stop(server)
+        pytest.fail("prefect server did not start:\n" + (tmp_path / "server.log").read_text()[-3000:])
+    yield env
+    _stop(server)
+
+
+def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str], tmp_path: Path) -> None:
+    from dangan.samples import generate_samples
+
+    env = prefect_server
+    dangan = str(BIN / "dangan")
+    subprocess.run([dangan, "init", "--site", "330106", "--name", "西湖区"], env=env, check=True, capture_output=True)
+    sample = generate_samples(tmp_path / "batch", 2, seed=11)
+    deployed = subprocess.run(
+        [dangan, "deploy", "--only", "digitize", "--only", "ingest-chunk", "--storage-slots", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+    workers = [
+        _spawn(
+            [str(BIN / "prefect"), "worker", "start", "--pool", "dangan-cpu", "--name", name, "--limit", "2"],
+            {**env, "DANGAN_WORKER_NAME": name},
+            tmp_path / f"{name}.log",
+        )
+        for name in ("w1", "w2")
+    ]
+    try:
+        params = {
+            "source": str(sample.scans_dir),
+            "site": "330106",
+            "manifest": str(sample.manifest_path),
+            "fan_out": True,
+            "settings": {"data_dir": str(tmp_path / "data"), "ingest": {"chunk_size": 1}},
+        }
+        trigger = (
+            "import json, sys; from prefect.deployments import run_deployment;"
+            "r = run_deployment('digitize/digitize', parameters=json.loads(sys.argv[1]), timeout=900);"
+            "print(json.dumps({'state': r.state.type.value, 'id': str(r.id)}))"
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", trigger, json.dumps(params)], env=env, capture_output=True, text=True, timeout=960
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        logs = "\n".join((tmp_path / f"{w}.log").read_text(errors="replace")[-2000:] for w in ("w1", "w2"))
+        assert result["state"] == "COMPLETED", logs
+    finally:
+        for w in workers:
+            _stop(w)
+    db = f"sqlite:///{tmp_path / 'data' / 'catalog.db'}"
+    with session_scope(db) as s:
+        chunk_actors = [e.actor for e in s.scalars(select(AuditEvent).filter_by(action="ingest.chunk"))]
+        batch = s.scalars(select(ScanBatch)).one()
+        pages = s.scalars(select(Page.id)).all()
+        ocr_pages = set(s.scalars(select(OcrResult.page_id).where(OcrResult.error.is_(None))))
+    n_files = len(sample.files)
+    assert len(chunk_actors) == n_files  # chunk size 1: one child flow run per file
+    assert set(chunk_actors) == {"w1", "w2"}, chunk_actors  # both workers took chunks
+    assert batch.status == "complete" and batch.report["unaccounted"] == []
+    assert batch.counts["files"] == n_files
+    assert batch.counts["accepted"] + batch.counts["quarantined"] == n_files
+    assert pages and set(pages) == ocr_pages  # every accepted page has OCR text

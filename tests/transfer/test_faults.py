@@ -1,0 +1,107 @@
+"""Fault tests with real processes and servers: SIGKILL the worker mid-transfer, stop the S3 server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from dangan.catalog.db import session_scope
+from dangan.catalog.models import AuditEvent, Person, Transfer
+from dangan.config import Settings
+from dangan.storage import open_store
+from dangan.transfer import request_transfer, run_step, run_transfer
+from dangan.transfer.driver import outcome
+from dangan.transfer.protocol import FAULT_ENV
+from dangan.transfer.retry import RetryPolicy
+from tests.transfer.archive import DST, SRC, make_archive, register_sites
+from tests.transfer.test_protocol import assert_arrived
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(settings: Settings, person: str, kill_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a child process (``--local``: no Prefect server to start), optionally killed."""
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    env |= {"DANGAN_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(REPO)}
+    if kill_at:
+        env[FAULT_ENV] = kill_at
+    args = ["transfer", "--person", person, "--from", SRC, "--to", DST, "--json", "--local"]
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli_transfer", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def source_trail(url: str, transfer_id: str) -> list[str]:
+    with session_scope(url) as s:
+        stmt = select(AuditEvent.action).where(AuditEvent.entity_id == transfer_id)
+        return list(s.scalars(stmt.order_by(AuditEvent.id)))
+
+
+@pytest.mark.parametrize(
+    ("kill_at", "separate", "state_after_kill"),
+    [("copy:3", False, "packaged"), ("verified", False, "verified"), ("receiver-committed", True, "verified")],
+)
+def test_kill_worker_and_resume(
+    settings: Settings, tmp_path: Path, kill_at: str, separate: bool, state_after_kill: str
+) -> None:
+    dst_catalog = f"sqlite:///{tmp_path / 'receiver.db'}" if separate else None
+    src, dst = register_sites(settings, dst_catalog=dst_catalog)
+    archive = make_archive(src, 7)
+    killed = run_cli(settings, archive.resident_id, kill_at)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    with session_scope(src.catalog_url) as s:
+        row = s.scalars(select(Transfer)).one()
+        assert row.state == state_after_kill
+        person = s.scalars(select(Person).filter_by(site_code=SRC)).one()
+        assert person.status == "active"  # source untouched until commit
+    if kill_at.startswith("copy:"):
+        assert 3 <= sum(1 for _ in open_store(dst.store_url).list(f"sites/{DST}/")) < len(archive.masters) + 3
+    if separate:
+        with session_scope(dst.catalog_url) as s:
+            assert s.get(Transfer, row.id).state == "committed"  # type: ignore[union-attr]
+    resumed = run_cli(settings, archive.resident_id)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    result = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert set(result) >= {"transfer_id", "state", "package", "receipt"}
+    assert (result["transfer_id"], result["state"]) == (row.id, "done")
+    assert_arrived(settings, src, dst, archive, outcome(settings, SRC, row.id))
+    trail = source_trail(src.catalog_url, row.id)
+    for state in ("requested", "packaged", "copied", "verified", "committed", "done"):
+        assert trail.count(f"transfer.{state}") == 1, trail
+
+
+def test_store_down_then_back(settings: Settings, s3_server: Any, s3_bucket: str, caplog: Any) -> None:
+    """The destination S3 server dies before the copy and comes back (fresh: moto forgets everything)."""
+    src, dst = register_sites(settings, dst_store=s3_server.url(s3_bucket, "dangan"))
+    archive = make_archive(src, 8)
+    tid = request_transfer(settings, archive.resident_id, SRC, DST)
+    assert run_step(settings, SRC, tid) == "packaged"
+    s3_server.stop()
+    restart = threading.Timer(2.0, s3_server.start)
+    restart.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="dangan.transfer.retry"):
+            out = run_transfer(
+                settings, archive.resident_id, SRC, DST, retry=RetryPolicy(attempts=12, base=0.2, cap=1.0)
+            )
+    finally:
+        restart.join()
+        s3_server.start()
+    assert out.transfer_id == tid
+    assert any("STORE_UNAVAILABLE" in r.getMessage() for r in caplog.records)
+    assert_arrived(settings, src, dst, archive, out)
