@@ -460,6 +460,23 @@ def _sample_layout(out: Path) -> tuple[Path, Path]:
     return (scans if scans.is_dir() else out), out / "manifest.csv"
 
 
+def _register_plugins() -> None:
+    """Command groups that live beside their flows (transfer, fixity, extraction/review/export)."""
+    import importlib
+
+    for name in ("flows.cli_transfer", "flows.cli_fixity", "flows.cli_extract"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # only tolerate the module itself being absent
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+_register_plugins()
+
+
 def run() -> None:  # pragma: no cover - console entry for `python -m flows.cli`
     try:
         app()

@@ -74,13 +74,16 @@ def transfer(
             rid = person.strip().upper()
             result = run_transfer(settings, rid, from_site, to_site, keep_source=not release_source).to_dict()
         else:
+            from dangan.transfer import request_transfer
             from flows.transfer import transfer_archive
             from tasks.common import settings_payload
 
+            # request first: the flow run then carries only the transfer id, never the resident ID
+            tid = request_transfer(settings, person.strip().upper(), from_site, to_site)
             result = transfer_archive(
-                person.strip().upper(),
-                from_site,
-                to_site,
+                from_site=from_site,
+                to_site=to_site,
+                transfer_id=tid,
                 settings=settings_payload(settings),
                 keep_source=not release_source,
             )

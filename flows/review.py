@@ -55,7 +55,11 @@ def review_markdown(view: dict[str, Any]) -> str:
 
 @flow(name="review-document", log_prints=False)
 def review_document(
-    site: str, document_id: int, settings: dict[str, Any] | None = None, timeout: int = 7 * 24 * 3600
+    site: str,
+    document_id: int,
+    settings: dict[str, Any] | None = None,
+    timeout: int = 7 * 24 * 3600,
+    poll_interval: int = 10,
 ) -> dict[str, Any]:
     """Pause until a reviewer answers, apply their corrections, validate again; returns the outcome."""
     from dangan.storage.factory import open_store
@@ -68,7 +72,7 @@ def review_document(
     description = review_markdown(view)
     create_markdown_artifact(description, key=f"review-{site}-{document_id}", description="fields to review")
     form = ReviewInput.with_initial_data(description=description, corrections={}, accept=False)
-    answer = pause_flow_run(wait_for_input=form, timeout=timeout, key=f"review-{document_id}")
+    answer = pause_flow_run(wait_for_input=form, timeout=timeout, poll_interval=poll_interval, key=f"review-{document_id}")
     corrections = {name: value for name, value in answer.corrections.items() if value and value.strip()}
     get_run_logger().info("document %s: %d corrections by %s", document_id, len(corrections), answer.reviewer)
     return apply_corrections(ref.catalog_url, document_id, corrections, answer.reviewer, accept=answer.accept,

@@ -17,9 +17,17 @@ from tasks.transfer import request_task, step_task
 
 @flow(name="transfer-archive", log_prints=False)
 def transfer_archive(
-    person: str, from_site: str, to_site: str, settings: dict[str, Any] | None = None, keep_source: bool = True
+    person: str | None = None,
+    from_site: str = "",
+    to_site: str = "",
+    settings: dict[str, Any] | None = None,
+    keep_source: bool = True,
+    transfer_id: str | None = None,
 ) -> dict[str, Any]:
     """Request (or resume) the transfer and run its steps to ``done`` or ``failed``.
+
+    Give ``transfer_id`` (from ``dangan.transfer.request_transfer``; the CLI does this) rather than ``person``
+    so the resident ID is not stored among the flow run's parameters in Prefect.
 
     Returns ``{"transfer_id", "state", "reason_code", "package", "receipt"}``. ``keep_source=False`` releases
     the source's derivative and OCR objects after the commit (masters are always kept). Every step is a task that
@@ -28,7 +36,12 @@ def transfer_archive(
     cfg = load_settings(**(settings or {}))
     payload = settings_payload(cfg)
     logger = get_run_logger()
-    tid = request_task(payload, person, from_site, to_site)
+    if transfer_id:
+        tid = transfer_id
+    elif person:
+        tid = request_task(payload, person, from_site, to_site)
+    else:
+        raise ValueError("give transfer_id (preferred) or person")
     state = ""
     for _ in range(len(ORDER) + 2):
         state = driver.outcome(cfg, from_site, tid).state

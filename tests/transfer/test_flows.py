@@ -25,6 +25,7 @@ def test_cli_transfer_runs_the_flow(
     src, _ = sites
     archive = make_archive(src, 21, documents=1)
     monkeypatch.setenv("DANGAN_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PREFECT_HOME", str(settings.prefect_home))  # restored after: the CLI only setdefaults
     app = typer.Typer()
     register(app)
     args = ["transfer", "--person", archive.resident_id, "--from", SRC, "--to", DST, "--json"]
