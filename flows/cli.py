@@ -454,6 +454,67 @@ def deploy(
     console.print("Start workers: `prefect worker start --pool dangan-cpu` (and `--pool dangan-gpu` on GPU hosts).")
 
 
+@app.command()
+def reprocess(
+    site: Annotated[str, typer.Option(help="site code")],
+    batch: Annotated[str | None, typer.Option(help="only pages of this batch id")] = None,
+    qa_code: Annotated[list[str] | None, typer.Option(help="pages with this quality-issue code (repeatable)")] = None,
+    status: Annotated[list[str] | None, typer.Option(help="pages in this status (repeatable)")] = None,
+    validation_status: Annotated[list[str] | None, typer.Option(help="documents in this status")] = None,
+    ocr_model_not: Annotated[str | None, typer.Option(help="pages whose current OCR model is not this")] = None,
+    ingested_from: Annotated[str | None, typer.Option("--from", help="ingested on/after YYYY-MM-DD")] = None,
+    ingested_to: Annotated[str | None, typer.Option("--to", help="ingested on/before YYYY-MM-DD")] = None,
+    stage: Annotated[list[str] | None, typer.Option(help="ocr and/or extract (default both)")] = None,
+    engine: Annotated[str | None, typer.Option(help="OCR engine (default from settings)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the change report as JSON")] = False,
+) -> None:
+    """Rerun OCR and/or extraction for selected pages with the current configuration; report what changed."""
+    from pydantic import ValidationError
+
+    from dangan.reprocess import Selector
+    from flows.reprocess import reprocess as reprocess_flow
+    from tasks.common import settings_payload
+
+    try:
+        sel = Selector(
+            batch_id=batch,
+            qa_codes=qa_code,
+            page_status=status,
+            validation_status=validation_status,
+            ocr_model_not=ocr_model_not,
+            ingested_from=ingested_from,
+            ingested_to=ingested_to,
+        )
+    except ValidationError as exc:
+        err_console.print(f"[bold red]Invalid selector[/]: {exc.errors()[0]['msg']} — dates are YYYY-MM-DD.")
+        raise typer.Exit(2) from exc
+    try:
+        with console.status("reprocessing…"):
+            report = reprocess_flow(
+                site=site,
+                selector=sel.model_dump(mode="json", exclude_none=True),
+                stages=stage,
+                engine=engine,
+                settings=settings_payload(_settings()),
+            )
+    except DanganError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    console.print(
+        f"{report['selected_pages']} pages · OCR text changed on {len(report['ocr_changed_pages'])} · "
+        f"{len(report['field_changes'])} field changes · models: {', '.join(report['ocr_models']) or '—'}"
+    )
+    if report["field_changes"]:
+        table = Table(title="Field changes", title_justify="left")
+        for col in ("document", "field", "before", "after"):
+            table.add_column(col)
+        for c in report["field_changes"]:
+            table.add_row(str(c["document_id"]), c["field"], str(c["before"]), str(c["after"]))
+        console.print(table)
+
+
 def _sample_layout(out: Path) -> tuple[Path, Path]:
     """Scans and manifest of a generated batch."""
     scans = out / "scans"

@@ -52,7 +52,9 @@ def extract(
 
     s = _settings(ctx)
     try:
-        engine = create_engine(OcrOptions(engine=s.ocr.engine, device=s.ocr.device, model_dir=s.ocr.model_dir))
+        engine = create_engine(
+            OcrOptions(engine=s.ocr.engine, device=s.ocr.device, model_dir=s.ocr.model_dir)
+        )
     except DanganError as exc:
         _fail(exc)
     failed = 0
@@ -61,7 +63,9 @@ def extract(
         if as_json:
             print(json.dumps(result, ensure_ascii=False))
         elif "error" in result:
-            err_console.print(f"{result['path']}: [red]{result['error']['code']}[/] {result['error']['message']}")
+            err_console.print(
+                f"{result['path']}: [red]{result['error']['code']}[/] {result['error']['message']}"
+            )
         else:
             console.print(_field_table(f"{result['path']} · {result['form_type']}", result))
             if result["contributions"]:
@@ -73,8 +77,10 @@ def extract(
 def _review_table(view: dict[str, Any]) -> Table:
     from dangan.extract.review import shown
 
-    table = Table(title=f"document {view['document_id']} · {view['form_type']} · {view['source_file']}",
-                  title_justify="left")  # fmt: skip
+    table = Table(
+        title=f"document {view['document_id']} · {view['form_type']} · {view['source_file']}",
+        title_justify="left",
+    )
     for col in ("field", "value", "confidence", "reasons", "image (box)"):
         table.add_column(col)
     for item in view["fields"]:
@@ -82,14 +88,18 @@ def _review_table(view: dict[str, Any]) -> Table:
             continue
         conf = "" if item["confidence"] is None else f"{item['confidence']:.3f}"
         image = f"{item['image']} {item['box']}" if item["image"] else str(item["box"] or "")
-        table.add_row(item["name"], str(shown(item["name"], item["value"])), conf, ",".join(item["reasons"]), image)
+        table.add_row(
+            item["name"], str(shown(item["name"], item["value"])), conf, ",".join(item["reasons"]), image
+        )
     return table
 
 
 def review(
     ctx: typer.Context,
     site: Annotated[str, typer.Option(help="site code")],
-    document: Annotated[list[int] | None, typer.Option(help="document id (default: every document to review)")] = None,
+    document: Annotated[
+        list[int] | None, typer.Option(help="document id (default: every document to review)")
+    ] = None,
 ) -> None:
     """Review flagged documents: see the reasons, type corrections (Enter keeps a value), validate again."""
     from sqlalchemy import select
@@ -108,8 +118,13 @@ def review(
         ids = list(document or [])
         if not ids:
             with session_scope(ref.catalog_url) as db:
-                ids = list(db.scalars(select(Document.id).where(Document.site_code == site,
-                                                                Document.status == "needs_review")))  # fmt: skip
+                ids = list(
+                    db.scalars(
+                        select(Document.id).where(
+                            Document.site_code == site, Document.status == "needs_review"
+                        )
+                    )
+                )
         if not ids:
             console.print("nothing to review")
             return
@@ -117,7 +132,9 @@ def review(
             view = review_items(ref.catalog_url, doc_id, store=store)
             console.print(_review_table(view))
             for reason in view["reasons"]:
-                console.print(f"  [yellow]{reason['code']}[/] {reason['message']} {reason.get('details') or ''}")
+                console.print(
+                    f"  [yellow]{reason['code']}[/] {reason['message']} {reason.get('details') or ''}"
+                )
             corrections: dict[str, str | None] = {}
             for item in view["fields"]:
                 if item["reasons"]:
@@ -125,10 +142,19 @@ def review(
                     if answer.strip():
                         corrections[item["name"]] = answer.strip()
             accept = typer.confirm("Accept the remaining reasons if validation still fails?", default=False)
-            result = apply_corrections(ref.catalog_url, doc_id, corrections, s.actor, accept=accept,
-                                       rules=rules_from(s), docs_dir=data_docs_dir(s, site))  # fmt: skip
-            console.print(f"document {doc_id}: [bold]{result['status']}[/] · changed {', '.join(result['changed']) or '-'}"
-                          f" · reasons {', '.join(result['reasons']) or '-'}")  # fmt: skip
+            result = apply_corrections(
+                ref.catalog_url,
+                doc_id,
+                corrections,
+                s.actor,
+                accept=accept,
+                rules=rules_from(s),
+                docs_dir=data_docs_dir(s, site),
+            )
+            changed, reasons = ", ".join(result["changed"]) or "-", ", ".join(result["reasons"]) or "-"
+            console.print(
+                f"document {doc_id}: [bold]{result['status']}[/] · changed {changed} · reasons {reasons}"
+            )
     except DanganError as exc:
         _fail(exc)
 

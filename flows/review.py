@@ -26,9 +26,12 @@ class ReviewInput(RunInput):
 
     reviewer: str = Field(description="your name or staff id (recorded in the audit trail)")
     corrections: dict[str, str] = Field(
-        default_factory=dict, description="field → corrected value; contribution cells as contributions.N.total"
+        default_factory=dict,
+        description="field → corrected value; contribution cells as contributions.N.total",
     )
-    accept: bool = Field(default=False, description="mark validated even if reasons remain (e.g. a genuine 15-digit ID)")
+    accept: bool = Field(
+        default=False, description="mark validated even if reasons remain (e.g. a genuine 15-digit ID)"
+    )
 
 
 def review_markdown(view: dict[str, Any]) -> str:
@@ -68,12 +71,27 @@ def review_document(
     ref = get_site(cfg, site)
     view = review_items(ref.catalog_url, document_id, store=open_store(ref.store_url))
     if view["status"] != "needs_review":
-        return {"document_id": document_id, "status": view["status"], "changed": [], "reasons": [], "accepted": False}
+        return {
+            "document_id": document_id,
+            "status": view["status"],
+            "changed": [],
+            "reasons": [],
+            "accepted": False,
+        }
     description = review_markdown(view)
     create_markdown_artifact(description, key=f"review-{site}-{document_id}", description="fields to review")
     form = ReviewInput.with_initial_data(description=description, corrections={}, accept=False)
-    answer = pause_flow_run(wait_for_input=form, timeout=timeout, poll_interval=poll_interval, key=f"review-{document_id}")
+    answer = pause_flow_run(
+        wait_for_input=form, timeout=timeout, poll_interval=poll_interval, key=f"review-{document_id}"
+    )
     corrections = {name: value for name, value in answer.corrections.items() if value and value.strip()}
     get_run_logger().info("document %s: %d corrections by %s", document_id, len(corrections), answer.reviewer)
-    return apply_corrections(ref.catalog_url, document_id, corrections, answer.reviewer, accept=answer.accept,
-                             rules=rules_from(cfg), docs_dir=data_docs_dir(cfg, site))  # fmt: skip
+    return apply_corrections(
+        ref.catalog_url,
+        document_id,
+        corrections,
+        answer.reviewer,
+        accept=answer.accept,
+        rules=rules_from(cfg),
+        docs_dir=data_docs_dir(cfg, site),
+    )

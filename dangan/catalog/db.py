@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dangan.errors import CatalogUnavailable
+from dangan.errors import CatalogUnavailable, ConfigError
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -28,11 +31,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
 def normalize_url(url: str) -> str:
     """Accept ``postgresql://`` and use psycopg 3; leave everything else alone."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def expand_secrets(url: str, env: Mapping[str, str] | None = None) -> str:
+    """Replace ``${VAR}`` placeholders (credentials by reference) with URL-quoted environment values."""
+    env = os.environ if env is None else env
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise ConfigError(
+                f"catalog URL needs environment variable {name}",
+                variable=name,
+                hint=f"export {name}=... in the worker's environment (or its Secret).",
+            )
+        return quote(env[name], safe="")
+
+    return _PLACEHOLDER.sub(value, url)
+
+
+def has_literal_password(url: str) -> bool:
+    """True when the URL carries a password that is not a ``${VAR}`` reference."""
+    password = make_url(normalize_url(url)).password
+    return bool(password) and not _PLACEHOLDER.fullmatch(str(password))
 
 
 def get_engine(url: str) -> Engine:
@@ -41,14 +70,14 @@ def get_engine(url: str) -> Engine:
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            parsed = make_url(url)
+            parsed = make_url(expand_secrets(url))
             if parsed.get_backend_name() == "sqlite":
                 if parsed.database and parsed.database != ":memory:":
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-                engine = create_engine(url, connect_args={"timeout": 30})
+                engine = create_engine(parsed, connect_args={"timeout": 30})
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
-                engine = create_engine(url, pool_pre_ping=True)
+                engine = create_engine(parsed, pool_pre_ping=True)
             _engines[url] = engine
         return engine
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from dangan.catalog.db import session_scope
+from dangan.catalog.db import has_literal_password, session_scope
 from dangan.catalog.models import Site
 from dangan.catalog.schema import upgrade
 from dangan.config import Settings, validate_site_code
@@ -38,6 +38,11 @@ def add_site(
         raise ConfigError(str(exc), code_given=code) from exc
     if store_url and "@" in store_url.split("?", 1)[0]:
         raise ConfigError("credentials must not be written into a store URL", hint="Use access_key_env=NAME.")
+    if catalog_url and has_literal_password(catalog_url):
+        raise ConfigError(
+            "the catalog URL contains a password; it would be stored in the site registry",
+            hint="Write it as postgresql://user:${DANGAN_PG_PASSWORD}@host/db and set that variable.",
+        )
     home = settings.home_catalog_url
     upgrade(home)
     with session_scope(home) as s:

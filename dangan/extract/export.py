@@ -19,10 +19,23 @@ from dangan.pii import mask_id
 from dangan.quality.store import current_result
 
 STANDARD_FIELDS = (
-    "name", "sex", "id_number", "ethnicity", "birth_date", "phone", "employer_name", "employer_code",
-    "person_code", "insured_since", "contribution_base", "insurance_type", "payment_status", "address",
-    "months_paid", "insured_status",
-)  # fmt: skip
+    "name",
+    "sex",
+    "id_number",
+    "ethnicity",
+    "birth_date",
+    "phone",
+    "employer_name",
+    "employer_code",
+    "person_code",
+    "insured_since",
+    "contribution_base",
+    "insurance_type",
+    "payment_status",
+    "address",
+    "months_paid",
+    "insured_status",
+)
 FORMATS = ("jsonl", "csv")
 
 
@@ -61,7 +74,7 @@ def iter_records(catalog_url: str, site: str, *, full_ids: bool = False) -> Iter
 
 
 def write_records(records: Iterator[dict[str, Any]], out: TextIO, fmt: str = "jsonl") -> int:
-    """Write records as JSON lines or CSV (standard fields as columns, contributions as JSON); returns count."""
+    """Write records as JSON lines or CSV (fields as columns, contributions as JSON); returns the count."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     count = 0
@@ -71,17 +84,29 @@ def write_records(records: Iterator[dict[str, Any]], out: TextIO, fmt: str = "js
             out.write(json.dumps(rec, ensure_ascii=False) + "\n")
         else:
             if writer is None:
-                columns = ["document_id", "source_file", "form_type", "doc_date", "status", "validation_status",
-                           "reasons", "findings", *STANDARD_FIELDS, "contributions"]  # fmt: skip
+                columns = [
+                    "document_id",
+                    "source_file",
+                    "form_type",
+                    "doc_date",
+                    "status",
+                    "validation_status",
+                    "reasons",
+                    "findings",
+                    *STANDARD_FIELDS,
+                    "contributions",
+                ]
                 writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
                 writer.writeheader()
-            writer.writerow({
-                **{k: rec[k] for k in ("document_id", "source_file", "form_type", "doc_date", "status")},
-                "validation_status": rec["validation"]["status"],
-                "reasons": ";".join(rec["validation"]["reasons"]),
-                "findings": ";".join(rec["validation"]["findings"]),
-                **{f: rec["fields"].get(f) for f in STANDARD_FIELDS},
-                "contributions": json.dumps(rec["contributions"], ensure_ascii=False),
-            })  # fmt: skip
+            writer.writerow(
+                {
+                    **{k: rec[k] for k in ("document_id", "source_file", "form_type", "doc_date", "status")},
+                    "validation_status": rec["validation"]["status"],
+                    "reasons": ";".join(rec["validation"]["reasons"]),
+                    "findings": ";".join(rec["validation"]["findings"]),
+                    **{f: rec["fields"].get(f) for f in STANDARD_FIELDS},
+                    "contributions": json.dumps(rec["contributions"], ensure_ascii=False),
+                }
+            )
         count += 1
     return count

@@ -48,7 +48,7 @@ class ContributionRow:
     flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """``{period, base, employer, personal, total, flag}`` plus ``confidence``, ``box``, ``page``, ``flags``."""
+        """The six columns plus ``confidence``, ``box``, ``page`` and ``flags``."""
         out: dict[str, Any] = {c: self.values.get(c) for c in CONTRIBUTION_COLUMNS}
         out.update(
             confidence=round(float(self.confidence), 4),
@@ -74,7 +74,7 @@ class DocumentExtraction:
         return {name: f.value for name, f in self.fields.items()}
 
     def to_json(self, path: str | None = None) -> dict[str, Any]:
-        """``{"path", "form_type", "fields": {name: {value, confidence, box, ...}}, "contributions": [...]}``."""
+        """``{"path", "form_type", "fields": {name: {value, confidence, box, ...}}, "contributions"}``."""
         return {
             "path": path,
             "form_type": self.form_type,

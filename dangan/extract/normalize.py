@@ -15,7 +15,20 @@ from datetime import date
 from dangan.ids import normalize_id
 
 KINDS = frozenset(
-    {"text", "name", "compact", "code", "id", "sex", "date", "month", "month_range", "amount", "integer", "phone"}
+    {
+        "text",
+        "name",
+        "compact",
+        "code",
+        "id",
+        "sex",
+        "date",
+        "month",
+        "month_range",
+        "amount",
+        "integer",
+        "phone",
+    }
 )
 
 # Flags (stable; shown in `dangan extract --json` output).

@@ -9,6 +9,7 @@ again. Nothing is changed without a person: ``accept=True`` lets the reviewer co
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,9 @@ def _flagged(reasons: list[dict[str, Any]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for reason in reasons:
         rows = reason.get("details", {}).get("rows")
-        names = [f"{CONTRIBUTION_PREFIX}{r}" for r in rows] if rows else reason.get("fields") or ["(document)"]
+        names = (
+            [f"{CONTRIBUTION_PREFIX}{r}" for r in rows] if rows else reason.get("fields") or ["(document)"]
+        )
         for name in names:
             out.setdefault(name, []).append(reason["code"])
     return out
@@ -63,7 +66,9 @@ def _image(session: Any, page_id: int | None, store: Any) -> str | None:
     if page_id is None or store is None:
         return None
     derivative = session.scalars(
-        select(Derivative).where(Derivative.page_id == page_id, Derivative.kind.like("ocr%")).order_by(Derivative.id)
+        select(Derivative)
+        .where(Derivative.page_id == page_id, Derivative.kind.like("ocr%"))
+        .order_by(Derivative.id)
     ).first()
     if derivative is None:
         return None
@@ -90,19 +95,34 @@ def review_items(catalog_url: str, document_id: int, *, store: Any = None) -> di
         items = []
         for name in sorted(set(fields) | {n for n in flagged if not n.startswith("(")}):
             fv = fields.get(name)
-            items.append({
-                "name": name, "value": fv.value if fv else None, "confidence": fv.confidence if fv else None,
-                "box": fv.box if fv else None, "page_id": fv.page_id if fv else None, "source": fv.source if fv else None,
-                "reasons": flagged.get(name, []), "image": _image(s, fv.page_id if fv else None, store),
-            })  # fmt: skip
+            items.append(
+                {
+                    "name": name,
+                    "value": fv.value if fv else None,
+                    "confidence": fv.confidence if fv else None,
+                    "box": fv.box if fv else None,
+                    "page_id": fv.page_id if fv else None,
+                    "source": fv.source if fv else None,
+                    "reasons": flagged.get(name, []),
+                    "image": _image(s, fv.page_id if fv else None, store),
+                }
+            )
         return {
-            "document_id": doc.id, "site": doc.site_code, "status": doc.status, "form_type": doc.form_type,
-            "source_file": doc.source_file, "reasons": reasons, "findings": list(result.findings) if result else [],
-            "fields": items, "data_docs": result.data_docs if result else None,
-        }  # fmt: skip
+            "document_id": doc.id,
+            "site": doc.site_code,
+            "status": doc.status,
+            "form_type": doc.form_type,
+            "source_file": doc.source_file,
+            "reasons": reasons,
+            "findings": list(result.findings) if result else [],
+            "fields": items,
+            "data_docs": result.data_docs if result else None,
+        }
 
 
-def _corrected_value(name: str, value: str | None, current: FieldValue | None, kinds: dict[str, str]) -> str | None:
+def _corrected_value(
+    name: str, value: str | None, current: FieldValue | None, kinds: dict[str, str]
+) -> str | None:
     if name.startswith(CONTRIBUTION_PREFIX):
         parts = name.split(".")
         if current is None or len(parts) != 3 or parts[2] not in CONTRIBUTION_COLUMNS:
@@ -119,7 +139,7 @@ def _corrected_value(name: str, value: str | None, current: FieldValue | None, k
 def apply_corrections(
     catalog_url: str,
     document_id: int,
-    corrections: dict[str, str | None],
+    corrections: Mapping[str, str | None],
     actor: str,
     *,
     accept: bool = False,
@@ -144,7 +164,9 @@ def apply_corrections(
             raise DocumentNotFound(f"document {document_id} not found", document_id=document_id)
         site = doc.site_code
         fields = current_fields(s, doc.id)
-        version = (s.scalar(select(func.max(FieldValue.version)).where(FieldValue.document_id == doc.id)) or 0) + 1
+        version = (
+            s.scalar(select(func.max(FieldValue.version)).where(FieldValue.document_id == doc.id)) or 0
+        ) + 1
         pending: dict[str, str | None] = {}
         for name, raw in corrections.items():  # cells of one contribution row accumulate into one new row
             row_name = ".".join(name.split(".")[:2]) if name.startswith(CONTRIBUTION_PREFIX) else name
@@ -159,14 +181,36 @@ def apply_corrections(
                 continue
             if current is not None:
                 current.is_current = False
-            s.add(FieldValue(document_id=doc.id, page_id=current.page_id if current else None, name=row_name,
-                             value=value, confidence=1.0, box=current.box if current else None, source=CORRECTED,
-                             version=version))  # fmt: skip
-            record(s, actor=actor, action="field.corrected", entity_type="document", entity_id=str(doc.id),
-                   site_code=site, details={"field": row_name, "from": shown(row_name, current.value if current else None),
-                                            "to": shown(row_name, value), "version": version})  # fmt: skip
+            s.add(
+                FieldValue(
+                    document_id=doc.id,
+                    page_id=current.page_id if current else None,
+                    name=row_name,
+                    value=value,
+                    confidence=1.0,
+                    box=current.box if current else None,
+                    source=CORRECTED,
+                    version=version,
+                )
+            )
+            record(
+                s,
+                actor=actor,
+                action="field.corrected",
+                entity_type="document",
+                entity_id=str(doc.id),
+                site_code=site,
+                details={
+                    "field": row_name,
+                    "from": shown(row_name, current.value if current else None),
+                    "to": shown(row_name, value),
+                    "version": version,
+                },
+            )
             changed.append(row_name)
-    summary = validate_documents(catalog_url, site, [int(document_id)], rules=rules, docs_dir=docs_dir, actor=actor)
+    summary = validate_documents(
+        catalog_url, site, [int(document_id)], rules=rules, docs_dir=docs_dir, actor=actor
+    )
     status = "validated" if int(document_id) in summary["validated"] else "needs_review"
     reasons = summary["reasons"].get(int(document_id), [])
     accepted = False
@@ -186,5 +230,10 @@ def apply_corrections(
             if result is not None:
                 result.status, result.actor = "accepted", actor
         status, accepted = "validated", True
-    return {"document_id": int(document_id), "changed": changed, "status": status, "reasons": reasons,
-            "accepted": accepted}  # fmt: skip
+    return {
+        "document_id": int(document_id),
+        "changed": changed,
+        "status": status,
+        "reasons": reasons,
+        "accepted": accepted,
+    }

@@ -41,7 +41,9 @@ def contribution_rows(fields: dict[str, FieldValue]) -> list[dict[str, Any]]:
     rows = []
     for name, fv in fields.items():
         if name.startswith(CONTRIBUTION_PREFIX) and fv.value:
-            rows.append((int(name[len(CONTRIBUTION_PREFIX) :]), {**json.loads(fv.value), "confidence": fv.confidence}))
+            rows.append(
+                (int(name[len(CONTRIBUTION_PREFIX) :]), {**json.loads(fv.value), "confidence": fv.confidence})
+            )
     return [row for _, row in sorted(rows, key=lambda r: r[0])]
 
 
@@ -59,21 +61,47 @@ def _field_rows(doc: Document, pages: list[Page], ex: DocumentExtraction, versio
         return pages[index].id if 0 <= index < len(pages) else None
 
     rows = [
-        FieldValue(document_id=doc.id, page_id=page_id(0), name=FORM_TYPE_FIELD, value=ex.form_type,
-                   confidence=min(1.0, ex.form_score / 10), box=None, source="extracted", version=version)
-    ]  # fmt: skip
+        FieldValue(
+            document_id=doc.id,
+            page_id=page_id(0),
+            name=FORM_TYPE_FIELD,
+            value=ex.form_type,
+            confidence=min(1.0, ex.form_score / 10),
+            box=None,
+            source="extracted",
+            version=version,
+        )
+    ]
     for name, f in sorted(ex.fields.items()):
         rows.append(
-            FieldValue(document_id=doc.id, page_id=page_id(f.page), name=name, value=f.value,
-                       confidence=f.confidence, box=f.box, source="extracted", version=version)
-        )  # fmt: skip
+            FieldValue(
+                document_id=doc.id,
+                page_id=page_id(f.page),
+                name=name,
+                value=f.value,
+                confidence=f.confidence,
+                box=f.box,
+                source="extracted",
+                version=version,
+            )
+        )
     for i, row in enumerate(ex.contributions):
-        value = json.dumps({k: v for k, v in row.to_json().items() if k not in ("confidence", "box", "page", "flags")},
-                           ensure_ascii=False)  # fmt: skip
+        value = json.dumps(
+            {k: v for k, v in row.to_json().items() if k not in ("confidence", "box", "page", "flags")},
+            ensure_ascii=False,
+        )
         rows.append(
-            FieldValue(document_id=doc.id, page_id=page_id(row.page), name=f"{CONTRIBUTION_PREFIX}{i}", value=value,
-                       confidence=row.confidence, box=row.box, source="extracted", version=version)
-        )  # fmt: skip
+            FieldValue(
+                document_id=doc.id,
+                page_id=page_id(row.page),
+                name=f"{CONTRIBUTION_PREFIX}{i}",
+                value=value,
+                confidence=row.confidence,
+                box=row.box,
+                source="extracted",
+                version=version,
+            )
+        )
     return rows
 
 
@@ -88,18 +116,33 @@ def _extract_one(s: Session, doc: Document, vocab: Vocabulary) -> dict[str, Any]
     results = [_current_ocr(s, p.id) for p in pages]
     if any(r is None for r in results):
         return {"document_id": doc.id, "skipped": "OCR_MISSING"}
-    ex = extract_document([lines_from_json(r.lines or []) for r in results if r is not None], vocab=vocab,
-                          form_hint=doc.form_type)  # fmt: skip
+    ex = extract_document(
+        [lines_from_json(r.lines or []) for r in results if r is not None],
+        vocab=vocab,
+        form_hint=doc.form_type,
+    )
     before = current_fields(s, doc.id)
-    version = (s.scalar(select(func.max(FieldValue.version)).where(FieldValue.document_id == doc.id)) or 0) + 1
+    version = (
+        s.scalar(select(func.max(FieldValue.version)).where(FieldValue.document_id == doc.id)) or 0
+    ) + 1
     s.execute(
-        update(FieldValue).where(FieldValue.document_id == doc.id, FieldValue.is_current.is_(True)).values(is_current=False)
+        update(FieldValue)
+        .where(FieldValue.document_id == doc.id, FieldValue.is_current.is_(True))
+        .values(is_current=False)
     )
     rows = {row.name: row for row in _field_rows(doc, pages, ex, version)}
     for name, old in before.items():  # a person's correction outlives re-extraction
         if old.source == CORRECTED:
-            rows[name] = FieldValue(document_id=doc.id, page_id=old.page_id, name=name, value=old.value,
-                                    confidence=old.confidence, box=old.box, source=CORRECTED, version=version)  # fmt: skip
+            rows[name] = FieldValue(
+                document_id=doc.id,
+                page_id=old.page_id,
+                name=name,
+                value=old.value,
+                confidence=old.confidence,
+                box=old.box,
+                source=CORRECTED,
+                version=version,
+            )
     s.add_all(rows.values())
     if doc.form_type in (None, "", "unknown") and ex.form_type != "unknown":
         doc.form_type = ex.form_type
@@ -108,8 +151,13 @@ def _extract_one(s: Session, doc: Document, vocab: Vocabulary) -> dict[str, Any]
     for page in pages:
         transition(s, page, "extracted")
     transition(s, doc, "extracted")
-    return {"document_id": doc.id, "form_type": ex.form_type, "version": version, "fields": len(ex.fields),
-            "contributions": len(ex.contributions)}  # fmt: skip
+    return {
+        "document_id": doc.id,
+        "form_type": ex.form_type,
+        "version": version,
+        "fields": len(ex.fields),
+        "contributions": len(ex.contributions),
+    }
 
 
 def extract_documents(

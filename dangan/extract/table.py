@@ -41,7 +41,9 @@ def _row(cells: dict[str, list[Item]], table: TableSpec, page: int) -> Contribut
     flags: dict[str, tuple[str, ...]] = {}
     for column in table.columns:
         items = cells.get(column, [])
-        norm = normalize_value(table.kinds.get(column, "text"), " ".join(i.text for i in items) if items else None)
+        norm = normalize_value(
+            table.kinds.get(column, "text"), " ".join(i.text for i in items) if items else None
+        )
         values[column] = norm.value
         if norm.flags:
             flags[column] = norm.flags
@@ -50,7 +52,9 @@ def _row(cells: dict[str, list[Item]], table: TableSpec, page: int) -> Contribut
     return ContributionRow(values, min(i.confidence for i in items), box, page, flags)
 
 
-def extract_table(pages: Sequence[Sequence[Item]], table: TableSpec, all_labels: frozenset[str]) -> list[ContributionRow]:
+def extract_table(
+    pages: Sequence[Sequence[Item]], table: TableSpec, all_labels: frozenset[str]
+) -> list[ContributionRow]:
     """All body rows of ``table`` on the document's pages, in page and row order."""
     header_labels = {lb for labels in table.columns.values() for lb in labels}
     stop_labels = frozenset(lb for lb in all_labels if lb not in header_labels)
@@ -64,7 +68,9 @@ def extract_table(pages: Sequence[Sequence[Item]], table: TableSpec, all_labels:
                 continue
             if header is None:
                 continue
-            if any(is_label(i, stop_labels) for i in row) or any(label_key(i.text) in header_labels for i in row):
+            if any(is_label(i, stop_labels) for i in row) or any(
+                label_key(i.text) in header_labels for i in row
+            ):
                 header = None
                 continue
             cells = _assign(row, header)

@@ -36,7 +36,13 @@ class OcrOptions(BaseModel):
     )
     det_limit_side_len: int = Field(default=1600, ge=64, le=8192, description="longer side cap for detection")
     det_batch: int = Field(default=1, ge=1, le=64, description="pages per detection run")
-    rec_batch: int = Field(default=16, ge=1, le=512, description="line crops per recognition run")
+    rec_batch: int = Field(default=16, ge=1, le=512, description="line crops (320 px wide) per recognition run")
+    rec_min_width: int = Field(
+        default=320,
+        ge=64,
+        le=320,
+        description="pad line crops to at least this width (PP-OCR: 320; CPU: 160 is faster)",
+    )
     threads: int = Field(default=0, ge=0, le=256, description="onnxruntime intra-op threads (0 = its default)")
     backend: Literal["auto", "onnxruntime", "torch"] = Field(
         default="auto",

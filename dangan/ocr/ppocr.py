@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -30,10 +30,13 @@ from dangan.ocr.det import TextDetector
 from dangan.ocr.layout import reading_order
 from dangan.ocr.models import find_model_files, model_identity, verify_checksums
 from dangan.ocr.normalize import normalize_text
-from dangan.ocr.options import OcrOptions
-from dangan.ocr.rec import TextRecognizer, crop_quad, load_charset
+from dangan.ocr.rec import crop_quad, load_charset
+from dangan.ocr.rec_bucketed import BucketedRecognizer
 from dangan.ocr.runtime import choose_device, open_session, session_metadata
 from dangan.pii import scrub
+
+if TYPE_CHECKING:  # importable without pydantic (bench/ocr_gpu.py runs on bare GPU hosts)
+    from dangan.ocr.options import OcrOptions
 
 log = logging.getLogger("dangan.ocr")
 
@@ -55,6 +58,7 @@ class PpOcrEngine:
         threads: int = 0,
         min_confidence: float = 0.5,
         use_cls: bool = False,
+        rec_min_width: int = 320,
     ) -> None:
         files = find_model_files(model_dir)
         if use_cls and files.cls is None:
@@ -66,8 +70,8 @@ class PpOcrEngine:
         det_session = open_session(files.det, choice, threads)
         rec_session = open_session(files.rec, choice, threads)
         self.detector = TextDetector(det_session, det_limit_side_len)
-        self.recognizer = TextRecognizer(
-            rec_session, load_charset(session_metadata(rec_session), files.keys), rec_batch
+        self.recognizer = BucketedRecognizer(
+            rec_session, load_charset(session_metadata(rec_session), files.keys), rec_batch, rec_min_width
         )
         self.orientation = LineOrientation(open_session(files.cls, choice, threads), rec_batch) if files.cls else None
         self.det_batch = det_batch
@@ -96,6 +100,7 @@ class PpOcrEngine:
             threads=options.threads,
             min_confidence=options.min_confidence,
             use_cls=options.use_cls,
+            rec_min_width=options.rec_min_width,
         )
 
     def identity(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 
 from dangan.ids import PROVINCE_CODES, birth_date_of, sex_of, validate_id
 
@@ -41,7 +42,7 @@ def is_legacy_id(value: str) -> bool:
 
 
 def region_plausible(value: str) -> bool:
-    """GB/T 2260 shape of the first six digits: a known province, prefecture 01-70 or 90 (province-administered)."""
+    """GB/T 2260 shape of the first six digits: known province, prefecture 01-70 or 90 (province-run)."""
     if not (_ID18.fullmatch(value) or _ID15.fullmatch(value)):
         return True  # malformed IDs are reported by the format check
     province, prefecture = value[:2], int(value[2:4])
@@ -94,7 +95,7 @@ def dates_ordered(values: list[object], strict: list[bool]) -> bool:
     the coarser of its two granularities (a month against a day compares months). Unparseable or absent
     dates are skipped (format checks report them)."""
     present = [(i, v) for i, v in ((i, _comparable(v)) for i, v in enumerate(values)) if v is not None]
-    for (i, a), (_, b) in zip(present, present[1:], strict=False):
+    for (i, a), (_, b) in pairwise(present):
         n = min(len(a), len(b))
         if a[:n] > b[:n] or (strict[i] and a[:n] == b[:n]):
             return False
@@ -156,8 +157,13 @@ def months_consistent(
     The table's row count equals the printed period count, the cumulative months are at least the table's
     rows, and at most the months from ``since`` to ``until`` (when both are known)."""
     paid = int(str(months_paid)) if not missing(months_paid) and str(months_paid).isdigit() else None
-    rows = int(count) if not missing(count) else 0
-    if not missing(period_months) and str(period_months).isdigit() and rows and int(str(period_months)) != rows:
+    rows = int(Decimal(str(count))) if not missing(count) else 0
+    if (
+        not missing(period_months)
+        and str(period_months).isdigit()
+        and rows
+        and int(str(period_months)) != rows
+    ):
         return False
     if paid is None:
         return True

@@ -9,12 +9,17 @@ The predicates themselves live in :mod:`dangan.quality.checks`.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 from great_expectations.execution_engine import PandasExecutionEngine
-from great_expectations.expectations.expectation import ColumnMapExpectation, MulticolumnMapExpectation
+from great_expectations.expectations.expectation import (
+    ColumnMapExpectation,
+    Expectation,
+    MulticolumnMapExpectation,
+)
 from great_expectations.expectations.metrics.map_metric_provider import (
     ColumnMapMetricProvider,
     MulticolumnMapMetricProvider,
@@ -27,7 +32,9 @@ from dangan.quality.checks import missing
 
 
 def _rows(frame: pd.DataFrame, fn: Callable[..., bool]) -> pd.Series:
-    return frame.apply(lambda r: bool(fn(*[None if missing(v) else v for v in r.tolist()])), axis=1).astype(bool)
+    return frame.apply(lambda r: bool(fn(*[None if missing(v) else v for v in r.tolist()])), axis=1).astype(
+        bool
+    )
 
 
 # --- column metrics --------------------------------------------------------------------------------------
@@ -84,7 +91,9 @@ class ColumnValuesDecimalBetween(ColumnMapMetricProvider):
     condition_value_keys = ("min_value", "max_value")
 
     @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, min_value: str | None = None, max_value: str | None = None, **kw: Any):
+    def _pandas(
+        cls, column: pd.Series, min_value: str | None = None, max_value: str | None = None, **kw: Any
+    ):
         return column.map(lambda v: checks.amount_between(v, min_value, max_value))
 
 
@@ -93,7 +102,9 @@ class ColumnValuesMonthsContinuous(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
-        return column.map(lambda v: not checks.missing_months(json.loads(v) if isinstance(v, str) else list(v)))
+        return column.map(
+            lambda v: not checks.missing_months(json.loads(v) if isinstance(v, str) else list(v))
+        )
 
 
 # --- multicolumn metrics ---------------------------------------------------------------------------------
@@ -142,12 +153,29 @@ class MulticolumnMonthsConsistent(MulticolumnMapMetricProvider):
         return _rows(column_list, checks.months_consistent)
 
 
-def _reference(values: pd.Series, registered: pd.Series) -> str | None:
-    reg = [v for v in registered if not missing(v)]
+def _disagreeing(values: pd.Series, registered: pd.Series | None) -> pd.Series:
+    """Rows of one group whose value differs from the reference: the registered value, else the value most
+    rows carry. With a tie and nothing registered there is no reference: every present value is suspect."""
+    reg = [str(v) for v in (registered if registered is not None else []) if not missing(v)]
+    seen = Counter(str(v) for v in values if not missing(v))
     if reg:
-        return str(reg[0])
-    seen = [str(v) for v in values if not missing(v)]
-    return max(set(seen), key=seen.count) if seen else None
+        ref: str | None = reg[0]
+    elif len(seen) <= 1:
+        return pd.Series(False, index=values.index)
+    else:
+        (top, n1), (_, n2) = seen.most_common(2)
+        ref = top if n1 > n2 else None
+    return values.map(lambda v: not missing(v) and (ref is None or str(v) != ref))
+
+
+def _group_check(frame: pd.DataFrame, pairs: list[tuple[str, str | None]]) -> pd.Series:
+    key = frame.columns[0]
+    ok = pd.Series(True, index=frame.index)
+    for _, group in frame[frame[key].map(lambda v: not missing(v))].groupby(key):
+        for col, reg in pairs:
+            bad = _disagreeing(group[col], group[reg] if reg else None)
+            ok.loc[bad[bad].index] = False
+    return ok
 
 
 class MulticolumnIdentityAgrees(MulticolumnMapMetricProvider):
@@ -155,16 +183,16 @@ class MulticolumnIdentityAgrees(MulticolumnMapMetricProvider):
 
     @multicolumn_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_list: pd.DataFrame, **kwargs: Any) -> pd.Series:
-        key, rid, name, reg_id, reg_name = column_list.columns
-        ok = pd.Series(True, index=column_list.index)
-        for _, group in column_list[column_list[key].map(lambda v: not missing(v))].groupby(key):
-            for col, reg in ((rid, reg_id), (name, reg_name)):
-                ref = _reference(group[col], group[reg])
-                if ref is None:
-                    continue
-                bad = group[col].map(lambda v, ref=ref: not missing(v) and str(v) != ref)
-                ok.loc[bad[bad].index] = False
-        return ok
+        _, rid, name, reg_id, reg_name = column_list.columns
+        return _group_check(column_list, [(rid, reg_id), (name, reg_name)])
+
+
+class MulticolumnAgreesWithinGroup(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.dangan_agrees_within_group"
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list: pd.DataFrame, **kwargs: Any) -> pd.Series:
+        return _group_check(column_list, [(column_list.columns[1], None)])
 
 
 # --- expectations ----------------------------------------------------------------------------------------
@@ -272,7 +300,15 @@ class ExpectPersonIdentityToAgree(MulticolumnMapExpectation):
     success_keys = ("mostly",)
 
 
-CUSTOM_EXPECTATIONS: tuple[type, ...] = (
+class ExpectColumnValuesToAgreeWithinGroup(MulticolumnMapExpectation):
+    """column_list = [group key, value]: documents of one group (person) carry the same value (the one most
+    of them carry; with a tie, all differing ones are flagged)."""
+
+    map_metric = "multicolumn_values.dangan_agrees_within_group"
+    success_keys = ("mostly",)
+
+
+CUSTOM_EXPECTATIONS: tuple[type[Expectation], ...] = (
     ExpectColumnValuesToBeValidResidentId,
     ExpectColumnValuesToNotBeLegacyResidentId,
     ExpectColumnValuesToHavePlausibleRegionCode,
@@ -287,5 +323,6 @@ CUSTOM_EXPECTATIONS: tuple[type, ...] = (
     ExpectAmountsToAddUp,
     ExpectMonthsPaidToMatchContributions,
     ExpectPersonIdentityToAgree,
+    ExpectColumnValuesToAgreeWithinGroup,
 )
-CUSTOM_TYPES: frozenset[str] = frozenset(getattr(c, "expectation_type") for c in CUSTOM_EXPECTATIONS)
+CUSTOM_TYPES: frozenset[str] = frozenset(c.expectation_type for c in CUSTOM_EXPECTATIONS)

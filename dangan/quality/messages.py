@@ -14,6 +14,7 @@ MESSAGES = {
     "ID_SEX_MISMATCH": "sex differs from the resident ID's order code",
     "SEX_INVALID": "sex is neither 男 nor 女",
     "IDENTITY_MISMATCH": "ID or name differs from the person's other documents or registration",
+    "PERSON_CODE_MISMATCH": "personal number (个人编号) differs between the person's documents",
     "DATE_INVALID": "date unreadable or not a real date",
     "DATE_ORDER": "dates out of order (birth < insured since <= document date)",
     "AMOUNT_FORMAT": "amount not a plain decimal (possibly misread separators, e.g. 15.380.00)",

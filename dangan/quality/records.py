@@ -19,11 +19,29 @@ from dangan.quality.checks import missing, to_decimal, valid_iso_month
 from dangan.quality.rules import QualityRules
 
 RECORD_FIELDS = (
-    "name", "sex", "id_number", "ethnicity", "birth_date", "phone", "employer_name", "employer_code",
-    "person_code", "insured_since", "insured_until", "contribution_base", "insurance_type", "payment_status",
-    "address", "months_paid", "insured_status", "period_first", "period_last", "period_months", "period_total",
+    "name",
+    "sex",
+    "id_number",
+    "ethnicity",
+    "birth_date",
+    "phone",
+    "employer_name",
+    "employer_code",
+    "person_code",
+    "insured_since",
+    "insured_until",
+    "contribution_base",
+    "insurance_type",
+    "payment_status",
+    "address",
+    "months_paid",
+    "insured_status",
+    "period_first",
+    "period_last",
+    "period_months",
+    "period_total",
     "doc_date",
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -79,8 +97,12 @@ def record_row(rec: RecordInput, rules: QualityRules) -> dict[str, Any]:
     row["contribution_periods"] = json.dumps([p for p in periods if valid_iso_month(p)]) if periods else None
     row["contributions_total"] = _total(rec.contributions)
     if row["period_last"] is None and periods:
-        row["period_last"] = max(p for p in periods if valid_iso_month(p)) if any(map(valid_iso_month, periods)) else None
-    row.update(person_key=rec.person_key, registered_id=rec.registered_id, registered_name=rec.registered_name)
+        row["period_last"] = (
+            max(p for p in periods if valid_iso_month(p)) if any(map(valid_iso_month, periods)) else None
+        )
+    row.update(
+        person_key=rec.person_key, registered_id=rec.registered_id, registered_name=rec.registered_name
+    )
     for name in rules.key_fields:
         got = rec.fields.get(name) or {}
         row[f"{name}__confidence"] = None if got.get("value") is None else got.get("confidence")
@@ -91,19 +113,23 @@ def records_frame(records: list[RecordInput], rules: QualityRules) -> pd.DataFra
     """One row per document, every column present even when no document has a value for it."""
     rows = [record_row(r, rules) for r in records]
     columns = list(record_row(RecordInput("", "", {}), rules))
-    frame = pd.DataFrame(rows, columns=columns).astype(object).where(lambda f: f.notna(), None)
+    frame = pd.DataFrame(rows, columns=columns, dtype=object).where(lambda f: f.notna(), None)
     for name in rules.key_fields:  # numeric, NaN when absent (GX skips nulls in map expectations)
         frame[f"{name}__confidence"] = pd.to_numeric(frame[f"{name}__confidence"], errors="coerce")
     return frame
 
 
 def contributions_frame(records: list[RecordInput]) -> pd.DataFrame:
-    """One row per contribution-table row: ``record_id``, ``row`` (0-based), the six columns, ``confidence``."""
+    """One row per contribution-table row: ``record_id``, ``row`` (from 0), six columns, ``confidence``."""
     rows = [
-        {"record_id": r.record_id, "row": i, **{c: row.get(c) for c in CONTRIBUTION_COLUMNS},
-         "confidence": row.get("confidence")}
+        {
+            "record_id": r.record_id,
+            "row": i,
+            **{c: row.get(c) for c in CONTRIBUTION_COLUMNS},
+            "confidence": row.get("confidence"),
+        }
         for r in records
         for i, row in enumerate(r.contributions)
-    ]  # fmt: skip
+    ]
     columns = ["record_id", "row", *CONTRIBUTION_COLUMNS, "confidence"]
     return pd.DataFrame(rows, columns=columns)

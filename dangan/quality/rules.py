@@ -15,11 +15,15 @@ class QualityRules(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    confidence_threshold: float = Field(0.85, ge=0.0, le=1.0, description="minimum OCR confidence of key fields")
+    confidence_threshold: float = Field(
+        default=0.85, ge=0.0, le=1.0, description="minimum OCR confidence of key fields"
+    )
     key_fields: tuple[str, ...] = KEY_FIELDS
-    min_base: str = Field("500.00", description="lowest plausible monthly contribution base")
-    max_base: str = Field("60000.00", description="highest plausible monthly contribution base")
-    amount_tolerance: str = Field("0.01", description="employer + personal vs total, rounding allowance")
+    min_base: str = Field(default="500.00", description="lowest plausible monthly contribution base")
+    max_base: str = Field(default="60000.00", description="highest plausible monthly contribution base")
+    amount_tolerance: str = Field(
+        default="0.01", description="employer + personal vs total, rounding allowance"
+    )
     contribution_flags: tuple[str, ...] = ("正常", "补缴", "欠缴", "退费", "预缴", "缓缴")
     required: dict[str, tuple[str, ...]] = {
         "registration": ("name", "sex", "id_number", "birth_date", "employer_name", "insured_since"),

@@ -6,6 +6,7 @@ Docs built from them copy IDs or names out of the catalog. Data Docs go to ``doc
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections import Counter
@@ -20,6 +21,7 @@ from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from dangan.extract.errors import SuiteIntegrityError
+from dangan.pii import scrub
 from dangan.quality import checks
 from dangan.quality.messages import message_for
 from dangan.quality.records import RecordInput, contributions_frame, records_frame
@@ -74,13 +76,18 @@ def _context(docs_dir: Path | None) -> Any:
             {
                 "class_name": "SiteBuilder",
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
             },
         )
     return ctx
 
 
-def _run_suite(ctx: Any, suite: Any, frame: pd.DataFrame, index_cols: list[str], run_id: str, docs: bool) -> Any:
+def _run_suite(
+    ctx: Any, suite: Any, frame: pd.DataFrame, index_cols: list[str], run_id: str, docs: bool
+) -> Any:
     expected = Counter(x.expectation_type for x in suite.expectations)
     suite = ctx.suites.add(suite)
     stored = ctx.suites.get(suite.name)  # round trip through the store: unregistered types would vanish here
@@ -88,7 +95,9 @@ def _run_suite(ctx: Any, suite: Any, frame: pd.DataFrame, index_cols: list[str],
         raise SuiteIntegrityError(f"suite {suite.name} lost expectations in the GX store", suite=suite.name)
     source = ctx.data_sources.add_pandas(f"src-{suite.name}")
     batch = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe("records")
-    definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=batch, suite=stored))
+    definition = ctx.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batch, suite=stored)
+    )
     checkpoint = ctx.checkpoints.add(
         gx.Checkpoint(
             name=f"cp-{suite.name}",
@@ -105,29 +114,42 @@ def _run_suite(ctx: Any, suite: Any, frame: pd.DataFrame, index_cols: list[str],
     return next(iter(result.run_results.values()))
 
 
+def _exceptions(info: Any) -> list[dict[str, Any]]:
+    """Raised exceptions in a result's ``exception_info``: flat for some expectations, keyed by metric for
+    others (map metrics)."""
+    if not isinstance(info, dict):
+        return []
+    if "raised_exception" in info:
+        return [info] if info.get("raised_exception") else []
+    return [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+
+
 def _failures(validation: Any) -> list[tuple[dict[str, Any], str, str, list[dict[str, Any]]]]:
     out = []
     for res in validation.results:
         config = res.expectation_config
-        info = res.exception_info or {}
-        raised = info.get("raised_exception") if isinstance(info, dict) else False
-        if raised:
-            raise CheckFailed(f"{config.type} raised: {info.get('exception_message')}")
+        for info in _exceptions(res.exception_info):
+            raise CheckFailed(f"{config.type} raised: {scrub(str(info.get('exception_message')))}")
         if res.success:
             continue
-        severity = str(getattr(config, "severity", "critical").value if hasattr(config, "severity") else "critical")
-        out.append((config.meta or {}, config.type, severity, list(res.result.get("unexpected_index_list") or [])))
+        level: Any = getattr(config, "severity", None) or "critical"
+        severity = str(getattr(level, "value", level))
+        out.append(
+            (config.meta or {}, config.type, severity, list(res.result.get("unexpected_index_list") or []))
+        )
     return out
 
 
 def _hits(unexpected: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Row keys of failing rows. GX gives one dict per row, or (with ``exclude_unexpected_values``) one dict of
+    """Row keys of failing rows. GX gives one dict per row, or (``exclude_unexpected_values``) one dict of
     column → list of keys; both shapes are accepted."""
     out: list[dict[str, Any]] = []
     for entry in unexpected:
         if entry and all(isinstance(v, list) for v in entry.values()):
             columns = list(entry)
-            out.extend(dict(zip(columns, values, strict=True)) for values in zip(*entry.values(), strict=True))
+            out.extend(
+                dict(zip(columns, values, strict=True)) for values in zip(*entry.values(), strict=True)
+            )
         else:
             out.append(dict(entry))
     return out
@@ -150,8 +172,6 @@ def _detail(code: str, record: dict[str, Any] | None) -> tuple[str, dict[str, An
     if code == "ID_INVALID" and record.get("id_number"):
         return checks.id_problem(str(record["id_number"])) or code, {}
     if code == "CONTRIBUTION_GAP" and record.get("contribution_periods"):
-        import json
-
         return code, {"missing": checks.missing_months(json.loads(record["contribution_periods"]))}
     return code, {}
 

@@ -81,10 +81,18 @@ def validate_documents(
             doc = s.get(Document, doc_id)
             got = record_input(s, doc) if doc is not None and doc.site_code == site else None
             if got is None:
-                skipped.append({"document_id": doc_id, "skipped": "NOT_FOUND" if doc is None else "NOT_EXTRACTED"})
+                skipped.append(
+                    {"document_id": doc_id, "skipped": "NOT_FOUND" if doc is None else "NOT_EXTRACTED"}
+                )
             else:
                 inputs[doc_id] = got
-    summary: dict[str, Any] = {"validated": [], "needs_review": [], "skipped": skipped, "reasons": {}, "findings": {}}
+    summary: dict[str, Any] = {
+        "validated": [],
+        "needs_review": [],
+        "skipped": skipped,
+        "reasons": {},
+        "findings": {},
+    }
     if not inputs:
         return summary | {"run_id": None, "suite": None, "data_docs": None}
     run = validate_records([rec for rec, _ in inputs.values()], rules, docs_dir=docs_dir)
@@ -102,10 +110,18 @@ def validate_documents(
                 .values(is_current=False)
             )
             s.add(
-                ValidationResult(document_id=doc_id, site_code=site, run_id=run.run_id, suite=run.suite,
-                                 status="passed" if outcome.passed else "failed", reasons=outcome.reasons,
-                                 findings=outcome.findings, fields_version=version, data_docs=run.data_docs,
-                                 actor=actor)  # fmt: skip
+                ValidationResult(
+                    document_id=doc_id,
+                    site_code=site,
+                    run_id=run.run_id,
+                    suite=run.suite,
+                    status="passed" if outcome.passed else "failed",
+                    reasons=outcome.reasons,
+                    findings=outcome.findings,
+                    fields_version=version,
+                    data_docs=run.data_docs,
+                    actor=actor,
+                )
             )
             for page in doc.pages:
                 if can_transition("page", page.status, outcome.status):

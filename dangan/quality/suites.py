@@ -11,6 +11,7 @@ from typing import Any
 
 import great_expectations as gx
 from great_expectations.core.expectation_suite import ExpectationSuite
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 from dangan.extract.errors import SuiteIntegrityError
 from dangan.quality import expectations as cx
@@ -20,6 +21,7 @@ SUITE_VERSION = 1
 RECORDS_SUITE = f"dangan-records-v{SUITE_VERSION}"
 CONTRIBUTIONS_SUITE = f"dangan-contributions-v{SUITE_VERSION}"
 FORM_TYPES = ("registration", "account_statement", "transfer_form")
+WARNING, INFO = FailureSeverity.WARNING, FailureSeverity.INFO  # CRITICAL is the default
 ID_COLUMNS = ("person_key", "id_number", "name", "registered_id", "registered_name")
 
 
@@ -28,15 +30,19 @@ def _meta(code: str, *fields: str) -> dict[str, Any]:
 
 
 def records_suite(rules: QualityRules) -> ExpectationSuite:
-    """Checks on one row per document (fields, derived contribution facts, the person's registered identity)."""
+    """Checks on one row per document (fields, derived contribution facts, registered identity)."""
     e = gx.expectations
     items: list[Any] = [
-        e.ExpectColumnValuesToBeInSet(column="form_type", value_set=list(FORM_TYPES), meta=_meta("FORM_UNKNOWN")),
+        e.ExpectColumnValuesToBeInSet(
+            column="form_type", value_set=list(FORM_TYPES), meta=_meta("FORM_UNKNOWN")
+        ),
         cx.ExpectColumnValuesToBeValidResidentId(column="id_number", meta=_meta("ID_INVALID", "id_number")),
         cx.ExpectColumnValuesToNotBeLegacyResidentId(
-            column="id_number", meta=_meta("ID_LEGACY_15", "id_number"), severity="warning"
+            column="id_number", meta=_meta("ID_LEGACY_15", "id_number"), severity=WARNING
         ),
-        cx.ExpectColumnValuesToHavePlausibleRegionCode(column="id_number", meta=_meta("ID_REGION", "id_number")),
+        cx.ExpectColumnValuesToHavePlausibleRegionCode(
+            column="id_number", meta=_meta("ID_REGION", "id_number")
+        ),
         cx.ExpectResidentIdToMatchBirthDate(
             column_list=["id_number", "birth_date"],
             ignore_row_if="any_value_is_missing",
@@ -49,10 +55,20 @@ def records_suite(rules: QualityRules) -> ExpectationSuite:
         ),
         e.ExpectColumnValuesToBeInSet(column="sex", value_set=["男", "女"], meta=_meta("SEX_INVALID", "sex")),
         cx.ExpectPersonIdentityToAgree(
-            column_list=list(ID_COLUMNS), ignore_row_if="never", meta=_meta("IDENTITY_MISMATCH", "id_number", "name")
+            column_list=list(ID_COLUMNS),
+            ignore_row_if="never",
+            meta=_meta("IDENTITY_MISMATCH", "id_number", "name"),
+        ),
+        cx.ExpectColumnValuesToAgreeWithinGroup(
+            column_list=["person_key", "person_code"],
+            ignore_row_if="never",
+            meta=_meta("PERSON_CODE_MISMATCH", "person_code"),
         ),
     ]
-    items += [cx.ExpectColumnValuesToBeIsoDate(column=c, meta=_meta("DATE_INVALID", c)) for c in ("birth_date", "doc_date")]
+    items += [
+        cx.ExpectColumnValuesToBeIsoDate(column=c, meta=_meta("DATE_INVALID", c))
+        for c in ("birth_date", "doc_date")
+    ]
     items += [
         cx.ExpectColumnValuesToBeIsoMonth(column=c, meta=_meta("DATE_INVALID", c))
         for c in ("insured_since", "insured_until", "period_first", "period_last")
@@ -86,18 +102,26 @@ def records_suite(rules: QualityRules) -> ExpectationSuite:
             meta=_meta("TOTAL_MISMATCH", "period_total"),
         ),
         cx.ExpectMonthsPaidToMatchContributions(
-            column_list=["months_paid", "contribution_count", "period_months", "insured_since", "insured_until"],
+            column_list=[
+                "months_paid",
+                "contribution_count",
+                "period_months",
+                "insured_since",
+                "insured_until",
+            ],
             ignore_row_if="never",
             meta=_meta("MONTHS_INCONSISTENT", "months_paid"),
         ),
         cx.ExpectContributionMonthsToBeContinuous(
-            column="contribution_periods", meta=_meta("CONTRIBUTION_GAP", "contributions"), severity="info"
+            column="contribution_periods", meta=_meta("CONTRIBUTION_GAP", "contributions"), severity=INFO
         ),
         e.ExpectColumnValuesToMatchRegex(
-            column="phone", regex=r"^(?:1\d{10}|0\d{2,3}-?\d{7,8})$", meta=_meta("PHONE_FORMAT", "phone"),
-            severity="warning",
+            column="phone",
+            regex=r"^(?:1\d{10}|0\d{2,3}-?\d{7,8})$",
+            meta=_meta("PHONE_FORMAT", "phone"),
+            severity=WARNING,
         ),
-    ]  # fmt: skip
+    ]
     items += [
         e.ExpectColumnValuesToMatchRegex(column=c, regex=r"^\d+$", meta=_meta("INTEGER_FORMAT", c))
         for c in ("months_paid", "period_months")
@@ -105,7 +129,10 @@ def records_suite(rules: QualityRules) -> ExpectationSuite:
     for form, fields in rules.required.items():
         items += [
             e.ExpectColumnValuesToNotBeNull(
-                column=f, row_condition=f'form_type=="{form}"', condition_parser="pandas", meta=_meta("FIELD_MISSING", f)
+                column=f,
+                row_condition=f'form_type=="{form}"',
+                condition_parser="pandas",
+                meta=_meta("FIELD_MISSING", f),
             )
             for f in fields
         ]
@@ -114,11 +141,13 @@ def records_suite(rules: QualityRules) -> ExpectationSuite:
             column=f"{f}__confidence",
             min_value=rules.confidence_threshold,
             meta=_meta("LOW_CONFIDENCE", f),
-            severity="warning",
+            severity=WARNING,
         )
         for f in rules.key_fields
     ]
-    return ExpectationSuite(name=RECORDS_SUITE, expectations=items, meta={"dangan_suite_version": SUITE_VERSION})
+    return ExpectationSuite(
+        name=RECORDS_SUITE, expectations=items, meta={"dangan_suite_version": SUITE_VERSION}
+    )
 
 
 def contributions_suite(rules: QualityRules) -> ExpectationSuite:
@@ -129,16 +158,23 @@ def contributions_suite(rules: QualityRules) -> ExpectationSuite:
         e.ExpectColumnValuesToNotBeNull(column="period", meta=_meta("FIELD_MISSING", "period")),
         e.ExpectColumnValuesToNotBeNull(column="total", meta=_meta("FIELD_MISSING", "total")),
         cx.ExpectColumnValuesToBeIsoMonth(column="period", meta=_meta("DATE_INVALID", "period")),
-        e.ExpectCompoundColumnsToBeUnique(column_list=["record_id", "period"], meta=_meta("PERIOD_DUPLICATE", "period")),
+        e.ExpectCompoundColumnsToBeUnique(
+            column_list=["record_id", "period"], meta=_meta("PERIOD_DUPLICATE", "period")
+        ),
     ]
-    items += [cx.ExpectColumnValuesToBePlainDecimal(column=c, meta=_meta("AMOUNT_FORMAT", c)) for c in amounts]
+    items += [
+        cx.ExpectColumnValuesToBePlainDecimal(column=c, meta=_meta("AMOUNT_FORMAT", c)) for c in amounts
+    ]
     items += [
         cx.ExpectColumnValuesToBeDecimalBetween(column=c, min_value="0", meta=_meta("AMOUNT_NEGATIVE", c))
         for c in amounts
     ]
     items += [
         cx.ExpectColumnValuesToBeDecimalBetween(
-            column="base", min_value=rules.min_base, max_value=rules.max_base, meta=_meta("BASE_OUT_OF_RANGE", "base")
+            column="base",
+            min_value=rules.min_base,
+            max_value=rules.max_base,
+            meta=_meta("BASE_OUT_OF_RANGE", "base"),
         ),
         cx.ExpectAmountsToAddUp(
             column_list=["employer", "personal", "total"],
@@ -147,15 +183,21 @@ def contributions_suite(rules: QualityRules) -> ExpectationSuite:
             meta=_meta("AMOUNT_SUM_MISMATCH", "employer", "personal", "total"),
         ),
         e.ExpectColumnValuesToBeInSet(
-            column="flag", value_set=list(rules.contribution_flags), meta=_meta("FLAG_UNKNOWN", "flag"),
-            severity="warning",
+            column="flag",
+            value_set=list(rules.contribution_flags),
+            meta=_meta("FLAG_UNKNOWN", "flag"),
+            severity=WARNING,
         ),
         e.ExpectColumnValuesToBeBetween(
-            column="confidence", min_value=rules.confidence_threshold, meta=_meta("LOW_CONFIDENCE", "contributions"),
-            severity="warning",
+            column="confidence",
+            min_value=rules.confidence_threshold,
+            meta=_meta("LOW_CONFIDENCE", "contributions"),
+            severity=WARNING,
         ),
-    ]  # fmt: skip
-    return ExpectationSuite(name=CONTRIBUTIONS_SUITE, expectations=items, meta={"dangan_suite_version": SUITE_VERSION})
+    ]
+    return ExpectationSuite(
+        name=CONTRIBUTIONS_SUITE, expectations=items, meta={"dangan_suite_version": SUITE_VERSION}
+    )
 
 
 def suite_to_dict(suite: ExpectationSuite) -> dict[str, Any]:
@@ -167,10 +209,14 @@ def load_suite(data: dict[str, Any]) -> ExpectationSuite:
     """Rebuild a suite from its JSON form, custom expectations registered first; raises
     :class:`SuiteIntegrityError` when GX dropped any expectation (an unregistered type)."""
     assert cx.CUSTOM_TYPES  # the import above registered every custom expectation type
-    suite = ExpectationSuite(**{k: v for k, v in data.items() if k in ("name", "expectations", "meta", "id", "notes")})
+    suite = ExpectationSuite(
+        **{k: v for k, v in data.items() if k in ("name", "expectations", "meta", "id", "notes")}
+    )
     expected = [x.get("type") for x in data.get("expectations", [])]
     kept = [x.expectation_type for x in suite.expectations]
     if sorted(kept) != sorted(t for t in expected if t):
         lost = sorted(set(expected) - set(kept))
-        raise SuiteIntegrityError(f"suite {suite.name} lost expectations on load: {', '.join(lost)}", lost=lost)
+        raise SuiteIntegrityError(
+            f"suite {suite.name} lost expectations on load: {', '.join(lost)}", lost=lost
+        )
     return suite

@@ -118,3 +118,17 @@ def test_site_registry(settings, catalog_url: str, tmp_path) -> None:  # type: i
         add_site(settings, "3301", "bad code")
     with pytest.raises(ConfigError):
         add_site(settings, "330108", "x", store_url="s3://user:secret@bucket")
+
+
+def test_catalog_credentials_by_reference(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from dangan.catalog.db import expand_secrets, has_literal_password
+
+    assert has_literal_password("postgresql://u:secret@db/x")
+    assert not has_literal_password("postgresql://u:${DANGAN_PG_PASSWORD}@db/x")
+    assert not has_literal_password("sqlite:////tmp/x.db")
+    assert expand_secrets("postgresql://u:${P}@db/x", {"P": "p@ss/word"}) == "postgresql://u:p%40ss%2Fword@db/x"
+    with pytest.raises(ConfigError) as info:
+        expand_secrets("postgresql://u:${MISSING_VAR}@db/x", {})
+    assert info.value.details == {"variable": "MISSING_VAR"}
+    with pytest.raises(ConfigError):
+        add_site(settings, "110105", "朝阳区", catalog_url="postgresql://u:secret@127.0.0.1/x")

@@ -31,11 +31,15 @@ def test_every_ground_truth_field_from_perfect_ocr(truth_batch) -> None:  # type
         assert ex.form_type == truth["form_type"], name
         got = {k: ex.fields[k].value if k in ex.fields else None for k in truth["fields"]}
         assert got == truth["fields"], name
-        assert [{k: r.values[k] for k in row} for r, row in zip(ex.contributions, truth["contributions"], strict=True)] \
-            == truth["contributions"], name  # fmt: skip
+        assert [
+            {k: r.values[k] for k in row}
+            for r, row in zip(ex.contributions, truth["contributions"], strict=True)
+        ] == truth["contributions"], name
         if "id_number" in ex.fields:
             labels.add(ex.fields["id_number"].label)
-            assert ex.fields["id_number"].box is not None and ex.fields["id_number"].confidence == pytest.approx(0.99)
+            assert ex.fields["id_number"].box is not None and ex.fields[
+                "id_number"
+            ].confidence == pytest.approx(0.99)
     assert labels >= {"公民身份号码", "身份证号码", "社会保障号码"}  # the county variants all anchor
 
 
@@ -46,23 +50,31 @@ def test_real_ocr_on_degraded_scans(ocr_batch) -> None:  # type: ignore[no-untyp
         ex = extract_document(results[name])
         assert ex.form_type == truth["form_type"], name
         for key in KEY_FIELDS:
-            if key in truth["fields"] and (key not in ex.fields or ex.fields[key].value != truth["fields"][key]):
+            if key in truth["fields"] and (
+                key not in ex.fields or ex.fields[key].value != truth["fields"][key]
+            ):
                 wrong.append((name, key))
         assert len(ex.contributions) == len(truth["contributions"]), name
         if ex.contributions:
-            assert [r.values["period"] for r in ex.contributions] == [r["period"] for r in truth["contributions"]]
+            assert [r.values["period"] for r in ex.contributions] == [
+                r["period"] for r in truth["contributions"]
+            ]
     assert wrong == []
 
 
 def test_value_right_of_label_stops_at_next_label_and_falls_back_below() -> None:
     lines = [
         _line("参保人员登记表", 600, 100, 1000, 150),
-        _line("姓名", 100, 300, 180, 340), _line("王伟", 300, 300, 380, 340), _line("性别", 600, 300, 680, 340),
-        _line("身份证号码", 100, 400, 300, 440), _line("民族", 600, 400, 680, 440),
+        _line("姓名", 100, 300, 180, 340),
+        _line("王伟", 300, 300, 380, 340),
+        _line("性别", 600, 300, 680, 340),
+        _line("身份证号码", 100, 400, 300, 440),
+        _line("民族", 600, 400, 680, 440),
         _line("户籍地址", 100, 500, 250, 540),
         _line("浙江省杭州市", 100, 560, 400, 600),
-        _line("参保日期", 100, 700, 250, 740), _line("2004年8月", 300, 700, 450, 740),
-    ]  # fmt: skip
+        _line("参保日期", 100, 700, 250, 740),
+        _line("2004年8月", 300, 700, 450, 740),
+    ]
     ex = extract_document([lines])
     assert ex.form_type == "registration"
     assert ex.fields["name"].value == "王伟"
@@ -78,7 +90,7 @@ def test_inline_labels_merged_lines_and_one_misread_character() -> None:
         _line("姓名：李娜 个人编号：330100000001", 100, 300, 1100, 340),
         _line("社会保障号玛：11010519491231002X", 100, 400, 900, 440),
         _line("累计缴费月数:235个月", 100, 500, 500, 540),
-    ]  # fmt: skip
+    ]
     ex = extract_document([lines])
     assert ex.form_type == "account_statement"
     assert ex.fields["name"].value == "李娜"
@@ -93,10 +105,13 @@ def test_inline_labels_merged_lines_and_one_misread_character() -> None:
 def _rotate(lines: list[OcrLine], deg: float) -> list[OcrLine]:
     t = math.radians(deg)
     return [
-        OcrLine(ln.text, ln.confidence, tuple((x * math.cos(t) - y * math.sin(t), x * math.sin(t) + y * math.cos(t))
-                                              for x, y in ln.box))
+        OcrLine(
+            ln.text,
+            ln.confidence,
+            tuple((x * math.cos(t) - y * math.sin(t), x * math.sin(t) + y * math.cos(t)) for x, y in ln.box),
+        )
         for ln in lines
-    ]  # fmt: skip
+    ]
 
 
 def test_skewed_page_keeps_rows_apart(truth_batch) -> None:  # type: ignore[no-untyped-def]
@@ -134,10 +149,16 @@ def test_label_vocabulary_is_data(tmp_path: Path) -> None:
     custom = tmp_path / "labels.toml"
     custom.write_text(text, encoding="utf-8")
     vocab = load_vocabulary(custom)
-    lines = [_line("参保人员登记表", 600, 100, 1000, 150), _line("参保人", 100, 300, 200, 340),
-             _line("赵敏", 300, 300, 380, 340)]  # fmt: skip
+    lines = [
+        _line("参保人员登记表", 600, 100, 1000, 150),
+        _line("参保人", 100, 300, 200, 340),
+        _line("赵敏", 300, 300, 380, 340),
+    ]
     assert extract_document([lines], vocab=vocab).fields["name"].value == "赵敏"
-    assert "name" not in extract_document([lines]).fields or extract_document([lines]).fields["name"].value is None
+    assert (
+        "name" not in extract_document([lines]).fields
+        or extract_document([lines]).fields["name"].value is None
+    )
     broken = tmp_path / "broken.toml"
     broken.write_text(text.replace('kind = "sex"', 'kind = "gender"'), encoding="utf-8")
     with pytest.raises(VocabularyError):

@@ -55,7 +55,9 @@ def test_review_flow_pause_and_resume(truth_batch, tmp_path: Path) -> None:  # t
     with prefect_test_harness(server_startup_timeout=120):
         worker = threading.Thread(
             target=lambda: outcome.update(
-                review_document(SITE, ids[bad], settings=settings_payload(settings), timeout=300, poll_interval=1)
+                review_document(
+                    SITE, ids[bad], settings=settings_payload(settings), timeout=300, poll_interval=1
+                )
             )
         )
         worker.start()
@@ -65,26 +67,50 @@ def test_review_flow_pause_and_resume(truth_batch, tmp_path: Path) -> None:  # t
             assert keyset is not None  # the pause waits for input (a form), not just a resume click
             description = client.read_flow_run_input(run.id, keyset["description"])
         assert "ID_CHECK_DIGIT" in description and wrong not in description and right not in description
-        resume_flow_run(run.id, run_input={"reviewer": "reviewer3", "corrections": {"id_number": right, "name": ""}})
+        resume_flow_run(
+            run.id, run_input={"reviewer": "reviewer3", "corrections": {"id_number": right, "name": ""}}
+        )
         worker.join(timeout=120)
-    assert outcome == {"document_id": ids[bad], "changed": ["id_number"], "status": "validated", "reasons": [],
-                       "accepted": False}  # fmt: skip
+    assert outcome == {
+        "document_id": ids[bad],
+        "changed": ["id_number"],
+        "status": "validated",
+        "reasons": [],
+        "accepted": False,
+    }
     with session_scope(ref.catalog_url) as s:
-        assert [e.actor for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "field.corrected"))] == [
-            "reviewer3"
-        ]
+        assert [
+            e.actor for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "field.corrected"))
+        ] == ["reviewer3"]
 
 
 def test_review_markdown_masks_ids_and_links_images() -> None:
     view = {
-        "document_id": 7, "form_type": "registration", "source_file": "a.tif", "status": "needs_review",
-        "reasons": [{"code": "ID_CHECK_DIGIT", "message": "wrong", "details": {}}], "data_docs": None,
+        "document_id": 7,
+        "form_type": "registration",
+        "source_file": "a.tif",
+        "status": "needs_review",
+        "reasons": [{"code": "ID_CHECK_DIGIT", "message": "wrong", "details": {}}],
+        "data_docs": None,
         "fields": [
-            {"name": "id_number", "value": "330106198212079408", "confidence": 0.99, "reasons": ["ID_CHECK_DIGIT"],
-             "box": [[1, 2], [3, 2], [3, 4], [1, 4]], "image": "file:///x/ocr.png"},
-            {"name": "phone", "value": "13800000000", "confidence": 0.99, "reasons": [], "box": None, "image": None},
+            {
+                "name": "id_number",
+                "value": "330106198212079408",
+                "confidence": 0.99,
+                "reasons": ["ID_CHECK_DIGIT"],
+                "box": [[1, 2], [3, 2], [3, 4], [1, 4]],
+                "image": "file:///x/ocr.png",
+            },
+            {
+                "name": "phone",
+                "value": "13800000000",
+                "confidence": 0.99,
+                "reasons": [],
+                "box": None,
+                "image": None,
+            },
         ],
-    }  # fmt: skip
+    }
     text = review_markdown(view)
     assert "330106********9408" in text and "330106198212079408" not in text
     assert "[page](file:///x/ocr.png) [[1, 2], [3, 2], [3, 4], [1, 4]]" in text and "13800000000" not in text

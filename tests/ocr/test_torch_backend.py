@@ -19,16 +19,7 @@ import torch
 
 from dangan.errors import OcrEngineUnavailable
 from dangan.ocr import OcrOptions, create_engine
-from dangan.ocr.det import resize_for_det
 from dangan.ocr.gpu import device as gpu_device
-from dangan.ocr.gpu.batching import (
-    MIN_REC_WIDTH,
-    WIDTH_LADDER,
-    bucket_width,
-    plan_det_canvas,
-    plan_rec_batches,
-    restore_order,
-)
 from dangan.ocr.gpu.engine import TorchPpOcrEngine
 from dangan.ocr.gpu.infer import TorchDetector, TorchRecognizer, split_on_oom
 from dangan.ocr.ppocr import PpOcrEngine
@@ -42,49 +33,6 @@ def torch_engine():
     engine = TorchPpOcrEngine(device="cpu", workers=2)
     yield engine
     engine.close()
-
-
-# --- pure batching logic ------------------------------------------------------------------------------
-def test_rec_buckets_cover_every_crop_once_with_bounded_padding():
-    rng = random.Random(7)
-    widths = [rng.choice([rng.randint(20, 400), rng.randint(400, 3000)]) for _ in range(500)]
-    batches = plan_rec_batches(widths, max_batch=64)
-    seen = [i for b in batches for i in b.indices]
-    assert sorted(seen) == list(range(len(widths)))
-    for b in batches:
-        assert all(widths[i] <= b.width for i in b.indices)
-        assert len(b.indices) * b.width <= 64 * MIN_REC_WIDTH or len(b.indices) == 1
-        narrowest = min(widths[i] for i in b.indices)
-        # Padding bound: a bucket is at most one ladder step (≤ 25 %) above the narrowest crop in it.
-        assert b.width <= max(MIN_REC_WIDTH, narrowest * 1.25) or b.width - narrowest < 256
-    assert len({b.width for b in batches}) <= len(WIDTH_LADDER) + (3000 - 2048) // 256 + 1
-    assert [b.width for b in batches] == sorted(b.width for b in batches)  # narrowest first
-
-
-def test_bucket_ladder_and_restore_order():
-    assert [bucket_width(w) for w in (1, 320, 321, 2048, 2049, 2305)] == [320, 320, 384, 2048, 2304, 2560]
-    widths = [900, 50, 700, 50, 2500]
-    batches = plan_rec_batches(widths, max_batch=1)
-    outputs = [[f"crop{i}" for i in b.indices] for b in batches]
-    assert restore_order(batches, outputs, len(widths)) == [f"crop{i}" for i in range(5)]
-    with pytest.raises(ValueError, match="produced"):
-        restore_order(batches, [o[:0] for o in outputs], len(widths))
-    with pytest.raises(ValueError):
-        plan_rec_batches(widths, max_batch=0)
-
-
-def test_det_canvas_matches_cpu_resize_and_scales_back():
-    sizes = [(2480, 3508), (1654, 2339), (700, 200), (10, 10)]
-    (cw, ch), slots = plan_det_canvas(sizes, 1600)
-    assert cw % 32 == 0 and ch % 32 == 0
-    for (w, h), slot in zip(sizes, slots, strict=True):
-        ref = resize_for_det(np.zeros((h, w, 3), np.uint8), 1600)
-        assert (slot.resized_h, slot.resized_w) == ref.shape[:2]
-        assert slot.resized_w <= cw and slot.resized_h <= ch
-        sx, sy = slot.scale
-        assert (round(slot.resized_w * sx), round(slot.resized_h * sy)) == (w, h)
-    with pytest.raises(ValueError):
-        plan_det_canvas([], 1600)
 
 
 # --- device-side batching on CPU tensors with probe modules --------------------------------------------

@@ -17,7 +17,11 @@ from tests.extract.helpers import truth_records
 
 def _registered(records: list[RecordInput], truths: dict[str, dict[str, Any]]) -> list[RecordInput]:
     for rec in records:
-        person = next(t for n, t in truths.items() if n.startswith(rec.record_id[:3]) and t["form_type"] == "registration")
+        person = next(
+            t
+            for n, t in truths.items()
+            if n.startswith(rec.record_id[:3]) and t["form_type"] == "registration"
+        )
         rec.registered_id, rec.registered_name = person["fields"]["id_number"], person["fields"]["name"]
     return records
 
@@ -50,8 +54,9 @@ def test_valid_records_pass_and_gaps_are_findings(records, truths) -> None:  # t
         gaps = [f for f in outcome.findings if f["code"] == "CONTRIBUTION_GAP"]
         if truth["form_type"] == "account_statement":
             printed = [r["period"] for r in truth["contributions"]]
-            expected = sorted({f"{y}-{m:02d}" for y in range(2000, 2030) for m in range(1, 13)}
-                              - set(printed))  # fmt: skip
+            expected = sorted(
+                {f"{y}-{m:02d}" for y in range(2000, 2030) for m in range(1, 13)} - set(printed)
+            )
             expected = [p for p in expected if printed[0] < p < printed[-1]]
             assert [g["details"]["missing"] for g in gaps] == ([expected] if expected else [])
         else:
@@ -76,7 +81,11 @@ def _broken(records: list[RecordInput]) -> dict[str, tuple[RecordInput, set[str]
     region = "00" + rid[2:17]
     _set(add("id-region", xfer, {"ID_REGION", "IDENTITY_MISMATCH"}), "id_number", region + check_char(region))
     born = reg.fields["birth_date"]["value"]
-    _set(add("birth", reg, {"ID_BIRTH_MISMATCH"}), "birth_date", born[:8] + ("02" if born[8:] != "02" else "03"))
+    _set(
+        add("birth", reg, {"ID_BIRTH_MISMATCH"}),
+        "birth_date",
+        born[:8] + ("02" if born[8:] != "02" else "03"),
+    )
     _set(add("sex", reg, {"ID_SEX_MISMATCH"}), "sex", "女" if reg.fields["sex"]["value"] == "男" else "男")
     _set(add("order", reg, {"DATE_ORDER"}), "insured_since", f"{int(born[:4]) - 1}-01")
     _set(add("base", reg, {"BASE_OUT_OF_RANGE"}), "contribution_base", "100.00")
@@ -94,6 +103,10 @@ def _broken(records: list[RecordInput]) -> dict[str, tuple[RecordInput, set[str]
     row["personal"] = "-" + row["personal"]
     add("flag", stmt, {"FLAG_UNKNOWN"}).contributions[3]["flag"] = "补激"
     add("total", stmt, {"TOTAL_MISMATCH"}).fields["period_total"] = {"value": "1.00", "confidence": 0.99}
+    # Two documents of one person with different 个人编号 and nothing to break the tie: both flagged.
+    pair = add("code-a", reg, {"PERSON_CODE_MISMATCH"}), add("code-b", stmt, {"PERSON_CODE_MISMATCH"})
+    pair[0].person_key = pair[1].person_key = "code"
+    _set(pair[1], "person_code", "330100000000")
     return cases
 
 
@@ -105,7 +118,10 @@ def test_broken_records_fail_with_exactly_the_expected_reasons(records, tmp_path
     assert all(run.outcomes[name].status == "needs_review" for name in cases)
     blurred = next(r for r in run.outcomes["blurred"].reasons if r["code"] == "AMOUNT_FORMAT")
     assert blurred["details"]["rows"] == [2] and blurred["fields"] == ["total"]
-    assert next(r for r in run.outcomes["id-legacy"].reasons if r["code"] == "ID_LEGACY_15")["severity"] == "warning"
+    assert (
+        next(r for r in run.outcomes["id-legacy"].reasons if r["code"] == "ID_LEGACY_15")["severity"]
+        == "warning"
+    )
     # Data Docs: built into the given folder, and no resident ID or name copied into them.
     assert run.data_docs == str(tmp_path / "docs" / "index.html")
     html = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "docs").rglob("*.html"))
@@ -125,3 +141,17 @@ def test_every_single_digit_change_of_an_id_is_caught(records) -> None:  # type:
             cases.append(rec)
     run = validate_records(cases, QualityRules())
     assert all(any(r["code"].startswith("ID_") for r in run.outcomes[c.record_id].reasons) for c in cases)
+
+
+def test_a_check_that_raises_is_an_error_not_a_pass(records, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from dangan.quality import checks
+    from dangan.quality.runner import CheckFailed
+
+    def broken(*args: object) -> bool:
+        raise ValueError("330106198212079408 unreadable")
+
+    monkeypatch.setattr(checks, "months_consistent", broken)
+    with pytest.raises(CheckFailed) as err:
+        validate_records(records)
+    assert "expect_months_paid_to_match_contributions" in str(err.value)
+    assert "330106198212079408" not in str(err.value)  # messages are scrubbed of ID-like numbers

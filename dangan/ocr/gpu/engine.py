@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from dangan.errors import ConfigError, OcrModelChecksumMismatch
 from dangan.ocr.base import PAGE_FAILED, EngineCapabilities, EngineIdentity, OcrLine, PageResult, check_image
 from dangan.ocr.det import DetParams, boxes_from_prob
 from dangan.ocr.gpu.device import TorchDevice, choose_torch_device, cpu_fallback
@@ -74,6 +75,7 @@ class TorchPpOcrEngine:
         workers: int = 0,
         min_confidence: float = 0.5,
         use_cls: bool = False,
+        rec_min_width: int = 320,
         cpu_fallback_ok: bool = True,
     ) -> None:
         from dangan.ocr.gpu.models import load_models
@@ -81,7 +83,9 @@ class TorchPpOcrEngine:
         choice = choose_torch_device(device, fp16)
         try:
             self.models = load_models(model_dir, expected_model_sha256, choice, use_cls)
-        except Exception as exc:
+        except (ConfigError, OcrModelChecksumMismatch):
+            raise  # not a device problem
+        except Exception as exc:  # CUDA/driver errors while loading or smoke-running: assorted types
             if not choice.is_cuda or not cpu_fallback_ok:
                 raise
             choice = cpu_fallback(choice, f"{type(exc).__name__}: {exc}")
@@ -93,11 +97,11 @@ class TorchPpOcrEngine:
         self.detector = TorchDetector(self.models.det, choice.device, choice.half, det_limit_side_len)
         self.recognizer = TorchRecognizer(
             self.models.rec, choice.device, choice.half, self.models.charset,
-            min(rec_batch, _CPU_REC_BATCH) if on_cpu else rec_batch,
+            min(rec_batch, _CPU_REC_BATCH) if on_cpu else rec_batch, rec_min_width,
         )  # fmt: skip
         self.params = DetParams()
         self.min_confidence = min_confidence
-        self.workers = workers or min(8, os.cpu_count() or 1)
+        self.workers = workers or min(32, os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ocr-cpu")
         self._id = EngineIdentity(self.name, self.models.identity, self.models.digests, choice.label)
         self.capabilities = EngineCapabilities(
@@ -105,6 +109,7 @@ class TorchPpOcrEngine:
             orientation=self.models.orientation is not None,
         )  # fmt: skip
         self.timings: dict[str, float] = defaultdict(float)
+        self.crops_seen = 0
         self._timing_lock = threading.Lock()
 
     @classmethod
@@ -114,7 +119,8 @@ class TorchPpOcrEngine:
             options.model_dir, device=options.device, expected_model_sha256=options.expected_model_sha256,
             det_limit_side_len=options.det_limit_side_len, det_batch=options.torch_det_batch,
             rec_batch=options.torch_rec_batch, fp16=options.torch_fp16, workers=options.torch_workers,
-            min_confidence=options.min_confidence, use_cls=options.use_cls, cpu_fallback_ok=cpu_fallback_ok,
+            min_confidence=options.min_confidence, use_cls=options.use_cls, rec_min_width=options.rec_min_width,
+            cpu_fallback_ok=cpu_fallback_ok,
         )  # fmt: skip
 
     def identity(self) -> dict[str, Any]:
@@ -188,7 +194,7 @@ class TorchPpOcrEngine:
             p.seconds += share
         self._add("detect", time.perf_counter() - t0)
 
-    def _finish(self, pages: list[_Page], post: list[Future[_Page] | None]) -> list[PageResult]:
+    def _finish(self, pages: list[_Page], post: list[Future[_Page] | None]) -> list[Future[PageResult]]:
         pages = [f.result() if f is not None else p for p, f in zip(pages, post, strict=True)]
         good = [p for p in pages if p.error is None]
         crops = [c for p in good for c in p.crops]
@@ -199,21 +205,30 @@ class TorchPpOcrEngine:
             texts = self._recognize_per_page(good)
         rec_seconds = time.perf_counter() - t0
         self._add("recognize", rec_seconds)
-        out, at = [], 0
+        self.crops_seen += len(crops)
+        per_crop = rec_seconds / max(len(crops), 1)
+        jobs: list[Future[PageResult]] = []
+        at = 0
         for p in pages:
-            if p.error is not None:
-                out.append(self._id.page([], p.seconds, *p.size, p.error))
-                continue
-            mine = texts[at : at + len(p.crops)]
-            at += len(p.crops)
-            lines = [
-                OcrLine(text=text, confidence=round(conf, 5), box=tuple((float(x), float(y)) for x, y in quad))
-                for (quad, _), (text, conf) in zip(p.quads, ((normalize_text(t), c) for t, c in mine), strict=True)
-                if text and conf >= self.min_confidence
-            ]
-            seconds = p.seconds + rec_seconds * len(p.crops) / max(len(crops), 1)
-            out.append(self._id.page(reading_order(lines), seconds, *p.size))
-        return out
+            mine = texts[at : at + len(p.crops)] if p.error is None else []
+            at += len(mine)
+            jobs.append(self._pool.submit(self._result, p, mine, per_crop))
+        return jobs
+
+    def _result(self, p: _Page, texts: list[tuple[str, float]], per_crop: float) -> PageResult:
+        """Worker side: normalized lines above the confidence floor, in reading order."""
+        if p.error is not None:
+            return self._id.page([], p.seconds, *p.size, p.error)
+        t0 = time.perf_counter()
+        lines = []
+        for (quad, _), (raw, conf) in zip(p.quads, texts, strict=True):
+            text = normalize_text(raw)
+            if text and conf >= self.min_confidence:
+                box = tuple((float(x), float(y)) for x, y in quad)
+                lines.append(OcrLine(text=text, confidence=round(conf, 5), box=box))
+        lines = reading_order(lines)
+        self._add("finish", time.perf_counter() - t0)
+        return self._id.page(lines, p.seconds + per_crop * len(texts), *p.size)
 
     def _recognize_per_page(self, good: list[_Page]) -> list[tuple[str, float]]:
         texts: list[tuple[str, float]] = []
@@ -238,16 +253,21 @@ class TorchPpOcrEngine:
         submit_next()
         submit_next()  # one chunk ahead: decode overlaps detection
         pending: tuple[list[_Page], list[Future[_Page] | None]] | None = None
+        finished: list[list[Future[PageResult]]] = []
         while chunks:
             pages = [f.result() for f in chunks.pop(0)]
             submit_next()
             self._detect(pages)
             post = [self._pool.submit(self._crop, p) if p.error is None else None for p in pages]
             if pending is not None:
-                yield from self._finish(*pending)  # device recognizes k-1 while workers crop k
+                finished.append(self._finish(*pending))  # device recognizes k-1 while workers crop k
             pending = (pages, post)
+            while len(finished) > 1:
+                yield from (f.result() for f in finished.pop(0))
         if pending is not None:
-            yield from self._finish(*pending)
+            finished.append(self._finish(*pending))
+        for jobs in finished:
+            yield from (f.result() for f in jobs)
 
     def recognize(self, images: Sequence[np.ndarray | None]) -> list[PageResult]:
         """One ``PageResult`` per image; unusable or failing pages carry ``error`` instead of lines."""

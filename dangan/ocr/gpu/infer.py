@@ -14,7 +14,15 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from dangan.ocr.gpu.batching import REC_HEIGHT, DetSlot, plan_det_canvas, plan_rec_batches, rec_width, restore_order
+from dangan.ocr.buckets import (
+    MIN_REC_WIDTH,
+    REC_HEIGHT,
+    DetSlot,
+    plan_det_canvas,
+    plan_rec_batches,
+    rec_width,
+    restore_order,
+)
 from dangan.ocr.rec import crop_quad
 
 T = TypeVar("T")
@@ -80,24 +88,28 @@ def prepare_crop(page_bgr: np.ndarray, quad: np.ndarray) -> np.ndarray:
 
 
 def ctc_decode(idx: np.ndarray, best: np.ndarray, charset: Sequence[str]) -> list[tuple[str, float]]:
-    """Greedy CTC from per-step argmax ``idx`` and its probability ``best`` (both ``(N, T)``)."""
-    out = []
-    for row_idx, row_prob in zip(idx, best, strict=True):
-        keep = np.ones(len(row_idx), dtype=bool)
-        keep[1:] = row_idx[1:] != row_idx[:-1]
-        keep &= row_idx != 0
-        text = "".join(charset[i] for i in row_idx[keep] if i < len(charset))
-        out.append((text, float(row_prob[keep].mean()) if keep.any() else 0.0))
-    return out
+    """Greedy CTC from per-step argmax ``idx`` and its probability ``best`` (both ``(N, T)``), vectorized
+    over the batch, with ``rec.ctc_greedy``'s semantics: collapse repeats, drop blanks (class 0), print no
+    character for a class past the charset; confidence is the mean probability of the kept steps."""
+    keep = idx != 0
+    keep[:, 1:] &= idx[:, 1:] != idx[:, :-1]
+    counts = keep.sum(axis=1)
+    conf = np.where(counts > 0, (best * keep).sum(axis=1, dtype=np.float64) / np.maximum(counts, 1), 0.0)
+    labels = np.asarray([*charset, ""], dtype=object)  # the extra "" stands for any class past the charset
+    chars = labels[np.minimum(idx[keep], len(charset))]
+    texts = ["".join(row) for row in np.split(chars, np.cumsum(counts)[:-1])]
+    return [(t, float(c)) for t, c in zip(texts, conf, strict=True)]
 
 
 class TorchRecognizer:
     """CTC line recognition over width buckets of crops from many pages."""
 
-    def __init__(self, module: Any, device: str, half: bool, charset: list[str], max_batch: int) -> None:
+    def __init__(
+        self, module: Any, device: str, half: bool, charset: list[str], max_batch: int, min_width: int = MIN_REC_WIDTH
+    ) -> None:
         self.module, self.device, self.half = module, device, half
         self.charset = charset
-        self.max_batch = max_batch
+        self.max_batch, self.min_width = max_batch, min_width
 
     def _run_bucket(self, crops: Sequence[np.ndarray], width: int) -> list[tuple[str, float]]:
         import torch
@@ -120,7 +132,7 @@ class TorchRecognizer:
         """``(text, confidence)`` per crop (from ``prepare_crop``), in input order."""
         if not crops:
             return []
-        batches = plan_rec_batches([c.shape[1] for c in crops], self.max_batch)
+        batches = plan_rec_batches([c.shape[1] for c in crops], self.max_batch, self.min_width)
         outputs = [
             split_on_oom(lambda part, w=b.width: self._run_bucket(part, w), [crops[i] for i in b.indices])
             for b in batches

@@ -162,9 +162,7 @@ def upgrade() -> None:
         sa.Column("details", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"], ["scan_batch.id"], name=op.f("fk_quarantine_item_batch_id_scan_batch")
-        ),
+        sa.ForeignKeyConstraint(["batch_id"], ["scan_batch.id"], name=op.f("fk_quarantine_item_batch_id_scan_batch")),
         sa.ForeignKeyConstraint(["site_code"], ["site.code"], name=op.f("fk_quarantine_item_site_code_site")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quarantine_item")),
         sa.UniqueConstraint("batch_id", "source_file", name=op.f("uq_quarantine_item_batch_id_source_file")),
@@ -187,9 +185,7 @@ def upgrade() -> None:
         sa.Column("page_count", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"], ["scan_batch.id"], name=op.f("fk_document_batch_id_scan_batch")
-        ),
+        sa.ForeignKeyConstraint(["batch_id"], ["scan_batch.id"], name=op.f("fk_document_batch_id_scan_batch")),
         sa.ForeignKeyConstraint(["dossier_id"], ["dossier.id"], name=op.f("fk_document_dossier_id_dossier")),
         sa.ForeignKeyConstraint(["site_code"], ["site.code"], name=op.f("fk_document_site_code_site")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_document")),
@@ -242,9 +238,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["page_id"], ["page.id"], name=op.f("fk_derivative_page_id_page")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_derivative")),
-        sa.UniqueConstraint(
-            "page_id", "kind", "params_hash", name=op.f("uq_derivative_page_id_kind_params_hash")
-        ),
+        sa.UniqueConstraint("page_id", "kind", "params_hash", name=op.f("uq_derivative_page_id_kind_params_hash")),
     )
     with op.batch_alter_table("derivative", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_derivative_page_id"), ["page_id"], unique=False)
