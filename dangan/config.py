@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     ocr: OcrSettings = OcrSettings()
     qa: dict[str, Any] = Field(default_factory=dict, description="QA threshold overrides")
+    quality: dict[str, Any] = Field(default_factory=dict, description="validation rule overrides (QualityRules)")
 
     @classmethod
     def settings_customise_sources(

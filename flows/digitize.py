@@ -1,4 +1,8 @@
-"""Flow ``digitize``: ingest → OCR → (extraction → validation → 四性检测 as they land), one summary artifact."""
+"""Flow ``digitize``: ingest → OCR → extraction → validation → 四性检测, with one summary artifact.
+
+Each stage reads its input from the catalog (not from the previous task's memory), so any stage can be
+rerun alone and a crashed run resumes where the catalog says.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,18 @@ from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from sqlalchemy import select
 
+from dangan.catalog.db import session_scope
+from dangan.catalog.models import Document
+from dangan.catalog.sites import get_site
 from dangan.config import load_settings
+from dangan.fourprops import markdown as fourprops_markdown
+from flows.events import emit_domain_event
 from flows.ingest import ingest_batch
 from flows.ocr import ocr_pages
 from tasks.common import settings_payload
+from tasks.fourprops import four_properties_task
 
 
 @flow(name="digitize")
@@ -24,26 +35,66 @@ def digitize(
     fan_out: bool = False,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Digitize a scan batch end to end; each stage is a subflow that reads its input from the catalog."""
+    """Digitize a scan batch end to end; each stage is a subflow or chunked tasks over the catalog."""
     cfg = load_settings(**(settings or {}))
     payload = settings_payload(cfg)
     report: dict[str, Any] = {"site": site}
     report["ingest"] = ingest_batch(
         source=source, site=site, manifest=manifest, operator=operator, fan_out=fan_out, settings=payload
     )
+    batch_id = report["ingest"]["batch_id"]
     report["ocr"] = ocr_pages(
-        site=site,
-        selector={"batch_id": report["ingest"]["batch_id"]},
-        engine=ocr_engine,
-        device=device,
-        settings=payload,
+        site=site, selector={"batch_id": batch_id}, engine=ocr_engine, device=device, settings=payload
     )
+    report["validation"] = _extract_and_validate(payload, cfg, site, batch_id)
+    four = four_properties_task(payload, site, batch_id)
+    report["four_properties"] = {
+        "passed": four["passed"],
+        "object_key": four["object_key"],
+        "problems": sum(len(p["problems"]) for p in four["properties"].values()),
+    }
+    create_markdown_artifact(
+        fourprops_markdown(four), key=f"four-properties-{site}", description=f"四性检测 batch {batch_id[:12]}"
+    )
+    if not four["passed"]:
+        emit_domain_event("dangan.batch.four_properties_failed", site, batch_id, report["four_properties"])
     create_markdown_artifact(_summary(report), key=f"digitize-summary-{site}", description="Digitization summary")
     return report
 
 
+def _extract_and_validate(payload: dict[str, Any], cfg: Any, site: str, batch_id: str) -> dict[str, Any]:
+    """Extraction + Great Expectations validation of the batch's documents, in chunks of documents."""
+    from tasks.extract import extract_validate_chunk_task
+
+    with session_scope(get_site(cfg, site).catalog_url) as s:
+        doc_ids = list(s.scalars(select(Document.id).filter_by(batch_id=batch_id).order_by(Document.id)))
+    size = cfg.ocr.chunk_size
+    futures = [
+        extract_validate_chunk_task.submit(payload, site, doc_ids[i : i + size], index=n)
+        for n, i in enumerate(range(0, len(doc_ids), size))
+    ]
+    totals: dict[str, Any] = {
+        "documents": len(doc_ids),
+        "validated": 0,
+        "needs_review": 0,
+        "reasons": {},
+        "data_docs": None,
+    }
+    for f in futures:
+        result = f.result()["validate"]
+        totals["validated"] += len(result["validated"])
+        totals["needs_review"] += len(result["needs_review"])
+        totals["data_docs"] = result.get("data_docs") or totals["data_docs"]
+        for doc_id, codes in result["reasons"].items():
+            for code in codes:
+                totals["reasons"][code] = totals["reasons"].get(code, 0) + 1
+            if codes:
+                emit_domain_event("dangan.validation.failed", site, f"document-{doc_id}", {"codes": ",".join(codes)})
+    return totals
+
+
 def _summary(r: dict[str, Any]) -> str:
-    ing, ocr, site = r["ingest"], r["ocr"], r["site"]
+    ing, ocr, val, four, site = r["ingest"], r["ocr"], r["validation"], r["four_properties"], r["site"]
     devices = ", ".join(ocr["devices"]) or "—"
     rows = [
         f"# Digitization — site {site}, batch `{ing['batch_id'][:12]}`\n",
@@ -54,5 +105,16 @@ def _summary(r: dict[str, Any]) -> str:
         f"(artifact `ingest-summary-{site}`) |",
         f"| OCR | {ocr['ok']}/{ocr['pages']} pages | {ocr['engine']} {ocr['model']} on {devices}, "
         f"{ocr['documents_pdf']} searchable PDFs (artifact `ocr-summary-{site}`) |",
+        f"| extraction + validation | {val['validated']}/{val['documents']} documents validated | "
+        f"{val['needs_review']} need review (`dangan review --site {site}`); Data Docs: "
+        f"{_link(val['data_docs'])} |",
+        f"| 四性检测 | {'pass' if four['passed'] else 'FAIL'} | {four['problems']} problems "
+        f"(artifact `four-properties-{site}`) |",
     ]
     return "\n".join(rows) + "\n"
+
+
+def _link(path: str | None) -> str:
+    if not path:
+        return "—"
+    return f"[report]({path})" if "://" in path else f"[report](file://{path})"

@@ -317,3 +317,6 @@ class AuditEvent(Base):
     site_code: Mapped[str | None] = mapped_column(String(6), index=True)
     outcome: Mapped[str] = mapped_column(String(20), default="ok")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+import dangan.catalog.validation_models  # noqa: E402,F401  (validation_result joins Base.metadata for Alembic)

@@ -71,7 +71,8 @@ def _clean(raw: str | None) -> str:
 
 
 def _compact(text: str) -> str:
-    return _WS.sub("", text)
+    # NFKC again: removing a space can join a base letter and a combining mark into a new composition.
+    return unicodedata.normalize("NFKC", _WS.sub("", text))
 
 
 def normalize_amount(raw: str | None) -> Normalized:
@@ -197,7 +198,7 @@ def normalize_value(kind: str, raw: str | None) -> Normalized:
     elif kind == "code":
         text = _compact(text).upper()
     elif kind == "text":
-        text = _WS.sub(" ", text)
+        text = unicodedata.normalize("NFKC", _WS.sub(" ", text)).strip()
     else:
         raise ValueError(f"unknown field kind {kind!r}")
     return Normalized(text or None, () if text else (EMPTY,))

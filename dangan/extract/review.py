@@ -23,7 +23,7 @@ from dangan.catalog.validation_models import ValidationResult
 from dangan.extract.errors import CorrectionRejected, DocumentNotFound
 from dangan.extract.model import CONTRIBUTION_COLUMNS
 from dangan.extract.normalize import normalize_value
-from dangan.extract.store import CONTRIBUTION_PREFIX, CORRECTED, current_fields
+from dangan.extract.store import CONTRIBUTION_PREFIX, CORRECTED, FORM_TYPE_FIELD, current_fields
 from dangan.extract.vocab import load_vocabulary
 from dangan.pii import mask_id, mask_name
 from dangan.quality.rules import QualityRules
@@ -54,9 +54,7 @@ def _flagged(reasons: list[dict[str, Any]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for reason in reasons:
         rows = reason.get("details", {}).get("rows")
-        names = (
-            [f"{CONTRIBUTION_PREFIX}{r}" for r in rows] if rows else reason.get("fields") or ["(document)"]
-        )
+        names = [f"{CONTRIBUTION_PREFIX}{r}" for r in rows] if rows else reason.get("fields") or ["(document)"]
         for name in names:
             out.setdefault(name, []).append(reason["code"])
     return out
@@ -66,9 +64,7 @@ def _image(session: Any, page_id: int | None, store: Any) -> str | None:
     if page_id is None or store is None:
         return None
     derivative = session.scalars(
-        select(Derivative)
-        .where(Derivative.page_id == page_id, Derivative.kind.like("ocr%"))
-        .order_by(Derivative.id)
+        select(Derivative).where(Derivative.page_id == page_id, Derivative.kind.like("ocr%")).order_by(Derivative.id)
     ).first()
     if derivative is None:
         return None
@@ -120,9 +116,11 @@ def review_items(catalog_url: str, document_id: int, *, store: Any = None) -> di
         }
 
 
-def _corrected_value(
-    name: str, value: str | None, current: FieldValue | None, kinds: dict[str, str]
-) -> str | None:
+def _corrected_value(name: str, value: str | None, current: FieldValue | None, kinds: dict[str, str]) -> str | None:
+    if name == FORM_TYPE_FIELD:
+        if value not in load_vocabulary().forms:
+            raise CorrectionRejected(f"unknown form type {value!r}", field=name)
+        return value
     if name.startswith(CONTRIBUTION_PREFIX):
         parts = name.split(".")
         if current is None or len(parts) != 3 or parts[2] not in CONTRIBUTION_COLUMNS:
@@ -164,9 +162,7 @@ def apply_corrections(
             raise DocumentNotFound(f"document {document_id} not found", document_id=document_id)
         site = doc.site_code
         fields = current_fields(s, doc.id)
-        version = (
-            s.scalar(select(func.max(FieldValue.version)).where(FieldValue.document_id == doc.id)) or 0
-        ) + 1
+        version = (s.scalar(select(func.max(FieldValue.version)).where(FieldValue.document_id == doc.id)) or 0) + 1
         pending: dict[str, str | None] = {}
         for name, raw in corrections.items():  # cells of one contribution row accumulate into one new row
             row_name = ".".join(name.split(".")[:2]) if name.startswith(CONTRIBUTION_PREFIX) else name
@@ -208,9 +204,9 @@ def apply_corrections(
                 },
             )
             changed.append(row_name)
-    summary = validate_documents(
-        catalog_url, site, [int(document_id)], rules=rules, docs_dir=docs_dir, actor=actor
-    )
+            if row_name == FORM_TYPE_FIELD:
+                doc.form_type = str(value)
+    summary = validate_documents(catalog_url, site, [int(document_id)], rules=rules, docs_dir=docs_dir, actor=actor)
     status = "validated" if int(document_id) in summary["validated"] else "needs_review"
     reasons = summary["reasons"].get(int(document_id), [])
     accepted = False

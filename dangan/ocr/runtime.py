@@ -41,6 +41,8 @@ def _session_options(threads: int) -> Any:
     # Input shapes change with every page and crop batch: an arena would keep the peak forever.
     opts.enable_cpu_mem_arena = False
     opts.log_severity_level = 3
+    # Busy-waiting threads steal the cores that decode/QA workers and the other session need (2-core hosts).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return opts
 
 

@@ -49,6 +49,21 @@ def region_plausible(value: str) -> bool:
     return province in PROVINCE_CODES and (1 <= prefecture <= 70 or prefecture == 90)
 
 
+_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def uscc_valid(value: str) -> bool:
+    """An 18-character 统一社会信用代码 (GB 32100-2015) has a correct MOD 31 check character; other shapes
+    (pre-2015 organization codes, local employer numbers) are not judged."""
+    if len(value) != 18 or value.isdigit():
+        return True  # all digits: a local employer number, not a credit code
+    if any(c not in _USCC_CHARS for c in value):
+        return False
+    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(value[:17], _USCC_WEIGHTS, strict=True))
+    return value[17] == _USCC_CHARS[(31 - total % 31) % 31]
+
+
 def id_matches_birth(resident_id: str, birth: str) -> bool:
     """The birth date printed on the form equals the one embedded in the ID."""
     try:
@@ -149,21 +164,14 @@ def missing_months(periods: list[str]) -> list[str]:
     return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(months[0], months[-1] + 1) if m not in have]
 
 
-def months_consistent(
-    months_paid: object, count: object, period_months: object, since: object, until: object
-) -> bool:
+def months_consistent(months_paid: object, count: object, period_months: object, since: object, until: object) -> bool:
     """Paid months agree with the contribution table and the insured period.
 
     The table's row count equals the printed period count, the cumulative months are at least the table's
     rows, and at most the months from ``since`` to ``until`` (when both are known)."""
     paid = int(str(months_paid)) if not missing(months_paid) and str(months_paid).isdigit() else None
     rows = int(Decimal(str(count))) if not missing(count) else 0
-    if (
-        not missing(period_months)
-        and str(period_months).isdigit()
-        and rows
-        and int(str(period_months)) != rows
-    ):
+    if not missing(period_months) and str(period_months).isdigit() and rows and int(str(period_months)) != rows:
         return False
     if paid is None:
         return True

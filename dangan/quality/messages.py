@@ -15,6 +15,7 @@ MESSAGES = {
     "SEX_INVALID": "sex is neither 男 nor 女",
     "IDENTITY_MISMATCH": "ID or name differs from the person's other documents or registration",
     "PERSON_CODE_MISMATCH": "personal number (个人编号) differs between the person's documents",
+    "EMPLOYER_CODE_CHECK": "employer credit code check character wrong (统一社会信用代码, GB 32100)",
     "DATE_INVALID": "date unreadable or not a real date",
     "DATE_ORDER": "dates out of order (birth < insured since <= document date)",
     "AMOUNT_FORMAT": "amount not a plain decimal (possibly misread separators, e.g. 15.380.00)",

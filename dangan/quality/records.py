@@ -100,9 +100,7 @@ def record_row(rec: RecordInput, rules: QualityRules) -> dict[str, Any]:
         row["period_last"] = (
             max(p for p in periods if valid_iso_month(p)) if any(map(valid_iso_month, periods)) else None
         )
-    row.update(
-        person_key=rec.person_key, registered_id=rec.registered_id, registered_name=rec.registered_name
-    )
+    row.update(person_key=rec.person_key, registered_id=rec.registered_id, registered_name=rec.registered_name)
     for name in rules.key_fields:
         got = rec.fields.get(name) or {}
         row[f"{name}__confidence"] = None if got.get("value") is None else got.get("confidence")

@@ -21,9 +21,7 @@ class QualityRules(BaseModel):
     key_fields: tuple[str, ...] = KEY_FIELDS
     min_base: str = Field(default="500.00", description="lowest plausible monthly contribution base")
     max_base: str = Field(default="60000.00", description="highest plausible monthly contribution base")
-    amount_tolerance: str = Field(
-        default="0.01", description="employer + personal vs total, rounding allowance"
-    )
+    amount_tolerance: str = Field(default="0.01", description="employer + personal vs total, rounding allowance")
     contribution_flags: tuple[str, ...] = ("正常", "补缴", "欠缴", "退费", "预缴", "缓缴")
     required: dict[str, tuple[str, ...]] = {
         "registration": ("name", "sex", "id_number", "birth_date", "employer_name", "insured_since"),

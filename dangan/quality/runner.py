@@ -85,9 +85,7 @@ def _context(docs_dir: Path | None) -> Any:
     return ctx
 
 
-def _run_suite(
-    ctx: Any, suite: Any, frame: pd.DataFrame, index_cols: list[str], run_id: str, docs: bool
-) -> Any:
+def _run_suite(ctx: Any, suite: Any, frame: pd.DataFrame, index_cols: list[str], run_id: str, docs: bool) -> Any:
     expected = Counter(x.expectation_type for x in suite.expectations)
     suite = ctx.suites.add(suite)
     stored = ctx.suites.get(suite.name)  # round trip through the store: unregistered types would vanish here
@@ -95,9 +93,7 @@ def _run_suite(
         raise SuiteIntegrityError(f"suite {suite.name} lost expectations in the GX store", suite=suite.name)
     source = ctx.data_sources.add_pandas(f"src-{suite.name}")
     batch = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe("records")
-    definition = ctx.validation_definitions.add(
-        gx.ValidationDefinition(name=suite.name, data=batch, suite=stored)
-    )
+    definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=batch, suite=stored))
     checkpoint = ctx.checkpoints.add(
         gx.Checkpoint(
             name=f"cp-{suite.name}",
@@ -134,9 +130,7 @@ def _failures(validation: Any) -> list[tuple[dict[str, Any], str, str, list[dict
             continue
         level: Any = getattr(config, "severity", None) or "critical"
         severity = str(getattr(level, "value", level))
-        out.append(
-            (config.meta or {}, config.type, severity, list(res.result.get("unexpected_index_list") or []))
-        )
+        out.append((config.meta or {}, config.type, severity, list(res.result.get("unexpected_index_list") or [])))
     return out
 
 
@@ -147,9 +141,7 @@ def _hits(unexpected: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for entry in unexpected:
         if entry and all(isinstance(v, list) for v in entry.values()):
             columns = list(entry)
-            out.extend(
-                dict(zip(columns, values, strict=True)) for values in zip(*entry.values(), strict=True)
-            )
+            out.extend(dict(zip(columns, values, strict=True)) for values in zip(*entry.values(), strict=True))
         else:
             out.append(dict(entry))
     return out

@@ -81,9 +81,7 @@ def validate_documents(
             doc = s.get(Document, doc_id)
             got = record_input(s, doc) if doc is not None and doc.site_code == site else None
             if got is None:
-                skipped.append(
-                    {"document_id": doc_id, "skipped": "NOT_FOUND" if doc is None else "NOT_EXTRACTED"}
-                )
+                skipped.append({"document_id": doc_id, "skipped": "NOT_FOUND" if doc is None else "NOT_EXTRACTED"})
             else:
                 inputs[doc_id] = got
     summary: dict[str, Any] = {

@@ -33,16 +33,12 @@ def records_suite(rules: QualityRules) -> ExpectationSuite:
     """Checks on one row per document (fields, derived contribution facts, registered identity)."""
     e = gx.expectations
     items: list[Any] = [
-        e.ExpectColumnValuesToBeInSet(
-            column="form_type", value_set=list(FORM_TYPES), meta=_meta("FORM_UNKNOWN")
-        ),
+        e.ExpectColumnValuesToBeInSet(column="form_type", value_set=list(FORM_TYPES), meta=_meta("FORM_UNKNOWN")),
         cx.ExpectColumnValuesToBeValidResidentId(column="id_number", meta=_meta("ID_INVALID", "id_number")),
         cx.ExpectColumnValuesToNotBeLegacyResidentId(
             column="id_number", meta=_meta("ID_LEGACY_15", "id_number"), severity=WARNING
         ),
-        cx.ExpectColumnValuesToHavePlausibleRegionCode(
-            column="id_number", meta=_meta("ID_REGION", "id_number")
-        ),
+        cx.ExpectColumnValuesToHavePlausibleRegionCode(column="id_number", meta=_meta("ID_REGION", "id_number")),
         cx.ExpectResidentIdToMatchBirthDate(
             column_list=["id_number", "birth_date"],
             ignore_row_if="any_value_is_missing",
@@ -59,6 +55,9 @@ def records_suite(rules: QualityRules) -> ExpectationSuite:
             ignore_row_if="never",
             meta=_meta("IDENTITY_MISMATCH", "id_number", "name"),
         ),
+        cx.ExpectColumnValuesToBeValidCreditCode(
+            column="employer_code", meta=_meta("EMPLOYER_CODE_CHECK", "employer_code")
+        ),
         cx.ExpectColumnValuesToAgreeWithinGroup(
             column_list=["person_key", "person_code"],
             ignore_row_if="never",
@@ -66,8 +65,7 @@ def records_suite(rules: QualityRules) -> ExpectationSuite:
         ),
     ]
     items += [
-        cx.ExpectColumnValuesToBeIsoDate(column=c, meta=_meta("DATE_INVALID", c))
-        for c in ("birth_date", "doc_date")
+        cx.ExpectColumnValuesToBeIsoDate(column=c, meta=_meta("DATE_INVALID", c)) for c in ("birth_date", "doc_date")
     ]
     items += [
         cx.ExpectColumnValuesToBeIsoMonth(column=c, meta=_meta("DATE_INVALID", c))
@@ -145,9 +143,7 @@ def records_suite(rules: QualityRules) -> ExpectationSuite:
         )
         for f in rules.key_fields
     ]
-    return ExpectationSuite(
-        name=RECORDS_SUITE, expectations=items, meta={"dangan_suite_version": SUITE_VERSION}
-    )
+    return ExpectationSuite(name=RECORDS_SUITE, expectations=items, meta={"dangan_suite_version": SUITE_VERSION})
 
 
 def contributions_suite(rules: QualityRules) -> ExpectationSuite:
@@ -162,9 +158,7 @@ def contributions_suite(rules: QualityRules) -> ExpectationSuite:
             column_list=["record_id", "period"], meta=_meta("PERIOD_DUPLICATE", "period")
         ),
     ]
-    items += [
-        cx.ExpectColumnValuesToBePlainDecimal(column=c, meta=_meta("AMOUNT_FORMAT", c)) for c in amounts
-    ]
+    items += [cx.ExpectColumnValuesToBePlainDecimal(column=c, meta=_meta("AMOUNT_FORMAT", c)) for c in amounts]
     items += [
         cx.ExpectColumnValuesToBeDecimalBetween(column=c, min_value="0", meta=_meta("AMOUNT_NEGATIVE", c))
         for c in amounts
@@ -195,9 +189,7 @@ def contributions_suite(rules: QualityRules) -> ExpectationSuite:
             severity=WARNING,
         ),
     ]
-    return ExpectationSuite(
-        name=CONTRIBUTIONS_SUITE, expectations=items, meta={"dangan_suite_version": SUITE_VERSION}
-    )
+    return ExpectationSuite(name=CONTRIBUTIONS_SUITE, expectations=items, meta={"dangan_suite_version": SUITE_VERSION})
 
 
 def suite_to_dict(suite: ExpectationSuite) -> dict[str, Any]:
@@ -209,14 +201,10 @@ def load_suite(data: dict[str, Any]) -> ExpectationSuite:
     """Rebuild a suite from its JSON form, custom expectations registered first; raises
     :class:`SuiteIntegrityError` when GX dropped any expectation (an unregistered type)."""
     assert cx.CUSTOM_TYPES  # the import above registered every custom expectation type
-    suite = ExpectationSuite(
-        **{k: v for k, v in data.items() if k in ("name", "expectations", "meta", "id", "notes")}
-    )
+    suite = ExpectationSuite(**{k: v for k, v in data.items() if k in ("name", "expectations", "meta", "id", "notes")})
     expected = [x.get("type") for x in data.get("expectations", [])]
     kept = [x.expectation_type for x in suite.expectations]
     if sorted(kept) != sorted(t for t in expected if t):
         lost = sorted(set(expected) - set(kept))
-        raise SuiteIntegrityError(
-            f"suite {suite.name} lost expectations on load: {', '.join(lost)}", lost=lost
-        )
+        raise SuiteIntegrityError(f"suite {suite.name} lost expectations on load: {', '.join(lost)}", lost=lost)
     return suite

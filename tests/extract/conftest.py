@@ -50,11 +50,13 @@ def ocr_batch(
         path = out / "scans" / name
         digest = hashlib.sha256(f"{models}\n".encode() + path.read_bytes()).hexdigest()
         key = f"dangan/extract-ocr/{digest[:32]}"
-        cached = request.config.cache.get(key, None)
+        cache = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
+        cached = cache.get(key, None) if cache is not None else None
         if cached is not None:
             results[name] = [PageResult.from_json(p) for p in cached]
             continue
         engine = engine or PpOcrEngine(device="auto", threads=2)
         results[name] = ocr_file(path, engine)
-        request.config.cache.set(key, [p.to_json() for p in results[name]])
+        if cache is not None:
+            cache.set(key, [p.to_json() for p in results[name]])
     return out, truths, results

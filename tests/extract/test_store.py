@@ -3,9 +3,11 @@ results, corrections by a reviewer (audited), export with masked IDs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import inspect, select
 
@@ -13,6 +15,7 @@ from dangan.catalog.db import get_engine, session_scope
 from dangan.catalog.models import AuditEvent, Document, FieldValue, Page
 from dangan.catalog.schema import alembic_config, current_revision, upgrade
 from dangan.catalog.validation_models import ValidationResult
+from dangan.extract.errors import CorrectionRejected
 from dangan.extract.export import iter_records
 from dangan.extract.review import apply_corrections, review_items
 from dangan.extract.store import current_fields, extract_documents
@@ -38,9 +41,7 @@ def test_migration_0002_up_and_down(catalog_url: str) -> None:
 
 def _corrupt_id(pages: list[list[OcrLine]], rid: str) -> tuple[list[list[OcrLine]], str]:
     wrong = rid[:15] + str((int(rid[15]) + 2) % 10) + rid[16:]
-    return [
-        [OcrLine(ln.text.replace(rid, wrong), ln.confidence, ln.box) for ln in page] for page in pages
-    ], wrong
+    return [[OcrLine(ln.text.replace(rid, wrong), ln.confidence, ln.box) for ln in page] for page in pages], wrong
 
 
 def _docs(truths: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], str, str]:
@@ -59,9 +60,7 @@ def test_extract_validate_review_export(catalog_url: str, truth_batch, tmp_path:
     right = truths[bad]["fields"]["id_number"]
 
     first = extract_documents(catalog_url, SITE, ids.values())
-    assert (
-        sorted(e["document_id"] for e in first["extracted"]) == sorted(ids.values()) and not first["skipped"]
-    )
+    assert sorted(e["document_id"] for e in first["extracted"]) == sorted(ids.values()) and not first["skipped"]
     again = extract_documents(catalog_url, SITE, [ids[bad]])  # reprocessing: a new version, the old one kept
     assert again["extracted"][0]["version"] == 2
     with session_scope(catalog_url) as s:
@@ -80,11 +79,7 @@ def test_extract_validate_review_export(catalog_url: str, truth_batch, tmp_path:
     assert summary["data_docs"] == str(docs_dir / "index.html") and (docs_dir / "index.html").is_file()
     with session_scope(catalog_url) as s:
         doc = s.get(Document, ids[bad])
-        assert (
-            doc is not None
-            and doc.status == "needs_review"
-            and {p.status for p in doc.pages} == {"needs_review"}
-        )
+        assert doc is not None and doc.status == "needs_review" and {p.status for p in doc.pages} == {"needs_review"}
         result = s.scalars(select(ValidationResult).where(ValidationResult.document_id == ids[bad])).one()
         assert result.status == "failed" and result.is_current and result.fields_version == 2
         assert right not in str(result.reasons) and wrong not in str(result.reasons)  # codes, never values
@@ -117,9 +112,7 @@ def test_extract_validate_review_export(catalog_url: str, truth_batch, tmp_path:
     with session_scope(catalog_url) as s:
         fv = current_fields(s, ids[bad])["id_number"]
         assert (fv.value, fv.source, fv.version) == (right, "corrected", 4)
-        assert s.scalars(
-            select(FieldValue).where(FieldValue.document_id == ids[bad], FieldValue.is_current)
-        ).all()
+        assert s.scalars(select(FieldValue).where(FieldValue.document_id == ids[bad], FieldValue.is_current)).all()
 
     masked = {r["source_file"]: r for r in iter_records(catalog_url, SITE)}
     full = {r["source_file"]: r for r in iter_records(catalog_url, SITE, full_ids=True)}
@@ -141,12 +134,8 @@ def test_accepting_a_legacy_id_is_recorded(catalog_url: str, truth_batch) -> Non
     truth = truths[name]
     rid = truth["fields"]["id_number"]
     legacy = rid[:6] + rid[8:17]
-    pages = [
-        [OcrLine(ln.text.replace(rid, legacy), ln.confidence, ln.box) for ln in p] for p in truth_pages(truth)
-    ]
-    ids = seed(
-        catalog_url, SITE, {name: (truth, pages)}, registered={"p01": (legacy, truth["fields"]["name"])}
-    )
+    pages = [[OcrLine(ln.text.replace(rid, legacy), ln.confidence, ln.box) for ln in p] for p in truth_pages(truth)]
+    ids = seed(catalog_url, SITE, {name: (truth, pages)}, registered={"p01": (legacy, truth["fields"]["name"])})
     extract_documents(catalog_url, SITE, ids.values())
     summary = validate_documents(catalog_url, SITE, ids.values())
     assert summary["reasons"][ids[name]] == ["ID_LEGACY_15"]
@@ -177,3 +166,24 @@ def test_documents_without_ocr_are_skipped(catalog_url: str, truth_batch) -> Non
     assert validate_documents(catalog_url, SITE, [ids[name]])["skipped"] == [
         {"document_id": ids[name], "skipped": "NOT_EXTRACTED"}
     ]
+
+
+def test_corrections_are_checked_and_cells_accumulate(catalog_url: str, truth_batch) -> None:  # type: ignore[no-untyped-def]
+    _, truths = truth_batch
+    name = next(n for n in truths if "statement" in n)
+    ids = seed(catalog_url, SITE, {name: (truths[name], truth_pages(truths[name]))})
+    extract_documents(catalog_url, SITE, ids.values())
+    for bad in ({"no_such_field": "1"}, {"contributions.99.total": "1.00"}, {"form_type": "letter"}):
+        with pytest.raises(CorrectionRejected):
+            apply_corrections(catalog_url, ids[name], bad, actor="r")
+    with pytest.raises(CorrectionRejected):
+        apply_corrections(catalog_url, ids[name], {"name": "x"}, actor="")
+    row = truths[name]["contributions"][1]
+    out = apply_corrections(
+        catalog_url, ids[name], {"contributions.1.total": "9,999.00", "contributions.1.flag": "补缴"}, actor="r"
+    )
+    assert out["changed"] == ["contributions.1"] and out["status"] == "needs_review"
+    assert set(out["reasons"]) == {"TOTAL_MISMATCH", "AMOUNT_SUM_MISMATCH"}
+    with session_scope(catalog_url) as s:
+        stored = json.loads(current_fields(s, ids[name])["contributions.1"].value or "{}")
+    assert stored == {**row, "total": "9999.00", "flag": "补缴"}

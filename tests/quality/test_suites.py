@@ -18,9 +18,7 @@ from tests.extract.helpers import truth_records
 def _registered(records: list[RecordInput], truths: dict[str, dict[str, Any]]) -> list[RecordInput]:
     for rec in records:
         person = next(
-            t
-            for n, t in truths.items()
-            if n.startswith(rec.record_id[:3]) and t["form_type"] == "registration"
+            t for n, t in truths.items() if n.startswith(rec.record_id[:3]) and t["form_type"] == "registration"
         )
         rec.registered_id, rec.registered_name = person["fields"]["id_number"], person["fields"]["name"]
     return records
@@ -54,9 +52,7 @@ def test_valid_records_pass_and_gaps_are_findings(records, truths) -> None:  # t
         gaps = [f for f in outcome.findings if f["code"] == "CONTRIBUTION_GAP"]
         if truth["form_type"] == "account_statement":
             printed = [r["period"] for r in truth["contributions"]]
-            expected = sorted(
-                {f"{y}-{m:02d}" for y in range(2000, 2030) for m in range(1, 13)} - set(printed)
-            )
+            expected = sorted({f"{y}-{m:02d}" for y in range(2000, 2030) for m in range(1, 13)} - set(printed))
             expected = [p for p in expected if printed[0] < p < printed[-1]]
             assert [g["details"]["missing"] for g in gaps] == ([expected] if expected else [])
         else:
@@ -103,6 +99,12 @@ def _broken(records: list[RecordInput]) -> dict[str, tuple[RecordInput, set[str]
     row["personal"] = "-" + row["personal"]
     add("flag", stmt, {"FLAG_UNKNOWN"}).contributions[3]["flag"] = "补激"
     add("total", stmt, {"TOTAL_MISMATCH"}).fields["period_total"] = {"value": "1.00", "confidence": 0.99}
+    code = reg.fields["employer_code"]["value"]
+    _set(
+        add("uscc", reg, {"EMPLOYER_CODE_CHECK"}),
+        "employer_code",
+        code[:5] + ("A" if code[5] != "A" else "B") + code[6:],
+    )
     # Two documents of one person with different 个人编号 and nothing to break the tie: both flagged.
     pair = add("code-a", reg, {"PERSON_CODE_MISMATCH"}), add("code-b", stmt, {"PERSON_CODE_MISMATCH"})
     pair[0].person_key = pair[1].person_key = "code"
@@ -118,10 +120,7 @@ def test_broken_records_fail_with_exactly_the_expected_reasons(records, tmp_path
     assert all(run.outcomes[name].status == "needs_review" for name in cases)
     blurred = next(r for r in run.outcomes["blurred"].reasons if r["code"] == "AMOUNT_FORMAT")
     assert blurred["details"]["rows"] == [2] and blurred["fields"] == ["total"]
-    assert (
-        next(r for r in run.outcomes["id-legacy"].reasons if r["code"] == "ID_LEGACY_15")["severity"]
-        == "warning"
-    )
+    assert next(r for r in run.outcomes["id-legacy"].reasons if r["code"] == "ID_LEGACY_15")["severity"] == "warning"
     # Data Docs: built into the given folder, and no resident ID or name copied into them.
     assert run.data_docs == str(tmp_path / "docs" / "index.html")
     html = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "docs").rglob("*.html"))

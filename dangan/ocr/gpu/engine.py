@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from dangan.errors import ConfigError, OcrModelChecksumMismatch
-from dangan.ocr.base import PAGE_FAILED, EngineCapabilities, EngineIdentity, OcrLine, PageResult, check_image
+from dangan.ocr.base import (
+    PAGE_FAILED,
+    EngineCapabilities,
+    EngineIdentity,
+    OcrLine,
+    PageResult,
+    check_image,
+    image_size,
+)
 from dangan.ocr.det import DetParams, boxes_from_prob
 from dangan.ocr.gpu.device import TorchDevice, choose_torch_device, cpu_fallback
 from dangan.ocr.gpu.infer import TorchDetector, TorchRecognizer, prepare_crop, split_on_oom
@@ -140,8 +148,7 @@ class TorchPpOcrEngine:
             t1 = time.perf_counter()
             self._add("decode", t1 - t0)
             rgb, page.error = check_image(image)
-            shape = getattr(image, "shape", ())
-            page.size = (int(shape[1]), int(shape[0])) if len(shape) >= 2 else (0, 0)
+            page.size = image_size(image)
             if rgb is not None:
                 page.rgb, page.resized = rgb, self.detector.prepare(rgb)
             self._add("prepare", time.perf_counter() - t1)

@@ -9,6 +9,7 @@ CTC. A batch that runs out of GPU memory is split in halves and retried.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import cv2
@@ -134,7 +135,6 @@ class TorchRecognizer:
             return []
         batches = plan_rec_batches([c.shape[1] for c in crops], self.max_batch, self.min_width)
         outputs = [
-            split_on_oom(lambda part, w=b.width: self._run_bucket(part, w), [crops[i] for i in b.indices])
-            for b in batches
+            split_on_oom(partial(self._run_bucket, width=b.width), [crops[i] for i in b.indices]) for b in batches
         ]
         return restore_order(batches, outputs, len(crops))

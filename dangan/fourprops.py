@@ -1,0 +1,193 @@
+"""四性检测 (DA/T 70-2018) of a scan batch: authenticity, integrity, usability, security.
+
+- authenticity: every master re-hashes to its catalogued SHA-256 (streamed), the store's recorded SHA-256
+  agrees, and file properties (size, format, page count, page sizes) match the catalog;
+- integrity: every manifest item was delivered, every delivered file is accounted for, each document's pages
+  are numbered 1..n without gaps and match its page count;
+- usability: every master decodes completely, in an accepted format;
+- security: no executable or active content among accepted masters.
+
+The per-file checks are shared with transfer verification (``dangan.transfer.checks``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from dangan.catalog.db import session_scope
+from dangan.catalog.models import BatchFile, Document, Master, Page, ScanBatch
+from dangan.imaging.decode import DecodeLimits
+from dangan.imaging.sniff import ACCEPTED
+from dangan.transfer.checks import (
+    AUTHENTICITY,
+    INTEGRITY,
+    PROPERTIES,
+    SECURITY,
+    USABILITY,
+    Problem,
+    check_content,
+    check_master,
+)
+
+BLOCK = 1 << 20
+
+
+@dataclass
+class FourPropsReport:
+    batch_id: str
+    site: str
+    checked_at: str
+    masters: int = 0
+    documents: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        by_prop = {
+            p: {
+                "passed": not [x for x in self.problems if x.property == p],
+                "problems": [x.to_dict() for x in self.problems if x.property == p],
+            }
+            for p in PROPERTIES
+        }
+        return {
+            "batch_id": self.batch_id,
+            "site": self.site,
+            "checked_at": self.checked_at,
+            "standard": "DA/T 70-2018",
+            "masters": self.masters,
+            "documents": self.documents,
+            "passed": self.passed,
+            "properties": by_prop,
+        }
+
+
+def _rehash(store: Any, key: str) -> tuple[str, bytes]:
+    digest, parts = hashlib.sha256(), []
+    with store.open(key) as fh:
+        while block := fh.read(BLOCK):
+            digest.update(block)
+            parts.append(block)
+    return digest.hexdigest(), b"".join(parts)
+
+
+def check_batch(
+    catalog_url: str, store: Any, site: str, batch_id: str, limits: DecodeLimits | None = None
+) -> FourPropsReport:
+    """Run the four checks on one batch; problems are collected, never raised."""
+    limits = limits or DecodeLimits()
+    report = FourPropsReport(batch_id, site, datetime.now(UTC).isoformat(timespec="seconds"))
+    add = report.problems.append
+    with session_scope(catalog_url) as s:
+        batch = s.get(ScanBatch, batch_id)
+        if batch is None:
+            add(Problem(INTEGRITY, "BATCH_UNKNOWN", None, f"batch {batch_id} is not in the catalog"))
+            return report
+        for name in (batch.report or {}).get("missing_files", []):
+            add(Problem(INTEGRITY, "MANIFEST_ITEM_MISSING", name, "listed in the manifest, never delivered"))
+        for name in (batch.report or {}).get("unaccounted", []):
+            add(Problem(INTEGRITY, "FILE_UNACCOUNTED", name, "delivered but neither accepted nor quarantined"))
+        for f in s.scalars(select(BatchFile).filter_by(batch_id=batch_id, outcome="missing")):
+            add(Problem(INTEGRITY, "FILE_VANISHED", f.name, "disappeared from the source during ingest"))
+        masters = s.scalars(select(Master).filter_by(batch_id=batch_id).order_by(Master.id)).all()
+        pages = {
+            m.id: [
+                {"page_index": p.page_index, "width": p.width, "height": p.height}
+                for p in s.scalars(select(Page).filter_by(master_id=m.id))
+            ]
+            for m in masters
+        }
+        entries = [
+            {
+                "path": m.original_name,
+                "key": m.object_key,
+                "sha256": m.sha256,
+                "size": m.size,
+                "format": m.format,
+                "page_count": m.page_count,
+                "id": m.id,
+            }
+            for m in masters
+        ]
+        docs = s.scalars(select(Document).filter_by(batch_id=batch_id)).all()
+        seqs = {d.id: (d.source_file, d.page_count, sorted(p.seq for p in d.pages)) for d in docs}
+    report.masters, report.documents = len(entries), len(seqs)
+    for e in entries:
+        try:
+            found, data = _rehash(store, e["key"])
+            recorded = store.stat(e["key"]).sha256
+        except Exception as exc:  # missing object, store error: the master is not authentic as catalogued
+            add(Problem(AUTHENTICITY, "MASTER_UNREADABLE", e["path"], f"{type(exc).__name__}: {exc}"))
+            continue
+        if found != e["sha256"]:
+            add(
+                Problem(
+                    AUTHENTICITY,
+                    "CHECKSUM_MISMATCH",
+                    e["path"],
+                    f"sha256 {found[:12]}…, catalogued {e['sha256'][:12]}…",
+                )
+            )
+        if recorded and recorded != e["sha256"]:
+            add(Problem(AUTHENTICITY, "STORE_METADATA_MISMATCH", e["path"], "store records another sha256"))
+        if e["format"] not in ACCEPTED:
+            add(Problem(USABILITY, "FORMAT_NOT_ALLOWED", e["path"], f"format {e['format']}"))
+        report.problems += check_master(e, data, pages[e["id"]], limits)
+        report.problems += [
+            p
+            for p in check_content(e["path"], data[:4096], data)
+            if p.code != "CONTENT_TYPE_MISMATCH"
+            or e["path"].rsplit(".", 1)[-1].lower() in ("png", "jpg", "jpeg", "tif", "tiff", "pdf")
+        ]
+    for source_file, count, numbers in seqs.values():
+        if numbers != list(range(1, len(numbers) + 1)):
+            add(Problem(INTEGRITY, "PAGE_GAP", source_file, f"page numbers {numbers}"))
+        if count != len(numbers):
+            add(
+                Problem(INTEGRITY, "PAGE_COUNT", source_file, f"{len(numbers)} pages catalogued, document says {count}")
+            )
+    return report
+
+
+def store_report(store: Any, report: FourPropsReport) -> str:
+    """Keep the machine-readable report beside the batch (object key returned)."""
+    data = json.dumps(report.to_dict(), ensure_ascii=False, sort_keys=True, indent=1).encode()
+    sha = hashlib.sha256(data).hexdigest()
+    key = f"sites/{report.site}/batches/{report.batch_id}/four-properties-{sha[:12]}.json"
+    store.put(key, data, sha256=sha, content_type="application/json")
+    return key
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """Operator summary (file names only; no personal data)."""
+    names = {
+        AUTHENTICITY: "真实性 authenticity",
+        INTEGRITY: "完整性 integrity",
+        USABILITY: "可用性 usability",
+        SECURITY: "安全性 security",
+    }
+    rows = ["| property | result | problems |", "|---|---|---|"]
+    for prop, res in report["properties"].items():
+        rows.append(f"| {names[prop]} | {'pass' if res['passed'] else '**FAIL**'} | {len(res['problems'])} |")
+    detail = [
+        f"| {p['property']} | {p['code']} | {p['file'] or '—'} | {p['message']} |"
+        for res in report["properties"].values()
+        for p in res["problems"]
+    ]
+    parts = [
+        f"# 四性检测 (DA/T 70-2018) — batch `{report['batch_id'][:12]}`, site {report['site']}\n",
+        f"{report['masters']} masters, {report['documents']} documents checked at {report['checked_at']}\n",
+        *rows,
+    ]
+    if detail:
+        parts += ["\n## Problems\n", "| property | code | file | detail |", "|---|---|---|---|", *detail]
+    return "\n".join(parts) + "\n"
