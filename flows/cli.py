@@ -289,7 +289,7 @@ def ocr(
     from dangan.ocr.stage import engine_for
 
     try:
-        eng = engine_for(OcrOptions(engine=engine, device=device))
+        eng = engine_for(OcrOptions.model_validate({"engine": engine, "device": device}))
     except DanganError as exc:
         _fail(exc)
     except ValueError as exc:
@@ -476,14 +476,16 @@ def reprocess(
     from tasks.common import settings_payload
 
     try:
-        sel = Selector(
-            batch_id=batch,
-            qa_codes=qa_code,
-            page_status=status,
-            validation_status=validation_status,
-            ocr_model_not=ocr_model_not,
-            ingested_from=ingested_from,
-            ingested_to=ingested_to,
+        sel = Selector.model_validate(
+            dict(
+                batch_id=batch,
+                qa_codes=qa_code,
+                page_status=status,
+                validation_status=validation_status,
+                ocr_model_not=ocr_model_not,
+                ingested_from=ingested_from,
+                ingested_to=ingested_to,
+            )
         )
     except ValidationError as exc:
         err_console.print(f"[bold red]Invalid selector[/]: {exc.errors()[0]['msg']} — dates are YYYY-MM-DD.")

@@ -52,9 +52,7 @@ def extract(
 
     s = _settings(ctx)
     try:
-        engine = create_engine(
-            OcrOptions(engine=s.ocr.engine, device=s.ocr.device, model_dir=s.ocr.model_dir)
-        )
+        engine = create_engine(OcrOptions(engine=s.ocr.engine, device=s.ocr.device, model_dir=s.ocr.model_dir))
     except DanganError as exc:
         _fail(exc)
     failed = 0
@@ -63,9 +61,7 @@ def extract(
         if as_json:
             print(json.dumps(result, ensure_ascii=False))
         elif "error" in result:
-            err_console.print(
-                f"{result['path']}: [red]{result['error']['code']}[/] {result['error']['message']}"
-            )
+            err_console.print(f"{result['path']}: [red]{result['error']['code']}[/] {result['error']['message']}")
         else:
             console.print(_field_table(f"{result['path']} · {result['form_type']}", result))
             if result["contributions"]:
@@ -88,18 +84,14 @@ def _review_table(view: dict[str, Any]) -> Table:
             continue
         conf = "" if item["confidence"] is None else f"{item['confidence']:.3f}"
         image = f"{item['image']} {item['box']}" if item["image"] else str(item["box"] or "")
-        table.add_row(
-            item["name"], str(shown(item["name"], item["value"])), conf, ",".join(item["reasons"]), image
-        )
+        table.add_row(item["name"], str(shown(item["name"], item["value"])), conf, ",".join(item["reasons"]), image)
     return table
 
 
 def review(
     ctx: typer.Context,
     site: Annotated[str, typer.Option(help="site code")],
-    document: Annotated[
-        list[int] | None, typer.Option(help="document id (default: every document to review)")
-    ] = None,
+    document: Annotated[list[int] | None, typer.Option(help="document id (default: every document to review)")] = None,
 ) -> None:
     """Review flagged documents: see the reasons, type corrections (Enter keeps a value), validate again."""
     from sqlalchemy import select
@@ -119,11 +111,7 @@ def review(
         if not ids:
             with session_scope(ref.catalog_url) as db:
                 ids = list(
-                    db.scalars(
-                        select(Document.id).where(
-                            Document.site_code == site, Document.status == "needs_review"
-                        )
-                    )
+                    db.scalars(select(Document.id).where(Document.site_code == site, Document.status == "needs_review"))
                 )
         if not ids:
             console.print("nothing to review")
@@ -132,9 +120,7 @@ def review(
             view = review_items(ref.catalog_url, doc_id, store=store)
             console.print(_review_table(view))
             for reason in view["reasons"]:
-                console.print(
-                    f"  [yellow]{reason['code']}[/] {reason['message']} {reason.get('details') or ''}"
-                )
+                console.print(f"  [yellow]{reason['code']}[/] {reason['message']} {reason.get('details') or ''}")
             corrections: dict[str, str | None] = {}
             for item in view["fields"]:
                 if item["reasons"]:
@@ -152,9 +138,7 @@ def review(
                 docs_dir=data_docs_dir(s, site),
             )
             changed, reasons = ", ".join(result["changed"]) or "-", ", ".join(result["reasons"]) or "-"
-            console.print(
-                f"document {doc_id}: [bold]{result['status']}[/] · changed {changed} · reasons {reasons}"
-            )
+            console.print(f"document {doc_id}: [bold]{result['status']}[/] · changed {changed} · reasons {reasons}")
     except DanganError as exc:
         _fail(exc)
 

@@ -67,12 +67,13 @@ def ensure_automations(block_name: str) -> list[str]:
     from prefect.events.actions import SendNotification
     from prefect.events.schemas.automations import EventTrigger, Posture
 
-    block = Block.load(block_name)
+    block: Any = Block.load(block_name)
     spec = yaml.safe_load(AUTOMATIONS_FILE.read_text(encoding="utf-8"))["automations"]
     created = []
     for item in spec:
         with contextlib.suppress(Exception):  # not there yet
-            Automation.read(name=item["name"]).delete()
+            existing: Any = Automation.read(name=item["name"])
+            existing.delete()
         Automation(
             name=item["name"],
             description=item["description"],

@@ -42,7 +42,7 @@ def ingest_batch(
     plan = open_batch_task(payload, site, source, manifest, operator)
     chunks = plan.chunks(chunk_size or cfg.ingest.chunk_size)
     logger.info("batch %s: %d files in %d chunks", plan.batch_id[:12], len(plan.files), len(chunks))
-    progress = create_progress_artifact(0.0, key=f"ingest-progress-{site}", description="chunks ingested")
+    progress: Any = create_progress_artifact(0.0, key=f"ingest-progress-{site}", description="chunks ingested")
     if fan_out:
         _run_chunks_on_workers(payload, site, plan, chunks, progress)
     else:
@@ -71,7 +71,7 @@ def _run_chunks_on_workers(
     from prefect.deployments import run_deployment
 
     logger = get_run_logger()
-    runs = [
+    runs: list[Any] = [
         run_deployment(
             CHUNK_DEPLOYMENT,
             parameters={

@@ -48,7 +48,7 @@ def ocr_pages(
     logger.info(
         "OCR %d pages with %s (%s) in %d chunks", len(page_ids), identity["engine"], identity["model"], len(chunks)
     )
-    progress = create_progress_artifact(0.0, key=f"ocr-progress-{site}", description="pages recognized")
+    progress: Any = create_progress_artifact(0.0, key=f"ocr-progress-{site}", description="pages recognized")
     futures = [
         ocr_chunk_task.submit(payload, site, ids, options.engine, options.device, index=i)
         for i, ids in enumerate(chunks)

@@ -20,9 +20,7 @@ from tasks.common import retry_transient_only, settings_from
     retry_condition_fn=retry_transient_only,
     task_run_name="extract-chunk-{index}",
 )
-def extract_chunk_task(
-    settings: dict[str, Any], site: str, document_ids: list[int], index: int = 0
-) -> dict[str, Any]:
+def extract_chunk_task(settings: dict[str, Any], site: str, document_ids: list[int], index: int = 0) -> dict[str, Any]:
     """Extract fields of a chunk of documents from their current OCR results (safe to rerun)."""
     cfg = settings_from(settings)
     return extract_documents(get_site(cfg, site).catalog_url, site, document_ids)
@@ -36,9 +34,7 @@ def extract_chunk_task(
     retry_condition_fn=retry_transient_only,
     task_run_name="validate-chunk-{index}",
 )
-def validate_chunk_task(
-    settings: dict[str, Any], site: str, document_ids: list[int], index: int = 0
-) -> dict[str, Any]:
+def validate_chunk_task(settings: dict[str, Any], site: str, document_ids: list[int], index: int = 0) -> dict[str, Any]:
     """Validate a chunk of extracted documents; Data Docs go to ``<data_dir>/data_docs/<site>``."""
     from dangan.quality.store import validate_documents
 

@@ -17,9 +17,7 @@ from dangan.ocr.base import OcrLine, PageResult
 def lines_from_json(lines: Sequence[dict[str, Any]]) -> list[OcrLine]:
     """OCR lines from their stored JSON form (``ocr_result.lines``: ``[{"text", "confidence", "box"}]``)."""
     return [
-        OcrLine(
-            str(d["text"]), float(d.get("confidence", 0.0)), tuple((float(x), float(y)) for x, y in d["box"])
-        )
+        OcrLine(str(d["text"]), float(d.get("confidence", 0.0)), tuple((float(x), float(y)) for x, y in d["box"]))
         for d in lines
         if d.get("box")
     ]
@@ -34,9 +32,7 @@ def extract_document(
     """Classify and extract one document; ``form_hint`` (e.g. the manifest's form type) is used only when
     the OCR evidence is too weak to decide."""
     vocab = vocab or load_vocabulary()
-    items = [
-        page_items(p.lines if isinstance(p, PageResult) else p, number) for number, p in enumerate(pages)
-    ]
+    items = [page_items(p.lines if isinstance(p, PageResult) else p, number) for number, p in enumerate(pages)]
     form_type, score = classify(items, vocab)
     if form_type == UNKNOWN and form_hint in vocab.forms:
         form_type = str(form_hint)

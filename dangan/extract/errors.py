@@ -20,9 +20,7 @@ class CorrectionRejected(PermanentError):
     """A review correction names an unknown field or a value that cannot be stored."""
 
     code = "REVIEW_CORRECTION_INVALID"
-    default_hint = (
-        "Correct only fields shown in the review table; contribution cells as contributions.N.COLUMN."
-    )
+    default_hint = "Correct only fields shown in the review table; contribution cells as contributions.N.COLUMN."
 
 
 class SuiteIntegrityError(PermanentError):

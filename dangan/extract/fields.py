@@ -45,9 +45,7 @@ def _edit1(a: str, b: str) -> bool:
 def _lookup(key: str, index: dict[str, str]) -> tuple[str, str] | None:
     if key in index:
         return index[key], key
-    if (
-        len(key) >= 4
-    ):  # one misread character in a long label (补缴 → 补激) still anchors; short ones must match
+    if len(key) >= 4:  # one misread character in a long label (补缴 → 补激) still anchors; short ones must match
         for label, name in index.items():
             if len(label) >= 4 and _edit1(key, label):
                 return name, label
@@ -106,9 +104,7 @@ def _value_items(anchor: Anchor, page: Sequence[Item], all_labels: frozenset[str
     below = [
         i
         for i in page
-        if i is not a
-        and horizontal_overlap(a, i) >= 0.5
-        and 0 <= i.y0 - a.y1 + 0.2 * a.height <= 2.7 * a.height
+        if i is not a and horizontal_overlap(a, i) >= 0.5 and 0 <= i.y0 - a.y1 + 0.2 * a.height <= 2.7 * a.height
     ]
     below.sort(key=lambda i: i.y0)
     if below and not is_label(below[0], all_labels):

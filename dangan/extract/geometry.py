@@ -53,9 +53,7 @@ def page_items(lines: Sequence[OcrLine], page: int) -> list[Item]:
             continue
         xs = [x * cos + y * sin for x, y in line.box]
         ys = [-x * sin + y * cos for x, y in line.box]
-        items.append(
-            Item(text, float(line.confidence), tuple(line.box), min(xs), min(ys), max(xs), max(ys), page)
-        )
+        items.append(Item(text, float(line.confidence), tuple(line.box), min(xs), min(ys), max(xs), max(ys), page))
     return items
 
 

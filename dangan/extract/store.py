@@ -41,9 +41,7 @@ def contribution_rows(fields: dict[str, FieldValue]) -> list[dict[str, Any]]:
     rows = []
     for name, fv in fields.items():
         if name.startswith(CONTRIBUTION_PREFIX) and fv.value:
-            rows.append(
-                (int(name[len(CONTRIBUTION_PREFIX) :]), {**json.loads(fv.value), "confidence": fv.confidence})
-            )
+            rows.append((int(name[len(CONTRIBUTION_PREFIX) :]), {**json.loads(fv.value), "confidence": fv.confidence}))
     return [row for _, row in sorted(rows, key=lambda r: r[0])]
 
 
@@ -122,9 +120,7 @@ def _extract_one(s: Session, doc: Document, vocab: Vocabulary) -> dict[str, Any]
         form_hint=doc.form_type,
     )
     before = current_fields(s, doc.id)
-    version = (
-        s.scalar(select(func.max(FieldValue.version)).where(FieldValue.document_id == doc.id)) or 0
-    ) + 1
+    version = (s.scalar(select(func.max(FieldValue.version)).where(FieldValue.document_id == doc.id)) or 0) + 1
     s.execute(
         update(FieldValue)
         .where(FieldValue.document_id == doc.id, FieldValue.is_current.is_(True))

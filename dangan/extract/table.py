@@ -41,9 +41,7 @@ def _row(cells: dict[str, list[Item]], table: TableSpec, page: int) -> Contribut
     flags: dict[str, tuple[str, ...]] = {}
     for column in table.columns:
         items = cells.get(column, [])
-        norm = normalize_value(
-            table.kinds.get(column, "text"), " ".join(i.text for i in items) if items else None
-        )
+        norm = normalize_value(table.kinds.get(column, "text"), " ".join(i.text for i in items) if items else None)
         values[column] = norm.value
         if norm.flags:
             flags[column] = norm.flags
@@ -68,9 +66,7 @@ def extract_table(
                 continue
             if header is None:
                 continue
-            if any(is_label(i, stop_labels) for i in row) or any(
-                label_key(i.text) in header_labels for i in row
-            ):
+            if any(is_label(i, stop_labels) for i in row) or any(label_key(i.text) in header_labels for i in row):
                 header = None
                 continue
             cells = _assign(row, header)

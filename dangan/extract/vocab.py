@@ -111,33 +111,25 @@ def _parse(data: dict, source: str) -> Vocabulary:
         fields[name] = FieldSpec(name, kind, _strings(spec.get("labels"), f"fields.{name}.labels"), into)
     tables: dict[str, TableSpec] = {}
     for name, spec in data.get("tables", {}).items():
-        columns = {
-            col: _strings(labels, f"tables.{name}.columns.{col}") for col, labels in spec["columns"].items()
-        }
+        columns = {col: _strings(labels, f"tables.{name}.columns.{col}") for col, labels in spec["columns"].items()}
         columns = {col: tuple(label_key(lb) for lb in labels) for col, labels in columns.items()}
         kinds = dict(spec.get("kinds", {}))
         if set(kinds) != set(columns) or not set(kinds.values()) <= set(KINDS):
-            raise VocabularyError(
-                f"tables.{name}.kinds must give a known kind for every column", source=source
-            )
+            raise VocabularyError(f"tables.{name}.kinds must give a known kind for every column", source=source)
         tables[name] = TableSpec(name, columns, kinds, int(spec.get("min_header_columns", 3)))
     forms: dict[str, FormSpec] = {}
     for name, spec in data.get("forms", {}).items():
         form = FormSpec(
             name=name,
             titles=_strings(spec.get("titles"), f"forms.{name}.titles"),
-            keywords=_strings(spec.get("keywords", []), f"forms.{name}.keywords")
-            if spec.get("keywords")
-            else (),
+            keywords=_strings(spec.get("keywords", []), f"forms.{name}.keywords") if spec.get("keywords") else (),
             fields=_strings(spec.get("fields"), f"forms.{name}.fields"),
             date_field=spec.get("date_field"),
             table=spec.get("table"),
         )
         unknown = [f for f in form.fields if f not in fields]
         if unknown or (form.table and form.table not in tables):
-            raise VocabularyError(
-                f"form {name} names unknown fields/table {unknown or form.table}", source=source
-            )
+            raise VocabularyError(f"form {name} names unknown fields/table {unknown or form.table}", source=source)
         forms[name] = form
     return Vocabulary(int(data.get("version", 1)), fields, forms, tables)
 

@@ -268,12 +268,12 @@ def _read_if_safe(source: Source, item: SourceFile) -> bytes | None:
 
 def _as_dict(obj: Any) -> dict[str, Any]:
     if hasattr(obj, "model_dump"):
-        return _plain(obj.model_dump(mode="json"))  # type: ignore[no-any-return]
+        return _plain(obj.model_dump(mode="json"))
     if hasattr(obj, "__dataclass_fields__"):
         from dataclasses import asdict
 
-        return _plain(asdict(obj))  # type: ignore[no-any-return]
-    return _plain(dict(obj))  # type: ignore[no-any-return]
+        return _plain(asdict(obj))
+    return _plain(dict(obj))
 
 
 def _plain(value: Any) -> Any:

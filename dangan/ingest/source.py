@@ -117,7 +117,7 @@ class StoreSource:
         return _flag_collisions(files)
 
     def read(self, item: SourceFile) -> bytes:
-        return self.store.get(item.locator)  # type: ignore[attr-defined,no-any-return]
+        return self.store.get(item.locator)  # type: ignore[attr-defined]
 
 
 def open_source(source: str, *, exclude: set[Path] | None = None) -> Source:

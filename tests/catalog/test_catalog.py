@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -19,8 +21,22 @@ def test_upgrade_creates_schema_and_is_idempotent(catalog_url: str) -> None:
     assert upgrade(catalog_url) == head_revision()
     assert upgrade(catalog_url) == head_revision()  # second run harmless
     tables = set(inspect(get_engine(catalog_url)).get_table_names())
-    expected = {"site", "scan_batch", "person", "dossier", "document", "master", "page", "derivative",
-                "quality_issue", "quarantine_item", "ocr_result", "field", "transfer", "audit_event"}
+    expected = {
+        "site",
+        "scan_batch",
+        "person",
+        "dossier",
+        "document",
+        "master",
+        "page",
+        "derivative",
+        "quality_issue",
+        "quarantine_item",
+        "ocr_result",
+        "field",
+        "transfer",
+        "audit_event",
+    }
     assert expected <= tables
 
 
@@ -34,8 +50,15 @@ def _seed(url: str) -> None:
 
 def test_master_unique_per_site_and_sha(catalog_url: str) -> None:
     _seed(catalog_url)
-    row = {"site_code": "330106", "sha256": "a" * 64, "size": 1, "format": "png", "object_key": "k",
-           "original_name": "a.png", "batch_id": "b" * 32}
+    row = {
+        "site_code": "330106",
+        "sha256": "a" * 64,
+        "size": 1,
+        "format": "png",
+        "object_key": "k",
+        "original_name": "a.png",
+        "batch_id": "b" * 32,
+    }
     with session_scope(catalog_url) as s:
         s.add(Master(**row))
     with pytest.raises(IntegrityError), session_scope(catalog_url) as s:
@@ -44,8 +67,12 @@ def test_master_unique_per_site_and_sha(catalog_url: str) -> None:
 
 def test_one_open_transfer_per_person_and_destination(catalog_url: str) -> None:
     _seed(catalog_url)
-    t = {"person_resident_id": "11010519491231002X", "person_masked": "110105********002X",
-         "from_site": "330106", "to_site": "110105"}
+    t = {
+        "person_resident_id": "11010519491231002X",
+        "person_masked": "110105********002X",
+        "from_site": "330106",
+        "to_site": "110105",
+    }
     with session_scope(catalog_url) as s:
         s.add(Transfer(**t))
     with pytest.raises(IntegrityError), session_scope(catalog_url) as s:
@@ -75,7 +102,7 @@ def test_transitions_enforced_and_audited(catalog_url: str) -> None:
 
 def test_transfer_state_machine_is_linear() -> None:
     path = ["requested", "packaged", "copied", "verified", "committed", "done"]
-    for a, b in zip(path, path[1:], strict=False):
+    for a, b in itertools.pairwise(path):
         assert can_transition("transfer", a, b)
     assert not can_transition("transfer", "requested", "committed")
     assert not can_transition("transfer", "done", "requested")

@@ -38,9 +38,7 @@ def seed(
                     truth["fields"]["id_number"],
                     truth["fields"]["name"],
                 )
-                persons[key] = Person(
-                    site_code=site, resident_id=rid, resident_id_masked=mask_id(rid), name=pname
-                )
+                persons[key] = Person(site_code=site, resident_id=rid, resident_id_masked=mask_id(rid), name=pname)
                 s.add(persons[key])
                 s.flush()
             dossier = Dossier(person_id=persons[key].id, category=f"养老保险-{name}")

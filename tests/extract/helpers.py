@@ -15,8 +15,7 @@ from dangan.quality.records import RecordInput
 def truth_pages(truth: dict[str, Any], confidence: float = 0.99) -> list[list[OcrLine]]:
     """OCR lines exactly as the sample renderer drew them (text + box per item), one list per page."""
     return [
-        [OcrLine(b["text"], confidence, quad_from_bbox(*b["bbox"])) for b in page["boxes"]]
-        for page in truth["pages"]
+        [OcrLine(b["text"], confidence, quad_from_bbox(*b["bbox"])) for b in page["boxes"]] for page in truth["pages"]
     ]
 
 
@@ -30,9 +29,7 @@ def load_truths(batch_dir: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def record_of(
-    record_id: str, ex: DocumentExtraction, person_key: str | None = None, **kw: Any
-) -> RecordInput:
+def record_of(record_id: str, ex: DocumentExtraction, person_key: str | None = None, **kw: Any) -> RecordInput:
     """A validation record from an extraction (what the catalog path builds from stored fields)."""
     fields = {name: {"value": f.value, "confidence": f.confidence} for name, f in ex.fields.items()}
     rows = [row.to_json() for row in ex.contributions]
@@ -41,6 +38,4 @@ def record_of(
 
 def truth_records(truths: dict[str, dict[str, Any]]) -> list[RecordInput]:
     """Records of every sample document, extracted from perfect-OCR pages, keyed by person (p01, p02...)."""
-    return [
-        record_of(name, extract_document(truth_pages(t)), person_key=name[:3]) for name, t in truths.items()
-    ]
+    return [record_of(name, extract_document(truth_pages(t)), person_key=name[:3]) for name, t in truths.items()]

@@ -37,18 +37,14 @@ def _app() -> typer.Typer:
 def test_extract_prints_fields_of_a_scan(ocr_batch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out, truths, _ = ocr_batch
     name = next(n for n in truths if "registration" in n)
-    result = CliRunner().invoke(
-        _app(), ["--data-dir", str(tmp_path), "extract", "--json", str(out / "scans" / name)]
-    )
+    result = CliRunner().invoke(_app(), ["--data-dir", str(tmp_path), "extract", "--json", str(out / "scans" / name)])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout.strip().splitlines()[-1])
     assert printed["path"].endswith(name) and printed["form_type"] == "registration"
     for key in ("id_number", "name", "birth_date", "employer_name", "contribution_base", "insured_since"):
         assert printed["fields"][key]["value"] == truths[name]["fields"][key], key
         assert len(printed["fields"][key]["box"]) == 4 and printed["fields"][key]["confidence"] > 0.5
-    missing = CliRunner().invoke(
-        _app(), ["--data-dir", str(tmp_path), "extract", "--json", str(tmp_path / "x.png")]
-    )
+    missing = CliRunner().invoke(_app(), ["--data-dir", str(tmp_path), "extract", "--json", str(tmp_path / "x.png")])
     assert missing.exit_code != 0
 
 
@@ -70,9 +66,7 @@ def test_review_and_export(truth_batch, tmp_path: Path) -> None:  # type: ignore
     assert f"document {ids[bad]}: validated" in result.output
     with session_scope(ref.catalog_url) as s:
         assert s.get(Document, ids[bad]).status == "validated"  # type: ignore[union-attr]
-        actors = {
-            e.actor for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "field.corrected"))
-        }
+        actors = {e.actor for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "field.corrected"))}
         assert actors == {settings.actor}
     assert "nothing to review" in CliRunner().invoke(app, [*base, "review", "--site", SITE]).output
 

@@ -32,14 +32,11 @@ def test_every_ground_truth_field_from_perfect_ocr(truth_batch) -> None:  # type
         got = {k: ex.fields[k].value if k in ex.fields else None for k in truth["fields"]}
         assert got == truth["fields"], name
         assert [
-            {k: r.values[k] for k in row}
-            for r, row in zip(ex.contributions, truth["contributions"], strict=True)
+            {k: r.values[k] for k in row} for r, row in zip(ex.contributions, truth["contributions"], strict=True)
         ] == truth["contributions"], name
         if "id_number" in ex.fields:
             labels.add(ex.fields["id_number"].label)
-            assert ex.fields["id_number"].box is not None and ex.fields[
-                "id_number"
-            ].confidence == pytest.approx(0.99)
+            assert ex.fields["id_number"].box is not None and ex.fields["id_number"].confidence == pytest.approx(0.99)
     assert labels >= {"公民身份号码", "身份证号码", "社会保障号码"}  # the county variants all anchor
 
 
@@ -50,15 +47,11 @@ def test_real_ocr_on_degraded_scans(ocr_batch) -> None:  # type: ignore[no-untyp
         ex = extract_document(results[name])
         assert ex.form_type == truth["form_type"], name
         for key in KEY_FIELDS:
-            if key in truth["fields"] and (
-                key not in ex.fields or ex.fields[key].value != truth["fields"][key]
-            ):
+            if key in truth["fields"] and (key not in ex.fields or ex.fields[key].value != truth["fields"][key]):
                 wrong.append((name, key))
         assert len(ex.contributions) == len(truth["contributions"]), name
         if ex.contributions:
-            assert [r.values["period"] for r in ex.contributions] == [
-                r["period"] for r in truth["contributions"]
-            ]
+            assert [r.values["period"] for r in ex.contributions] == [r["period"] for r in truth["contributions"]]
     assert wrong == []
 
 
@@ -155,10 +148,7 @@ def test_label_vocabulary_is_data(tmp_path: Path) -> None:
         _line("赵敏", 300, 300, 380, 340),
     ]
     assert extract_document([lines], vocab=vocab).fields["name"].value == "赵敏"
-    assert (
-        "name" not in extract_document([lines]).fields
-        or extract_document([lines]).fields["name"].value is None
-    )
+    assert "name" not in extract_document([lines]).fields or extract_document([lines]).fields["name"].value is None
     broken = tmp_path / "broken.toml"
     broken.write_text(text.replace('kind = "sex"', 'kind = "gender"'), encoding="utf-8")
     with pytest.raises(VocabularyError):

@@ -22,9 +22,7 @@ from dangan.extract.normalize import (
     normalize_value,
 )
 
-amounts = st.decimals(
-    min_value=0, max_value=Decimal("99999999.99"), places=2, allow_nan=False, allow_infinity=False
-)
+amounts = st.decimals(min_value=0, max_value=Decimal("99999999.99"), places=2, allow_nan=False, allow_infinity=False)
 dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31))
 DATE_FORMATS = ("%Y-%m-%d", "%Y年%m月%d日", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y - %m - %d")
 MONTH_FORMATS = ("%Y-%m", "%Y年%m月", "%Y.%m", "%Y%m", "%Y/%m")
@@ -125,6 +123,4 @@ def test_sex_and_ids() -> None:
     assert normalize_sex("男性").value == "男" and normalize_sex("女").value == "女"
     assert normalize_sex("勇").flags
     assert normalize_value("id", " 11010519491231002x ").value == "11010519491231002X"
-    assert normalize_value("id", "1101051949123100").flags == (
-        "ID_SHAPE",
-    )  # 16 digits: kept as read, flagged
+    assert normalize_value("id", "1101051949123100").flags == ("ID_SHAPE",)  # 16 digits: kept as read, flagged

@@ -55,9 +55,7 @@ def test_review_flow_pause_and_resume(truth_batch, tmp_path: Path) -> None:  # t
     with prefect_test_harness(server_startup_timeout=120):
         worker = threading.Thread(
             target=lambda: outcome.update(
-                review_document(
-                    SITE, ids[bad], settings=settings_payload(settings), timeout=300, poll_interval=1
-                )
+                review_document(SITE, ids[bad], settings=settings_payload(settings), timeout=300, poll_interval=1)
             )
         )
         worker.start()
@@ -67,9 +65,7 @@ def test_review_flow_pause_and_resume(truth_batch, tmp_path: Path) -> None:  # t
             assert keyset is not None  # the pause waits for input (a form), not just a resume click
             description = client.read_flow_run_input(run.id, keyset["description"])
         assert "ID_CHECK_DIGIT" in description and wrong not in description and right not in description
-        resume_flow_run(
-            run.id, run_input={"reviewer": "reviewer3", "corrections": {"id_number": right, "name": ""}}
-        )
+        resume_flow_run(run.id, run_input={"reviewer": "reviewer3", "corrections": {"id_number": right, "name": ""}})
         worker.join(timeout=120)
     assert outcome == {
         "document_id": ids[bad],
@@ -79,9 +75,9 @@ def test_review_flow_pause_and_resume(truth_batch, tmp_path: Path) -> None:  # t
         "accepted": False,
     }
     with session_scope(ref.catalog_url) as s:
-        assert [
-            e.actor for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "field.corrected"))
-        ] == ["reviewer3"]
+        assert [e.actor for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "field.corrected"))] == [
+            "reviewer3"
+        ]
 
 
 def test_review_markdown_masks_ids_and_links_images() -> None:

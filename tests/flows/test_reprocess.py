@@ -36,7 +36,7 @@ def _setup(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_selectors(tmp_path: Path) -> None:
-    settings, ref, report = _setup(tmp_path)
+    _settings, ref, report = _setup(tmp_path)
     url = ref.catalog_url
     everything = select_pages(url, SITE, Selector())
     assert len(everything) == 2
@@ -63,8 +63,14 @@ def test_reprocess_flow_reruns_with_new_model_and_reports(prefect_harness, tmp_p
     ocr_chunk(ref.catalog_url, store, SITE, pages, OcrOptions(engine="null"))  # an "old model" with no text
     with session_scope(ref.catalog_url) as s:
         old_model = s.scalars(select(OcrResult.model)).first()
-    report = reprocess(site=SITE, selector={"ocr_model_not": "PP-OCRv6 something newer"}, stages=["ocr"],
-                       engine="ppocr", device="cpu", settings=settings_payload(settings))
+    report = reprocess(
+        site=SITE,
+        selector={"ocr_model_not": "PP-OCRv6 something newer"},
+        stages=["ocr"],
+        engine="ppocr",
+        device="cpu",
+        settings=settings_payload(settings),
+    )
     assert report["selected_pages"] == 2
     assert len(report["ocr_changed_pages"]) >= 1
     assert any(m.startswith("ppocr ") for m in report["ocr_models"])

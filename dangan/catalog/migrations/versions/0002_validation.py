@@ -35,9 +35,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["document_id"], ["document.id"], name=op.f("fk_validation_result_document_id_document")
         ),
-        sa.ForeignKeyConstraint(
-            ["site_code"], ["site.code"], name=op.f("fk_validation_result_site_code_site")
-        ),
+        sa.ForeignKeyConstraint(["site_code"], ["site.code"], name=op.f("fk_validation_result_site_code_site")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_validation_result")),
     )
     with op.batch_alter_table("validation_result", schema=None) as batch_op:
