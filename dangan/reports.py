@@ -7,7 +7,8 @@ from typing import Any
 from dangan.pii import scrub
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
+def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A markdown table with every cell PII-scrubbed and pipes escaped (``_none_`` when empty)."""
     if not rows:
         return "_none_\n"
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -21,7 +22,7 @@ def ingest_markdown(report: dict[str, Any], links: dict[str, str] | None = None)
     parts = [
         f"# Ingest batch `{report['batch_id'][:12]}` — site {report['site']}\n",
         f"Source: `{report['source']}`\n",
-        _table(
+        markdown_table(
             ["files", "accepted files", "pages", "quarantined", "duplicates", "unaccounted"],
             [
                 [
@@ -35,11 +36,11 @@ def ingest_markdown(report: dict[str, Any], links: dict[str, str] | None = None)
             ],
         ),
         "\n## Outcomes\n",
-        _table(["outcome", "files"], [[k, v] for k, v in report["outcomes"].items()]),
+        markdown_table(["outcome", "files"], [[k, v] for k, v in report["outcomes"].items()]),
         "\n## Quality issues (DA/T 31-2017 gates)\n",
-        _table(["code", "pages"], [[k, v] for k, v in report["qa_issues"].items()]),
+        markdown_table(["code", "pages"], [[k, v] for k, v in report["qa_issues"].items()]),
         "\n## Quarantined files\n",
-        _table(
+        markdown_table(
             ["file", "code", "reason", "kept at"],
             [
                 [
@@ -52,9 +53,9 @@ def ingest_markdown(report: dict[str, Any], links: dict[str, str] | None = None)
             ],
         ),
         "\n## Duplicates (already in the archive)\n",
-        _table(["file", "same bytes as"], [[d["file"], d["duplicate_of"]] for d in report["duplicates"]]),
+        markdown_table(["file", "same bytes as"], [[d["file"], d["duplicate_of"]] for d in report["duplicates"]]),
         "\n## Manifest reconciliation\n",
-        _table(
+        markdown_table(
             ["kind", "file"],
             [["not in manifest", f] for f in report["unlisted_files"]]
             + [["listed, not delivered", f] for f in report["missing_files"]]

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dangan.config import Settings, apply_offline_environment, load_settings
 from dangan.errors import DanganError
+from flows.cli_support import State, cli_settings, console, err_console, fail
 
 app = typer.Typer(
     help="dangan (档案): digitize and transfer social-insurance archives.",
@@ -25,19 +25,11 @@ app = typer.Typer(
 )
 sites_app = typer.Typer(help="Manage county sites (GB/T 2260 codes).", no_args_is_help=True)
 app.add_typer(sites_app, name="sites")
-console = Console()
-err_console = Console(stderr=True)
-
 DEMO_SITE = ("330106", "杭州市西湖区社会保险档案室")
 
 
-class _State:
-    settings: Settings | None = None
-
-
 def _settings() -> Settings:
-    assert _State.settings is not None
-    return _State.settings
+    return cli_settings()
 
 
 @app.callback()
@@ -45,15 +37,11 @@ def main(
     data_dir: Annotated[Path | None, typer.Option(help="data folder (default ./.dangan or DANGAN_DATA_DIR)")] = None,
 ) -> None:
     """Load settings once; keep Prefect local and offline."""
-    _State.settings = load_settings(data_dir=data_dir)
-    apply_offline_environment(_State.settings)
+    State.settings = load_settings(data_dir=data_dir)
+    apply_offline_environment(State.settings)
 
 
-def _fail(exc: DanganError) -> None:
-    err_console.print(f"[bold red]Error {exc.code}[/]: {exc.message}")
-    if exc.hint:
-        err_console.print(f"[yellow]What to do:[/] {exc.hint}")
-    raise typer.Exit(2)
+_fail = fail
 
 
 @app.command()

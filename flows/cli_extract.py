@@ -13,6 +13,7 @@ from rich.table import Table
 
 from dangan.config import Settings, load_settings
 from dangan.errors import DanganError
+from flows.cli_support import fail
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,11 +26,7 @@ def _settings(ctx: typer.Context) -> Settings:
     return load_settings(data_dir=root.params.get("data_dir") if root is not ctx else None)
 
 
-def _fail(exc: DanganError) -> None:
-    err_console.print(f"[bold red]Error {exc.code}[/]: {exc.message}")
-    if exc.hint:
-        err_console.print(f"[yellow]What to do:[/] {exc.hint}")
-    raise typer.Exit(2)
+_fail = fail
 
 
 def _field_table(title: str, result: dict[str, Any]) -> Table:

@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dangan.config import Settings, apply_offline_environment, load_settings
+from dangan.config import Settings
 from dangan.errors import DanganError
+from flows.cli_support import cli_settings
 
 _out = Console()
 _err = Console(stderr=True)
@@ -23,17 +24,7 @@ _STYLE = {"missing": "red", "changed": "bold red", "metadata_mismatch": "yellow"
 
 
 def _cfg() -> Settings:
-    """The main CLI's settings when it loaded them, else load them here (standalone use)."""
-    try:
-        from flows.cli import _State
-
-        if _State.settings is not None:
-            return _State.settings
-    except ImportError:  # pragma: no cover - the main CLI is always present in this repository
-        pass
-    settings = load_settings()
-    apply_offline_environment(settings)
-    return settings
+    return cli_settings()
 
 
 def fixity(

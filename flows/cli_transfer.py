@@ -8,38 +8,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from dangan.config import Settings, apply_offline_environment, load_settings
+from dangan.config import Settings
 from dangan.errors import DanganError
+from flows.cli_support import cli_settings, fail
 
 _err = Console(stderr=True)
 
 
 def _cfg() -> Settings:
-    """The main CLI's settings when it loaded them, else load them here (standalone use)."""
-    try:
-        from flows.cli import _State
-
-        if _State.settings is not None:
-            return _State.settings
-    except ImportError:  # pragma: no cover - the main CLI is always present in this repository
-        pass
-    settings = load_settings()
-    apply_offline_environment(settings)
-    return settings
+    return cli_settings()
 
 
-def _fail(exc: DanganError) -> NoReturn:
-    _err.print(f"[bold red]Error {exc.code}[/]: {exc.message}")
-    for name in exc.details.get("files") or []:
-        _err.print(f"  · {name}")
-    if exc.hint:
-        _err.print(f"[yellow]What to do:[/] {exc.hint}")
-    raise typer.Exit(2)
+_fail = fail
 
 
 def _print(result: dict[str, Any], as_json: bool, keys: tuple[str, ...]) -> None:

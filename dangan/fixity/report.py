@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from dangan.pii import scrub
+from dangan.reports import markdown_table
 
 
 def _short(sha: str | None) -> str:
@@ -30,12 +31,7 @@ def finding_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    if not rows:
-        return "_none_\n"
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join(scrub(str(c)).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return "\n".join(out) + "\n"
+_table = markdown_table
 
 
 def fixity_markdown(report: dict[str, Any]) -> str:

@@ -19,9 +19,9 @@ from tests.fixity.conftest import REPLICA, SITE, Archive, add_replica, corrupt_l
 @pytest.fixture
 def cli(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     """A CLI with the fixity command, using the archive's settings as the main CLI would."""
-    from flows import cli as main_cli
+    from flows.cli_support import State
 
-    monkeypatch.setattr(main_cli._State, "settings", archive.settings)
+    monkeypatch.setattr(State, "settings", archive.settings)
     app = typer.Typer(pretty_exceptions_enable=False)
 
     @app.callback()
