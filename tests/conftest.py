@@ -23,6 +23,7 @@ PG_ENV = "DANGAN_TEST_PG_URL"
 
 def _pg_schema_url(base: str) -> Iterator[str]:
     import psycopg
+    from sqlalchemy.engine import make_url
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     plain = base.replace("postgresql+psycopg://", "postgresql://")
@@ -32,7 +33,12 @@ def _pg_schema_url(base: str) -> Iterator[str]:
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL at {PG_ENV} not reachable ({exc}); see README 'Tests'")
     sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    password = make_url(base).password
+    if password:  # hand out the password by reference, as operators must register it
+        os.environ["DANGAN_TEST_PG_PASSWORD"] = str(password)
+        url = url.replace(f":{password}@", ":${DANGAN_TEST_PG_PASSWORD}@", 1)
+    yield url
     from dangan.catalog.db import dispose_engines
 
     dispose_engines()
@@ -69,3 +75,13 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cli_state() -> Iterator[None]:
+    """Each test starts without settings left by an earlier CLI invocation in this process."""
+    from flows.cli_support import State
+
+    State.settings = None
+    yield
+    State.settings = None

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from PIL import Image
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -97,14 +98,18 @@ def test_killed_mid_batch_then_rerun_accounts_every_file_once(tmp_path: Path) ->
     assert _run(data, "init", "--site", "330106", "--name", "西湖区").exit_code == 0
     env = {**os.environ, "DANGAN_DATA_DIR": str(data), "DANGAN_INGEST__CHUNK_SIZE": "2"}
     cmd = [sys.executable, "-m", "flows.cli", "ingest", str(src), "--site", "330106", "--json"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    log = tmp_path / "ingest.log"  # a file, not a pipe: an unread pipe would block the child when full
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     db = f"sqlite:///{data / 'catalog.db'}"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
         if sum(_done(db)[:2]) >= 3:
             break
         time.sleep(0.2)
-    assert proc.poll() is None, "the batch finished before it could be interrupted"
+    if proc.poll() is not None:
+        err = log.read_text(errors="replace")[-3000:]
+        pytest.fail(f"the ingest ended (rc={proc.returncode}) before it could be interrupted:\n{err}")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     masters, quarantined, _ = _done(db)
