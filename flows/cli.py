@@ -400,6 +400,20 @@ def _print_digitize(report: dict[str, Any]) -> None:
         str(o["documents_pdf"]),
     )
     console.print(t)
+    v, f = report["validation"], report["four_properties"]
+    q = Table(title="Extraction, validation (Great Expectations) and 四性检测 (DA/T 70)", title_justify="left")
+    for col in ("documents", "validated", "need review", "top reasons", "四性检测"):
+        q.add_column(col)
+    top = sorted(v["reasons"].items(), key=lambda kv: -kv[1])[:4]
+    verdict = "pass" if f["passed"] else f"[red]FAIL[/] ({f['problems']} problems)"
+    reasons = ", ".join(f"{k}×{n}" for k, n in top) or "—"
+    q.add_row(str(v["documents"]), str(v["validated"]), str(v["needs_review"]), reasons, verdict)
+    console.print(q)
+    if v["needs_review"]:
+        console.print(f"Review flagged documents: `dangan review --site {report['site']}`")
+    if v.get("data_docs"):
+        console.print(f"Data Docs: {v['data_docs']}")
+
 
 
 @app.command()

@@ -67,7 +67,12 @@ class CheckFailed(RuntimeError):
 
 
 def _context(docs_dir: Path | None) -> Any:
+    # GX announces its temporary folders at INFO on every run; operators only need its warnings.
+    gx_log = logging.getLogger("great_expectations")
+    if gx_log.level == logging.NOTSET:
+        gx_log.setLevel(logging.WARNING)
     ctx = gx.get_context(mode="ephemeral")
+
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     if docs_dir is not None:
         docs_dir.mkdir(parents=True, exist_ok=True)
