@@ -16,9 +16,15 @@ def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def ingest_markdown(report: dict[str, Any], links: dict[str, str] | None = None) -> str:
-    """Markdown summary of one batch: counts by outcome, QA issues by code, duplicates, quarantine."""
-    links = links or {}
+def ingest_markdown(report: dict[str, Any], evidence: dict[str, Any] | None = None) -> str:
+    """Markdown summary of one batch: counts by outcome, QA issues by code, duplicates, quarantine.
+
+    ``evidence`` (from ``dangan.ingest.batch.evidence_links``) adds links to quarantined originals and to
+    pages that failed an error-level QA gate.
+    """
+    evidence = evidence or {}
+    links: dict[str, str] = evidence.get("quarantine", {})
+
     parts = [
         f"# Ingest batch `{report['batch_id'][:12]}` — site {report['site']}\n",
         f"Source: `{report['source']}`\n",
@@ -50,6 +56,14 @@ def ingest_markdown(report: dict[str, Any], links: dict[str, str] | None = None)
                     f"[object]({links[q['file']]})" if q["file"] in links else (q["object_key"] or "—"),
                 ]
                 for q in report["quarantined"]
+            ],
+        ),
+        "\n## Pages failing an error-level QA gate\n",
+        markdown_table(
+            ["file", "page", "codes", "image"],
+            [
+                [p["file"], p["page"], ", ".join(p["codes"]), f"[open]({p['url']})" if p.get("url") else "—"]
+                for p in evidence.get("qa_pages", [])
             ],
         ),
         "\n## Duplicates (already in the archive)\n",

@@ -415,7 +415,6 @@ def _print_digitize(report: dict[str, Any]) -> None:
         console.print(f"Data Docs: {v['data_docs']}")
 
 
-
 @app.command()
 def deploy(
     only: Annotated[list[str] | None, typer.Option(help="deploy only these deployment names")] = None,

@@ -57,8 +57,11 @@ def ingest_batch(
     update_progress_artifact(progress, 100.0)
     for q in report["quarantined"]:
         emit_domain_event("dangan.page.quarantined", site, q["file"], {"code": q["code"]})
+    evidence = batch.evidence_links(load_settings(**payload), site, plan.batch_id)
     create_markdown_artifact(
-        ingest_markdown(report), key=f"ingest-summary-{site}", description=f"Ingest batch {plan.batch_id[:12]}"
+        ingest_markdown(report, evidence),
+        key=f"ingest-summary-{site}",
+        description=f"Ingest batch {plan.batch_id[:12]}",
     )
     return report
 

@@ -256,3 +256,29 @@ def _store(ref: SiteRef) -> Any:
     from dangan.storage.factory import open_store
 
     return open_store(ref.store_url)
+
+
+def evidence_links(settings: Settings, site: str, batch_id: str, limit: int = 50) -> dict[str, Any]:
+    """Links an operator can open: quarantined originals and pages that failed an error-level QA gate."""
+    ref = get_site(settings, site)
+    store = _store(ref)
+    out: dict[str, Any] = {"quarantine": {}, "qa_pages": []}
+    with session_scope(ref.catalog_url) as s:
+        for q in s.scalars(select(QuarantineItem).filter_by(batch_id=batch_id).limit(limit)):
+            if q.object_key:
+                out["quarantine"][q.source_file] = store.presigned_get_url(q.object_key)
+        rows = s.execute(
+            select(Page.id, Master.original_name, Page.page_index, Master.object_key, QualityIssue.code)
+            .join(Master, Master.id == Page.master_id)
+            .join(QualityIssue, QualityIssue.page_id == Page.id)
+            .where(Master.batch_id == batch_id, QualityIssue.severity == "error")
+            .order_by(Page.id)
+        ).all()
+    pages: dict[int, dict[str, Any]] = {}
+    for page_id, name, index, key, code in rows:
+        entry = pages.setdefault(page_id, {"file": name, "page": index + 1, "codes": [], "url": None, "key": key})
+        entry["codes"].append(code)
+    for entry in list(pages.values())[:limit]:
+        entry["url"] = store.presigned_get_url(entry.pop("key"))
+        out["qa_pages"].append(entry)
+    return out

@@ -228,3 +228,23 @@ def test_qa_issues_recorded_per_page(tmp_path: Path, site_settings) -> None:  # 
     with session_scope(ref.catalog_url) as s:
         issue = s.scalars(select(QualityIssue).filter_by(code="QA_LOW_DPI")).one()
         assert issue.severity == "error"
+
+
+def test_evidence_links_for_quarantine_and_qa_failures(tmp_path: Path, site_settings) -> None:  # type: ignore[no-untyped-def]
+    from dangan.ingest.batch import evidence_links
+    from dangan.reports import ingest_markdown
+
+    settings, _ = site_settings
+    src = tmp_path / "hot"
+    badfiles.write(src, "low-dpi.png", badfiles.good_png(size=(300, 400), dpi=150))
+    badfiles.write(src, "zero.tif", b"")
+    report = ingest_batch_local(settings, SITE, str(src))
+    ev = evidence_links(settings, SITE, report["batch_id"])
+    assert list(ev["quarantine"]) == ["zero.tif"]  # even a 0-byte delivery is kept, as delivered
+    assert Path(ev["quarantine"]["zero.tif"].removeprefix("file://")).read_bytes() == b""
+
+    [page] = ev["qa_pages"]
+    assert page["file"] == "low-dpi.png" and "QA_LOW_DPI" in page["codes"]
+    assert Path(page["url"].removeprefix("file://")).read_bytes() == (src / "low-dpi.png").read_bytes()
+    md = ingest_markdown(report, ev)
+    assert "[open](file://" in md and "QA_LOW_DPI" in md
