@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     ocr: OcrSettings = OcrSettings()
     qa: dict[str, Any] = Field(default_factory=dict, description="QA threshold overrides")
     quality: dict[str, Any] = Field(default_factory=dict, description="validation rule overrides (QualityRules)")
+    task_runner: Literal["threads", "dask"] = Field("threads", description="how a flow runs its chunk tasks")
+    task_workers: int = Field(4, ge=1, le=256, description="threads, or local Dask workers, per flow run")
+    dask_address: str | None = Field(None, description="existing Dask scheduler (tcp://host:8786); else local")
+
 
     @classmethod
     def settings_customise_sources(

@@ -20,11 +20,12 @@ from dangan.fourprops import markdown as fourprops_markdown
 from flows.events import emit_domain_event
 from flows.ingest import ingest_batch
 from flows.ocr import ocr_pages
+from flows.runners import default_task_runner
 from tasks.common import settings_payload
 from tasks.fourprops import four_properties_task
 
 
-@flow(name="digitize")
+@flow(name="digitize", task_runner=default_task_runner())
 def digitize(
     source: str,
     site: str,

@@ -21,11 +21,12 @@ from prefect.artifacts import (
 from dangan.config import load_settings
 from dangan.fixity import finding_rows, fixity_markdown
 from flows.events import emit_domain_event
+from flows.runners import default_task_runner
 from tasks.common import settings_payload
 from tasks.fixity import chunk_task, finish_task, plan_task, untracked_task
 
 
-@flow(name="fixity-audit", log_prints=False)
+@flow(name="fixity-audit", log_prints=False, task_runner=default_task_runner())
 def fixity_audit(
     site: str,
     sample_fraction: float = 1.0,

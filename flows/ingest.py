@@ -19,13 +19,14 @@ from dangan.config import load_settings
 from dangan.ingest import batch
 from dangan.reports import ingest_markdown
 from flows.events import emit_domain_event
+from flows.runners import default_task_runner
 from tasks.common import settings_from, settings_payload
 from tasks.ingest import close_batch_task, ingest_chunk_task, open_batch_task
 
 CHUNK_DEPLOYMENT = "ingest-chunk/ingest-chunk"
 
 
-@flow(name="ingest-batch", log_prints=False)
+@flow(name="ingest-batch", log_prints=False, task_runner=default_task_runner())
 def ingest_batch(
     source: str,
     site: str,

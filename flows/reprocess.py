@@ -11,12 +11,13 @@ from dangan.catalog.sites import get_site
 from dangan.config import load_settings
 from dangan.reprocess import Selector, diff, select_pages, snapshot
 from flows.ocr import ocr_pages
+from flows.runners import default_task_runner
 from tasks.common import settings_payload
 
 STAGES = ("ocr", "extract")
 
 
-@flow(name="reprocess")
+@flow(name="reprocess", task_runner=default_task_runner())
 def reprocess(
     site: str,
     selector: dict[str, Any] | None = None,
