@@ -73,7 +73,6 @@ class Settings(BaseSettings):
     task_workers: int = Field(4, ge=1, le=256, description="threads, or local Dask workers, per flow run")
     dask_address: str | None = Field(None, description="existing Dask scheduler (tcp://host:8786); else local")
 
-
     @classmethod
     def settings_customise_sources(
         cls,

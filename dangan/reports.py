@@ -81,3 +81,30 @@ def ingest_markdown(report: dict[str, Any], evidence: dict[str, Any] | None = No
         ),
     ]
     return "\n".join(parts)
+
+
+def outcome_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per file that was not simply accepted (quarantined, duplicate, page-count mismatch)."""
+    rows = [
+        {"file": scrub(q["file"]), "outcome": "quarantined", "code": q["code"], "detail": scrub(q["message"])}
+        for q in report["quarantined"]
+    ]
+    rows += [
+        {
+            "file": scrub(d["file"]),
+            "outcome": "duplicate",
+            "code": "DUPLICATE",
+            "detail": f"same bytes as {scrub(d['duplicate_of'] or '')}",
+        }
+        for d in report["duplicates"]
+    ]
+    rows += [
+        {
+            "file": scrub(m["file"]),
+            "outcome": "accepted",
+            "code": "INGEST_PAGE_COUNT_MISMATCH",
+            "detail": f"expected {m['expected']} pages, found {m['found']}",
+        }
+        for m in report["page_count_mismatches"]
+    ]
+    return rows

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from sqlalchemy import select
 
 from dangan.catalog.db import session_scope
@@ -60,6 +60,7 @@ def digitize(
     if not four["passed"]:
         emit_domain_event("dangan.batch.four_properties_failed", site, batch_id, report["four_properties"])
     create_markdown_artifact(_summary(report), key=f"digitize-summary-{site}", description="Digitization summary")
+    create_table_artifact(_stage_rows(report), key=f"digitize-stages-{site}", description="Stages of this batch")
     return report
 
 
@@ -115,7 +116,18 @@ def _summary(r: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _stage_rows(r: dict[str, Any]) -> list[dict[str, Any]]:
+    ing, ocr, val, four = r["ingest"], r["ocr"], r["validation"], r["four_properties"]
+    return [
+        {"stage": "ingest", "done": ing["accepted_files"], "of": ing["files"], "flagged": len(ing["quarantined"])},
+        {"stage": "ocr", "done": ocr["ok"], "of": ocr["pages"], "flagged": len(ocr["failed"])},
+        {"stage": "validation", "done": val["validated"], "of": val["documents"], "flagged": val["needs_review"]},
+        {"stage": "four-properties", "done": int(four["passed"]), "of": 1, "flagged": four["problems"]},
+    ]
+
+
 def _link(path: str | None) -> str:
+
     if not path:
         return "—"
     return f"[report]({path})" if "://" in path else f"[report](file://{path})"

@@ -13,11 +13,16 @@ import time
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 
 from dangan.config import load_settings
 from dangan.ingest import batch
-from dangan.reports import ingest_markdown
+from dangan.reports import ingest_markdown, outcome_rows
 from flows.events import emit_domain_event
 from flows.runners import default_task_runner
 from tasks.common import settings_from, settings_payload
@@ -58,6 +63,9 @@ def ingest_batch(
     update_progress_artifact(progress, 100.0)
     for q in report["quarantined"]:
         emit_domain_event("dangan.page.quarantined", site, q["file"], {"code": q["code"]})
+    create_table_artifact(
+        outcome_rows(report), key=f"ingest-files-{site}", description="Files not simply accepted, and why"
+    )
     evidence = batch.evidence_links(load_settings(**payload), site, plan.batch_id)
     create_markdown_artifact(
         ingest_markdown(report, evidence),

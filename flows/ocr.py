@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from sqlalchemy import select
 
 from dangan.catalog.db import session_scope
@@ -69,6 +74,13 @@ def ocr_pages(
     totals["devices"] = sorted(totals["devices"])
     totals.update(engine=identity["engine"], model=identity["model"], documents_pdf=sum(1 for v in pdfs.values() if v))
     create_markdown_artifact(_markdown(site, totals), key=f"ocr-summary-{site}", description="OCR summary")
+    create_table_artifact(
+        [{"page_id": pid, "reason": reason} for pid, reason in sorted(totals["failed"].items())]
+        or [{"page_id": "—", "reason": f"all {totals['pages']} pages recognized"}],
+        key=f"ocr-failures-{site}",
+        description="Pages whose OCR failed (retried on the next run)",
+    )
+
     return totals
 
 
