@@ -29,11 +29,14 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
 fi
 # The torch OCR backend's tests run on CPU tensors when a CPU build of torch is at hand (these machines keep
 # one on disk). Elsewhere `pip install '.[gpu]'` brings it; without it those tests skip and say so.
-if ! .venv/bin/python -c "import torch, onnx2torch" >/dev/null 2>&1; then
+if ! .venv/bin/python -c "import torch, onnx, importlib.util as u; assert u.find_spec('onnx2torch')" >/dev/null 2>&1; then
   wheel=$(ls /opt/wheels/torch-*+cpu-cp3*-manylinux*_x86_64.whl 2>/dev/null | head -n 1 || true)
   if [ -n "$wheel" ]; then
     echo "installing the CPU build of torch for the GPU-path tests: $wheel" >&2
-    .venv/bin/pip install -q "$wheel" && .venv/bin/pip install -q --no-deps 'onnx>=1.16' 'onnx2torch==1.5.15' \
-      && .venv/bin/pip install -q 'protobuf>=4' || echo "torch test extras not installed; those tests will skip" >&2
+    # onnx brings its own small dependencies; onnx2torch without its own, which would pull a CUDA torch build
+    .venv/bin/pip install -q "$wheel" && .venv/bin/pip install -q 'onnx>=1.16' \
+      && .venv/bin/pip install -q --no-deps 'onnx2torch==1.5.15' \
+      || echo "torch test extras not installed; those tests will skip" >&2
+
   fi
 fi
