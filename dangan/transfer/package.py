@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -160,10 +160,31 @@ class StoreSink:
 
     def copy_from(self, src: ObjectStore, src_key: str, path: str, sha256: str) -> int:
         dst_key = self.key_for(path)
+        if path.startswith("data/masters/") and self.store.supports_retention():
+            retained = self._copy_retained(src, src_key, dst_key, sha256)
+            if retained is not None:
+                return retained
         info = src.copy(src_key, dst_key, dst_store=self.store)
+
         if info.sha256 != sha256:  # the source object is not what the manifest promised
             raise ChecksumMismatch(scrub(dst_key), "sha256", sha256, str(info.sha256))
         return info.size
+
+    def _copy_retained(self, src: ObjectStore, src_key: str, dst_key: str, sha256: str) -> int | None:
+        """A master keeps its retention period at the receiver (a server-side copy would drop the lock)."""
+        info = src.stat(src_key)
+        if info.retain_until is None or info.retain_until <= datetime.now(UTC):
+            return None
+        with src.open(src_key) as fh:  # streamed; the receiving store re-verifies the SHA-256
+            put = self.store.put(
+                dst_key,
+                fh,
+                sha256=sha256,
+                content_type=info.content_type,
+                metadata=info.metadata,
+                retain_until=info.retain_until,
+            )
+        return put.size
 
 
 class FolderSink:

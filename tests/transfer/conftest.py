@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from dangan.catalog.sites import SiteRef
@@ -18,12 +16,3 @@ FAST = RetryPolicy(attempts=3, base=0.01, cap=0.05)
 def sites(settings: Settings) -> tuple[SiteRef, SiteRef]:
     """Source 330106 and destination 330108 in one home catalog, each with its own folder store."""
     return register_sites(settings)
-
-
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """A temporary Prefect API for the few tests that run real flows (started once: it is slow)."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
