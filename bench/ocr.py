@@ -8,10 +8,10 @@ RSS. OCRmyPDF (what users would otherwise run) is measured on the same pages whe
 JSON line with the ratios of ppocr to tesseract from the same run.
 
     .venv/bin/python bench/ocr.py                       # 12 pages, a few minutes on 2 cores
-    .venv/bin/python bench/ocr.py --det-limit 1600 --rec-min-width 320   # the engine's defaults
+    .venv/bin/python bench/ocr.py --det-limit 1600 --rec-min-width 320   # PP-OCR's reference settings
     .venv/bin/python bench/ocr.py --pages 24 --clean-only
 
-The ppocr defaults here are the tuned CPU profile (detection at 1280 px, crops padded to 160 px, not 320).
+The ppocr settings are the engine defaults: the tuned CPU profile (detection at 1280 px, crops padded to 160 px).
 """
 
 from __future__ import annotations
@@ -167,7 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=12)
     parser.add_argument("--clean-only", action="store_true", help="no scanner degradations")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--det-limit", type=int, default=1280, help="ppocr det_limit_side_len (engine default 1600)")
+    parser.add_argument(
+        "--det-limit",
+        type=int,
+        default=1280,
+        help="ppocr det_limit_side_len (engine default 1280; PP-OCR reference 1600)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="ppocr onnxruntime threads (0 = all cores)")
     parser.add_argument("--rec-batch", type=int, default=16, help="ppocr line crops per recognition run")
     parser.add_argument("--rec-min-width", type=int, default=160, help="ppocr crop padding floor (PP-OCR: 320)")
