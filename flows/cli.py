@@ -422,7 +422,9 @@ def deploy(
     gpu_limit: Annotated[int | None, typer.Option(help="concurrent flow runs in the GPU pool")] = None,
     gpus: Annotated[int, typer.Option(help="slots of the global `ocr-gpu` limit (one per GPU)")] = 1,
     storage_slots: Annotated[int, typer.Option(help="slots of each `storage-{site}` limit")] = 4,
-    notify_block: Annotated[str | None, typer.Option(help="notification block for automations")] = None,
+    notify_block: Annotated[
+        str | None, typer.Option(help="notification block for automations, as TYPE/NAME (custom-webhook/ops)")
+    ] = None,
 ) -> None:
     """Create work pools, concurrency limits and automations, then deploy deployments/prefect.yaml."""
     import os
@@ -436,9 +438,13 @@ def deploy(
             "export PREFECT_API_URL=http://127.0.0.1:4200/api, then run `dangan deploy` again."
         )
         raise typer.Exit(2)
-    pools = d.ensure_pools(cpu_limit, gpu_limit)
-    limits = d.ensure_limits([r.code for r in list_sites(_settings())], gpus, storage_slots)
-    autos = d.ensure_automations(notify_block) if notify_block else []
+    try:
+        pools = d.ensure_pools(cpu_limit, gpu_limit)
+        limits = d.ensure_limits([r.code for r in list_sites(_settings())], gpus, storage_slots)
+        autos = d.ensure_automations(notify_block) if notify_block else []
+    except DanganError as exc:
+        _fail(exc)
+
     result = d.deploy(only)
     table = Table(title="Prefect set-up", title_justify="left")
     table.add_column("kind")

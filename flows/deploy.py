@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from dangan.errors import ConfigError
+
 REPO = Path(__file__).resolve().parents[1]
 PREFECT_FILE = REPO / "deployments" / "prefect.yaml"
 AUTOMATIONS_FILE = REPO / "deployments" / "automations.yaml"
@@ -67,6 +69,11 @@ def ensure_automations(block_name: str) -> list[str]:
     from prefect.events.actions import SendNotification
     from prefect.events.schemas.automations import EventTrigger, Posture
 
+    if "/" not in block_name:
+        raise ConfigError(
+            f"notification block {block_name!r} must be named with its type",
+            hint="Give it as BLOCK_TYPE/NAME, e.g. custom-webhook/dangan-ops (see `prefect block ls`).",
+        )
     block: Any = Block.load(block_name)
     spec = yaml.safe_load(AUTOMATIONS_FILE.read_text(encoding="utf-8"))["automations"]
     created = []
