@@ -58,6 +58,10 @@ class OcrOptions(BaseModel):
     use_cls: bool = Field(default=False, description="run the 0°/180° line orientation classifier (needs a cls model)")
     tesseract_lang: Literal["chi_sim", "chi_sim+eng"] = "chi_sim"
     tesseract_psm: int = Field(default=3, ge=0, le=13, description="page segmentation mode (psm 6 drops table rows)")
+    tesseract_dpi: int | None = Field(
+        default=None, ge=70, le=1200, description="page resolution for Tesseract; None: estimated from page size"
+    )
+
     fault: FaultSpec = FaultSpec()
 
     @field_validator("engine")

@@ -31,7 +31,7 @@ def _ppocr(options: OcrOptions) -> OcrEngine:
 def _tesseract(options: OcrOptions) -> OcrEngine:
     from dangan.ocr.tesseract import TesseractEngine
 
-    return TesseractEngine(lang=options.tesseract_lang, psm=options.tesseract_psm)
+    return TesseractEngine(lang=options.tesseract_lang, psm=options.tesseract_psm, dpi=options.tesseract_dpi)
 
 
 def _null(options: OcrOptions) -> OcrEngine:

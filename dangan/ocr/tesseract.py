@@ -38,7 +38,19 @@ log = logging.getLogger("dangan.ocr")
 INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-chi-sim"
 
 
+def estimate_dpi(width: int, height: int) -> int:
+    """Resolution of an A4-class page from its pixel size (the array carries no dpi).
+
+    Without ``--dpi`` Tesseract guesses from the image and misreads 300-dpi pages badly (measured on the
+    sample registration forms: CER 58% without, 5.5% with ``--dpi 300``). Derivatives are cropped to the
+    sheet, so the long side is close to 297 mm.
+    """
+    long_side_in = 297 / 25.4
+    return max(70, min(1200, round(max(width, height) / long_side_in)))
+
+
 def _latin(ch: str) -> bool:
+
     return ch.isascii() and ch.isalnum()
 
 
@@ -96,8 +108,12 @@ class TesseractEngine:
 
     name = "tesseract"
 
-    def __init__(self, lang: str = "chi_sim", psm: int = 3, min_confidence: float = 0.0) -> None:
+    def __init__(
+        self, lang: str = "chi_sim", psm: int = 3, min_confidence: float = 0.0, dpi: int | None = None
+    ) -> None:
         import pytesseract
+
+        self.dpi = dpi
 
         self._pt = pytesseract
         try:
@@ -139,9 +155,8 @@ class TesseractEngine:
             h, w = rgb.shape[:2]
             t0 = time.perf_counter()
             try:
-                data = self._pt.image_to_data(
-                    rgb, lang=self.lang, config=f"--psm {self.psm}", output_type=self._pt.Output.DICT
-                )
+                config = f"--psm {self.psm} --dpi {self.dpi or estimate_dpi(w, h)}"
+                data = self._pt.image_to_data(rgb, lang=self.lang, config=config, output_type=self._pt.Output.DICT)
                 lines = reading_order(group_lines(data, self.min_confidence))
             except Exception as exc:
                 log.warning("tesseract failed on a %dx%d page: %s", w, h, type(exc).__name__)

@@ -84,3 +84,11 @@ def test_missing_language_names_the_packages(monkeypatch):
 def test_blank_page_has_no_lines(engine):
     [page] = engine.recognize([np.full((200, 300), 255, np.uint8)])
     assert page.error is None and page.lines == []
+
+
+def test_dpi_estimated_from_page_size() -> None:
+    from dangan.ocr.tesseract import estimate_dpi
+
+    assert estimate_dpi(2480, 3508) == 300  # A4 at 300 dpi
+    assert estimate_dpi(1654, 2339) == 200
+    assert estimate_dpi(10, 10) == 70  # tiny crops: Tesseract's floor
