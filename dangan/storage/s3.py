@@ -241,7 +241,8 @@ class S3Store:
         retain_until: datetime | None = None,
     ) -> ObjectInfo:
         """Store ``data`` at ``key`` once, verified before, during and after the upload."""
-        okey = self._okey(key)
+        self._okey(key)  # refuse an unsafe key before reading any data
+
         expected = normalize_sha256(sha256)
         user_meta = validate_metadata(metadata)
         retain = validate_retain_until(retain_until, self.clock())
@@ -249,6 +250,21 @@ class S3Store:
             raise ConfigError(f"{self.name} has no object lock; cannot retain {scrub(key)}", key=scrub(key))
         with suppress(ObjectNotFound):
             return same_or_conflict(self.name, self.stat(key), expected)
+        return self._upload_verified(
+            key, data, expected, content_type or DEFAULT_CONTENT_TYPE, {SHA256_META: expected, **user_meta}, retain
+        )
+
+    def _upload_verified(
+        self,
+        key: str,
+        data: DataSource,
+        expected: str,
+        content_type: str,
+        metadata: Mapping[str, str],
+        retain: datetime | None,
+    ) -> ObjectInfo:
+        """Upload a new version, verify it before, during and after; discard it on a mismatch; then retain."""
+        okey = self._okey(key)
         with _rewindable(data) as (stream, size, found):
             if found != expected:
                 raise ChecksumMismatch(scrub(key), "sha256", expected, found)
@@ -259,8 +275,8 @@ class S3Store:
                     okey,
                     reader,  # type: ignore[arg-type]
                     size,
-                    content_type=content_type or DEFAULT_CONTENT_TYPE,
-                    metadata={SHA256_META: expected, **user_meta},
+                    content_type=content_type,
+                    metadata=dict(metadata),
                     num_parallel_uploads=self.parallel_uploads,
                 )
         written = self.stat(key)
@@ -288,38 +304,18 @@ class S3Store:
         metadata and (future) retention and is verified like ``put``; earlier versions are left alone
         (object lock may hold them).
         """
-        okey = self._okey(key)
         expected = normalize_sha256(sha256)
         record = self._recorded(key, expected)
-        with _rewindable(data) as (stream, size, found):
-            if found != expected:
-                raise ChecksumMismatch(scrub(key), "sha256", expected, found)
-            reader = HashingReader(stream)
-            with self._call(key):
-                result = self.client.put_object(
-                    self.bucket,
-                    okey,
-                    reader,  # type: ignore[arg-type]
-                    size,
-                    content_type=record.content_type or DEFAULT_CONTENT_TYPE,
-                    metadata={**record.metadata, SHA256_META: expected},
-                    num_parallel_uploads=self.parallel_uploads,
-                )
-        written = self.stat(key)
-        bad = reader.hexdigest() if (reader.hexdigest(), reader.size) != (expected, size) else None
-        if bad is None and (written.sha256, written.size) != (expected, size):
-            bad = str(written.sha256)
-        if bad is not None:
-            self._discard(okey, result.version_id)
-            raise ChecksumMismatch(scrub(key), "sha256", expected, bad)
         retain = record.retain_until
-        if retain is not None and retain > self.clock() and self.supports_retention():
-            with self._call(key):
-                self.client.set_object_retention(
-                    self.bucket, okey, Retention(self.retention_mode, retain), version_id=result.version_id
-                )
-            written = self.stat(key)
-        return written
+        keep = retain if retain is not None and retain > self.clock() and self.supports_retention() else None
+        return self._upload_verified(
+            key,
+            data,
+            expected,
+            record.content_type or DEFAULT_CONTENT_TYPE,
+            {**record.metadata, SHA256_META: expected},
+            keep,
+        )
 
     def _recorded(self, key: str, sha256: str) -> ObjectInfo:
         """The first version carrying a fixity record (else the current one); ``ObjectConflict`` unless it
