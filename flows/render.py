@@ -47,7 +47,7 @@ def print_ingest_report(console: Console, report: dict[str, Any]) -> None:
         for col in ("file", "code", "reason"):
             q.add_column(col)
         for item in report["quarantined"]:
-            q.add_row(item["file"], item["code"], scrub(item["message"]))
+            q.add_row(scrub(item["file"]), item["code"], scrub(item["message"]))
         console.print(q)
     recon = [("not in manifest", f) for f in report["unlisted_files"]]
     recon += [("listed, not delivered", f) for f in report["missing_files"]]
@@ -60,7 +60,8 @@ def print_ingest_report(console: Console, report: dict[str, Any]) -> None:
         r.add_column("finding")
         r.add_column("file")
         for kind, name in recon:
-            r.add_row(kind, name)
+            r.add_row(kind, scrub(name))
+
         console.print(r)
     if report["unaccounted"]:
         console.print(f"[red]Not accounted for: {', '.join(report['unaccounted'])} — re-run the same command.[/]")

@@ -27,6 +27,7 @@ from dangan.ingest import register
 from dangan.ingest.manifest import ManifestRow
 from dangan.ingest.source import Source, SourceFile
 from dangan.keys import EXT_BY_FORMAT, derivative_key, master_key, quarantine_key
+from dangan.pii import scrub
 
 log = logging.getLogger(__name__)
 RETENTION_YEARS = {"10": 10, "30": 30, "50": 50, "100": 100, "permanent": 100}  # permanent: renewable lock
@@ -253,7 +254,8 @@ def _quarantine(ctx: IngestContext, item: SourceFile, data: bytes | None, error:
             sha256=sha,
             size=len(data) if data is not None else None,
         )
-    log.info("quarantined %s: %s", item.name, error["code"])
+    log.info("quarantined %s: %s", scrub(item.name), error["code"])
+
     return FileOutcome(item.name, "quarantined", sha256=sha, code=error["code"], message=error["message"])
 
 

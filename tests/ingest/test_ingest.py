@@ -248,3 +248,14 @@ def test_evidence_links_for_quarantine_and_qa_failures(tmp_path: Path, site_sett
     assert Path(page["url"].removeprefix("file://")).read_bytes() == (src / "low-dpi.png").read_bytes()
     md = ingest_markdown(report, ev)
     assert "[open](file://" in md and "QA_LOW_DPI" in md
+
+
+def test_quarantine_log_masks_ids_in_file_names(tmp_path: Path, site_settings, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    settings, _ = site_settings
+    src = tmp_path / "hot"
+    badfiles.write(src, "11010519491231002X.png", b"not an image at all" * 5)
+    with caplog.at_level(logging.INFO, logger="dangan.ingest.pipeline"):
+        ingest_batch_local(settings, SITE, str(src))
+    assert "110105********002X" in caplog.text and "11010519491231002X" not in caplog.text
