@@ -25,4 +25,6 @@ def test_automations_created_from_yaml(prefect_harness) -> None:  # type: ignore
         auto = Automation.read(name=name)
         assert auto.trigger.expect == {event}
         assert auto.actions[0].type == "send-notification"
-    assert ensure_limits(["330106"], gpus=2, storage_per_site=3) == {"ocr-gpu": 2, "storage-330106": 3}
+    # a site code no other test uses: the Prefect harness (and its limits) is shared by the whole session
+    assert ensure_limits(["440305"], gpus=2, storage_per_site=3) == {"ocr-gpu": 2, "storage-440305": 3}
+
