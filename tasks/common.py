@@ -24,3 +24,13 @@ def settings_payload(settings: Settings) -> dict[str, Any]:
 
 def settings_from(payload: dict[str, Any]) -> Settings:
     return load_settings(**payload)
+
+
+#: The retry policy of chunk tasks: transient errors only, growing delays with jitter (spreads retries of many
+#: chunks that hit the same outage).
+TRANSIENT_RETRY: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": [2, 10, 30],
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_transient_only,
+}

@@ -9,15 +9,12 @@ from prefect import task
 from dangan.catalog.sites import get_site
 from dangan.extract.store import extract_documents
 from dangan.quality.rules import data_docs_dir, rules_from
-from tasks.common import retry_transient_only, settings_from
+from tasks.common import TRANSIENT_RETRY, settings_from
 
 
 @task(
     name="extract-chunk",
-    retries=3,
-    retry_delay_seconds=[2, 10, 30],
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_transient_only,
+    **TRANSIENT_RETRY,
     task_run_name="extract-chunk-{index}",
 )
 def extract_chunk_task(settings: dict[str, Any], site: str, document_ids: list[int], index: int = 0) -> dict[str, Any]:
@@ -28,10 +25,7 @@ def extract_chunk_task(settings: dict[str, Any], site: str, document_ids: list[i
 
 @task(
     name="validate-chunk",
-    retries=3,
-    retry_delay_seconds=[2, 10, 30],
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_transient_only,
+    **TRANSIENT_RETRY,
     task_run_name="validate-chunk-{index}",
 )
 def validate_chunk_task(settings: dict[str, Any], site: str, document_ids: list[int], index: int = 0) -> dict[str, Any]:
@@ -50,10 +44,7 @@ def validate_chunk_task(settings: dict[str, Any], site: str, document_ids: list[
 
 @task(
     name="extract-validate-chunk",
-    retries=3,
-    retry_delay_seconds=[2, 10, 30],
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_transient_only,
+    **TRANSIENT_RETRY,
     task_run_name="extract-validate-chunk-{index}",
 )
 def extract_validate_chunk_task(

@@ -7,7 +7,7 @@ from typing import Any
 from prefect import task
 
 from dangan.ingest import batch
-from tasks.common import retry_transient_only, settings_from
+from tasks.common import TRANSIENT_RETRY, retry_transient_only, settings_from
 
 
 @task(name="ingest-open-batch", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_transient_only)
@@ -20,10 +20,7 @@ def open_batch_task(
 
 @task(
     name="ingest-chunk",
-    retries=3,
-    retry_delay_seconds=[2, 10, 30],
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_transient_only,
+    **TRANSIENT_RETRY,
     task_run_name="ingest-chunk-{index}",
 )
 def ingest_chunk_task(
