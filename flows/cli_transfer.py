@@ -1,4 +1,4 @@
-"""``dangan transfer`` and ``dangan package export|import``: archive transfer from the command line.
+"""``dangan transfer``, ``dangan migrate`` and ``dangan package export|import``: archive transfer from the CLI.
 
 Wire into the main CLI with ``register(app)``. ``python -m flows.cli_transfer …`` runs the same commands
 standalone (used by kill tests and on machines without the full CLI).
@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from dangan.config import Settings
-from dangan.errors import DanganError
+from dangan.errors import ConfigError, DanganError
 from flows.cli_support import cli_settings, fail
 
 _err = Console(stderr=True)
@@ -79,6 +79,87 @@ def transfer(
         raise typer.Exit(1)
 
 
+def _read_ids(path: Path) -> list[str]:
+    """Resident IDs from a text file: one per line; blank lines and ``#`` comments ignored."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the ID list {path}: {exc.strerror}", hint="Give a UTF-8 text file.") from exc
+    return [ln.split("#", 1)[0].strip().upper() for ln in lines if ln.split("#", 1)[0].strip()]
+
+
+def migrate(
+    from_site: Annotated[str, typer.Option("--from", help="source site code")],
+    to_site: Annotated[str, typer.Option("--to", help="destination site code")],
+    ids_file: Annotated[
+        Path | None, typer.Option("--ids-file", help="text file, one resident ID per line (default: everyone)")
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="only persons with a dossier of this category")] = None,
+    max_concurrent: Annotated[int, typer.Option(min=1, max=64, help="chunks (and storage slots) at once")] = 4,
+    chunk_size: Annotated[int, typer.Option(min=1, max=1000, help="persons per Prefect task")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="print the reconciliation report as JSON")] = False,
+) -> None:
+    """Migrate many archives between counties (a regional migration) and reconcile both sides."""
+    from dangan.transfer.reconcile import person_ids_for
+    from flows.migrate import regional_migration
+    from tasks.common import settings_payload
+
+    settings = _cfg()
+    selector: dict[str, Any] | str = "all"
+    try:
+        if ids_file is not None and category is not None:
+            raise ConfigError("give --ids-file or --category, not both")
+        if ids_file is not None:
+            # resolved here so the flow run's parameters hold catalog ids, never resident IDs
+            ids, missing = person_ids_for(settings, from_site, _read_ids(ids_file))
+            for masked in missing:
+                _err.print(f"[yellow]not held by site {from_site}[/]: {masked}")
+            if not ids:
+                raise ConfigError(f"none of the IDs in {ids_file.name} is held by site {from_site}")
+            selector = {"person_ids": ids}
+        elif category is not None:
+            selector = {"category": category}
+        report = regional_migration(
+            from_site,
+            to_site,
+            selector=selector,
+            max_concurrent=max_concurrent,
+            chunk_size=chunk_size,
+            settings=settings_payload(settings),
+        )
+    except DanganError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        _migration_tables(report)
+    if not report["balanced"]:
+        raise typer.Exit(1)
+
+
+def _migration_tables(report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    head = Table(title=f"Migration {report['from_site']} → {report['to_site']}")
+    for col in ("", "persons", "documents", "pages", "masters", "master bytes"):
+        head.add_column(col, justify="right" if col else "left")
+    for side in ("source", "destination"):
+        t = report[side]
+        head.add_row(side, *(str(t[k]) for k in ("persons", "documents", "pages", "masters", "master_bytes")))
+    _err.print(head)
+    status = ", ".join(f"{k} {v}" for k, v in sorted(report["by_status"].items()))
+    _err.print(f"{report['accounted']} of {report['selected']} persons accounted for: {status}")
+    problems = [i for i in report["items"] if i["status"] != "done"]
+    if problems:
+        table = Table(title="Not done (rerun the same command to resume)")
+        for col in ("person", "status", "state", "reason"):
+            table.add_column(col)
+        for i in problems:
+            table.add_row(i["person"], i["status"], str(i["state"] or "-"), i["reason_code"] or "")
+        _err.print(table)
+    _err.print("[green]Balanced[/]" if report["balanced"] else "[red]Not balanced[/]: see the table above.")
+
+
 package_app = typer.Typer(help="Transfer packages on removable media (BagIt).", no_args_is_help=True)
 
 
@@ -119,8 +200,9 @@ def import_(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``transfer`` and the ``package`` sub-app to the main CLI."""
+    """Add ``transfer``, ``migrate`` and the ``package`` sub-app to the main CLI."""
     app.command("transfer")(transfer)
+    app.command("migrate")(migrate)
     app.add_typer(package_app, name="package")
 
 

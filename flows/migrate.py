@@ -58,7 +58,7 @@ def regional_migration(
     payload = settings_payload(cfg)
     logger = get_run_logger()
     parse_selector(selector)  # fail fast on a malformed selector
-    persons = select_persons(cfg, from_site, to_site, selector)
+    persons = select_persons(cfg, from_site, to_site, selector)  # catalog ids: task params stay free of PII
     chunks = [persons[i : i + max(1, chunk_size)] for i in range(0, len(persons), max(1, chunk_size))]
     limits = ensure_limits([f"storage-{from_site}", f"storage-{to_site}"], max(1, max_concurrent))
     logger.info(

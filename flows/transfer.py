@@ -17,7 +17,7 @@ from tasks.transfer import request_task, step_task
 
 @flow(name="transfer-archive", log_prints=False)
 def transfer_archive(
-    person: str | None = None,
+    person_id: int | None = None,
     from_site: str = "",
     to_site: str = "",
     settings: dict[str, Any] | None = None,
@@ -26,8 +26,8 @@ def transfer_archive(
 ) -> dict[str, Any]:
     """Request (or resume) the transfer and run its steps to ``done`` or ``failed``.
 
-    Give ``transfer_id`` (from ``dangan.transfer.request_transfer``; the CLI does this) rather than ``person``
-    so the resident ID is not stored among the flow run's parameters in Prefect.
+    Give ``transfer_id`` (from ``dangan.transfer.request_transfer``; the CLI does this) or ``person_id`` (the
+    source catalog's person row id): never the resident ID, which Prefect would store among the run's parameters.
 
     Returns ``{"transfer_id", "state", "reason_code", "package", "receipt"}``. ``keep_source=False`` releases
     the source's derivative and OCR objects after the commit (masters are always kept). Every step is a task that
@@ -38,10 +38,10 @@ def transfer_archive(
     logger = get_run_logger()
     if transfer_id:
         tid = transfer_id
-    elif person:
-        tid = request_task(payload, person, from_site, to_site)
+    elif person_id is not None:
+        tid = request_task(payload, person_id, from_site, to_site)
     else:
-        raise ValueError("give transfer_id (preferred) or person")
+        raise ValueError("give transfer_id or person_id")
     state = ""
     for _ in range(len(ORDER) + 2):
         state = driver.outcome(cfg, from_site, tid).state

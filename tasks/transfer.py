@@ -24,9 +24,12 @@ _RETRY: dict[str, Any] = {
 
 
 @task(name="transfer-request", **_RETRY)
-def request_task(settings: dict[str, Any], person: str, from_site: str, to_site: str) -> str:
-    """Record (or find) the open transfer of ``person``; returns its id."""
-    return driver.request_transfer(settings_from(settings), person, from_site, to_site)
+def request_task(settings: dict[str, Any], person_id: int, from_site: str, to_site: str) -> str:
+    """Record (or find) the open transfer of source catalog person ``person_id``; returns its id.
+
+    Takes the catalog row id, not the resident ID: Prefect stores task parameters unmasked."""
+    cfg = settings_from(settings)
+    return driver.request_transfer(cfg, driver.resident_id_of(cfg, from_site, person_id), from_site, to_site)
 
 
 @task(name="transfer-step", task_run_name="transfer-{state}", **_RETRY)
@@ -39,9 +42,10 @@ def step_task(
 
 @task(name="migrate-chunk", task_run_name="migrate-chunk-{index}")
 def migrate_chunk_task(
-    settings: dict[str, Any], from_site: str, to_site: str, persons: list[str], index: int = 0, limits: bool = True
+    settings: dict[str, Any], from_site: str, to_site: str, person_ids: list[int], index: int = 0, limits: bool = True
 ) -> list[dict[str, Any]]:
-    """Transfer each person of a chunk, one at a time, holding a ``storage-{site}`` slot on both sites.
+    """Transfer each person (source catalog id) of a chunk, one at a time, holding a ``storage-{site}`` slot
+    on both sites.
 
     Every person is accounted for: an exhausted transient error is reported, not raised, so the other
     chunks go on and a later run resumes that person from its recorded state.
@@ -50,10 +54,19 @@ def migrate_chunk_task(
 
     from dangan.errors import DanganError
     from dangan.pii import mask_id
+    from dangan.transfer.errors import TransferPersonNotFound
+    from dangan.transfer.reconcile import resident_ids_of
+
+    not_found = TransferPersonNotFound.code
 
     cfg = settings_from(settings)
+    known = resident_ids_of(cfg, from_site, person_ids)
     results: list[dict[str, Any]] = []
-    for person in persons:
+    for pid in person_ids:
+        person = known.get(pid)
+        if person is None:
+            results.append({"person": f"#{pid}", "transfer_id": None, "state": "error", "reason_code": not_found})
+            continue
         try:
             if limits:
                 with concurrency([f"storage-{from_site}", f"storage-{to_site}"], occupy=1, strict=False):

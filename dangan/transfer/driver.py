@@ -48,6 +48,18 @@ class TransferOutcome:
         }
 
 
+def resident_id_of(settings: Settings, site: str, person_id: int) -> str:
+    """The resident ID of catalog person ``person_id`` at ``site`` (flows and tasks carry the id, not the ID)."""
+    from dangan.catalog.models import Person
+    from dangan.transfer.errors import TransferPersonNotFound
+
+    with session_scope(get_site(settings, site).catalog_url) as s:
+        rid = s.scalar(select(Person.resident_id).where(Person.site_code == site, Person.id == person_id))
+    if rid is None:
+        raise TransferPersonNotFound(f"site {site} has no person #{person_id}", site=site, person_id=person_id)
+    return str(rid)
+
+
 def request_transfer(
     settings: Settings, resident_id: str, from_site: str, to_site: str, *, actor: str | None = None
 ) -> str:

@@ -14,28 +14,67 @@ from dangan.config import Settings
 from dangan.errors import ConfigError
 from dangan.pii import mask_id
 
+_RESIDENT_IDS_REFUSED = (
+    "resident IDs are not accepted in a migration selector: Prefect stores flow and task parameters unmasked "
+    "in its database and dashboard"
+)
+
 
 def parse_selector(selector: str | dict[str, Any] | None) -> dict[str, Any]:
-    """``"all"`` / ``{"all": true}``, ``{"resident_ids": [...]}`` or ``{"category": "养老保险"}``."""
+    """``"all"`` / ``{"all": true}``, ``{"person_ids": [...]}`` (source catalog row ids) or ``{"category": NAME}``.
+
+    Resident IDs are refused here, since a selector is a flow parameter; ``person_ids_for`` turns a list of
+    resident IDs into person ids before a flow is started (``dangan migrate --ids-file`` does this)."""
     if selector in (None, "all") or selector == {"all": True}:
         return {"all": True}
-    if isinstance(selector, dict) and isinstance(selector.get("resident_ids"), list):
-        return {"resident_ids": [str(r).strip().upper() for r in selector["resident_ids"]]}
+    if isinstance(selector, dict) and "resident_ids" in selector:
+        raise ConfigError(
+            _RESIDENT_IDS_REFUSED,
+            hint="Run `dangan migrate --from SITE --to SITE --ids-file FILE` (one resident ID per line): it "
+            "starts the migration with catalog person ids instead.",
+        )
+    if isinstance(selector, dict) and isinstance(selector.get("person_ids"), list):
+        try:
+            ids = sorted({int(v) for v in selector["person_ids"]})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError("selector person_ids must be integers (catalog person row ids)") from exc
+        return {"person_ids": ids}
     if isinstance(selector, dict) and isinstance(selector.get("category"), str):
         return {"category": selector["category"]}
-    raise ConfigError("selector must be 'all', {'resident_ids': [...]} or {'category': NAME}")
+    raise ConfigError("selector must be 'all', {'person_ids': [...]} or {'category': NAME}")
+
+
+def person_ids_for(settings: Settings, site: str, resident_ids: list[str]) -> tuple[list[int], list[str]]:
+    """Catalog person ids of ``resident_ids`` at ``site``, and the (masked) IDs that site does not hold."""
+    wanted = {str(r).strip().upper() for r in resident_ids if str(r).strip()}
+    with session_scope(get_site(settings, site).catalog_url) as s:
+        found = dict(
+            s.execute(
+                select(Person.resident_id, Person.id).where(Person.site_code == site, Person.resident_id.in_(wanted))
+            ).tuples().all()
+        )
+    return sorted(found.values()), sorted(mask_id(r) for r in wanted - set(found))
+
+
+def resident_ids_of(settings: Settings, site: str, person_ids: list[int]) -> dict[int, str]:
+    """``{person id: resident ID}`` for the ids ``site`` holds (others are absent from the result)."""
+    with session_scope(get_site(settings, site).catalog_url) as s:
+        rows = s.execute(
+            select(Person.id, Person.resident_id).where(Person.site_code == site, Person.id.in_(person_ids))
+        ).tuples().all()
+        return dict(rows)
 
 
 def select_persons(
     settings: Settings, from_site: str, to_site: str, selector: str | dict[str, Any] | None
-) -> list[str]:
-    """Resident IDs to migrate, sorted: active persons matching, plus those already moved to ``to_site``
-    (so a resumed migration accounts for them). An explicit ID list is returned as given."""
+) -> list[int]:
+    """Source catalog person ids to migrate, sorted: active persons matching, plus those already moved to
+    ``to_site`` (so a resumed migration accounts for them). An explicit id list is returned as given."""
     sel = parse_selector(selector)
-    if "resident_ids" in sel:
-        return sorted(set(sel["resident_ids"]))
+    if "person_ids" in sel:
+        return list(sel["person_ids"])
     src = get_site(settings, from_site)
-    stmt = select(Person.resident_id).where(
+    stmt = select(Person.id).where(
         Person.site_code == from_site,
         or_(Person.status == "active", Person.transferred_to == to_site),
     )
@@ -64,9 +103,12 @@ def _totals(session: Session, site: str, resident_ids: list[str]) -> dict[str, i
     }
 
 
-def reconcile(settings: Settings, from_site: str, to_site: str, resident_ids: list[str]) -> dict[str, Any]:
-    """Counts and byte totals on both sides, and every selected person accounted for (masked)."""
+def reconcile(settings: Settings, from_site: str, to_site: str, person_ids: list[int]) -> dict[str, Any]:
+    """Counts and byte totals on both sides, and every selected person (source catalog id) accounted for,
+    masked."""
     src, dst = get_site(settings, from_site), get_site(settings, to_site)
+    by_id = resident_ids_of(settings, from_site, person_ids)
+    resident_ids = sorted(by_id.values())
     items: list[dict[str, Any]] = []
     with session_scope(src.catalog_url) as s:
         people = {
@@ -94,7 +136,8 @@ def reconcile(settings: Settings, from_site: str, to_site: str, resident_ids: li
             )
         )
         dest_totals = _totals(s, to_site, resident_ids)
-    for rid in resident_ids:
+    for pid in person_ids:
+        rid = by_id.get(pid, "")
         person = people.get(rid)
         t = transfers.get(rid)
         if person is None:
@@ -107,7 +150,8 @@ def reconcile(settings: Settings, from_site: str, to_site: str, resident_ids: li
             status = "pending"
         items.append(
             {
-                "person": mask_id(rid),
+                "person": mask_id(rid) if rid else f"#{pid}",
+                "person_id": pid,
                 "status": status,
                 "transfer_id": t.id if t else None,
                 "state": t.state if t else None,
@@ -121,7 +165,7 @@ def reconcile(settings: Settings, from_site: str, to_site: str, resident_ids: li
     return {
         "from_site": from_site,
         "to_site": to_site,
-        "selected": len(resident_ids),
+        "selected": len(person_ids),
         "accounted": len(items),
         "by_status": by_status,
         "source": source_totals,

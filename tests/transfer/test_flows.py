@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from dangan.catalog.sites import SiteRef
 from dangan.config import Settings
-from dangan.transfer.reconcile import select_persons
+from dangan.errors import ConfigError
+from dangan.transfer.reconcile import parse_selector, person_ids_for, select_persons
 from tests.transfer.archive import DST, SRC, make_archive, row_counts
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -49,7 +50,9 @@ def test_regional_migration_is_resumable_and_reconciled(settings: Settings, site
 
     first = run_transfer(settings, archives[0].resident_id, SRC, DST)
     assert first.state == "done"
-    assert select_persons(settings, SRC, DST, {"category": "养老保险"}) == sorted(a.resident_id for a in archives)
+    ids, missing = person_ids_for(settings, SRC, [a.resident_id for a in archives])
+    assert len(ids) == 3 and missing == []
+    assert select_persons(settings, SRC, DST, {"category": "养老保险"}) == ids
     report: dict[str, Any] = regional_migration(
         SRC, DST, selector="all", max_concurrent=2, chunk_size=2, settings=settings_payload(settings)
     )
@@ -60,3 +63,48 @@ def test_regional_migration_is_resumable_and_reconciled(settings: Settings, site
     assert all(a.resident_id not in json.dumps(report) for a in archives)  # masked only
     assert row_counts(src.catalog_url, SRC)["transfers"] == 3  # one per person, none repeated
     assert row_counts(dst.catalog_url, DST)["persons"] == 3
+
+
+def test_migration_selector_refuses_resident_ids() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_selector({"resident_ids": ["110105194912310029"]})
+    assert "--ids-file" in (err.value.hint or "") and "110105194912310029" not in str(err.value)
+    assert parse_selector({"person_ids": ["3", 1, 3]}) == {"person_ids": [1, 3]}
+    with pytest.raises(ConfigError):
+        parse_selector({"person_ids": ["x"]})
+
+
+def test_cli_migrate_keeps_resident_ids_out_of_prefect(
+    settings: Settings, sites: tuple[SiteRef, SiteRef], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """``dangan migrate --ids-file``: the flow run's parameters and logs carry catalog ids, never resident IDs."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, LogFilter, LogFilterFlowRunId
+
+    from dangan.pii import mask_id
+    from flows.cli_transfer import register
+    from tests.transfer.archive import resident
+
+    src, _ = sites
+    archives = [make_archive(src, 60 + i, documents=1, pages=1) for i in range(2)]
+    stranger = resident(99)  # valid, but not held by the source site
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text(f"# people moving to {DST}\n{archives[0].resident_id}\n\n{stranger.lower()}\n", encoding="utf-8")
+    monkeypatch.setenv("DANGAN_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PREFECT_HOME", str(settings.prefect_home))
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["migrate", "--from", SRC, "--to", DST, "--ids-file", str(ids_file), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["selected"] == 1 and report["by_status"] == {"done": 1}, report
+    assert mask_id(stranger) in result.stderr and stranger not in result.output  # reported, masked
+    assert row_counts(src.catalog_url, SRC)["transfers"] == 1  # only the listed person moved
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=None)))
+        mine = [r for r in runs if r.parameters.get("from_site") == SRC and "person_ids" in str(r.parameters)]
+        assert mine, "the migration flow run was not found"
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[r.id for r in mine])))
+    recorded = json.dumps([r.parameters for r in mine], ensure_ascii=False) + "".join(log.message for log in logs)
+    for rid in (archives[0].resident_id, archives[1].resident_id, stranger):
+        assert rid not in recorded and rid.lower() not in recorded
