@@ -124,6 +124,9 @@ def offline_environment(settings: Settings) -> dict[str, str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+        # Prefect waits 20 s for its ephemeral API; a busy 2-core machine (a scan batch being processed beside
+        # it) was seen to need longer, and the operator got a traceback instead of a result.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     }
 
 

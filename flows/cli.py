@@ -266,7 +266,7 @@ def demo(
 @app.command()
 def ocr(
     paths: Annotated[list[Path], typer.Argument(help="image/PDF files or folders")],
-    engine: Annotated[str, typer.Option(help="ppocr or tesseract")] = "ppocr",
+    engine: Annotated[str, typer.Option(help="ppocr, tesseract or paddle (needs the paddle extra)")] = "ppocr",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     preprocess: Annotated[bool, typer.Option(help="deskew/crop/denoise before OCR")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per page")] = False,
@@ -547,11 +547,22 @@ def _register_plugins() -> None:
 _register_plugins()
 
 
-def run() -> None:  # pragma: no cover - console entry for `python -m flows.cli`
+def run() -> None:  # pragma: no cover - the `dangan` console script and `python -m flows.cli`
+    """Run the CLI; errors that escape a command are printed for an operator, never as a traceback."""
     try:
         app()
     except DanganError as exc:
         err_console.print(f"[bold red]Error {exc.code}[/]: {exc}")
+        sys.exit(2)
+    except RuntimeError as exc:
+        if "Prefect API" not in str(exc):
+            raise
+        err_console.print(f"[bold red]Error PREFECT_API_UNAVAILABLE[/]: {exc}")
+        err_console.print(
+            "[yellow]What to do:[/] run the command again when the machine is less busy, or raise "
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS (default here 120); with a Prefect server, "
+            "check that PREFECT_API_URL points at it and that it answers."
+        )
         sys.exit(2)
 
 

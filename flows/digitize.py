@@ -20,6 +20,7 @@ from dangan.fourprops import markdown as fourprops_markdown
 from flows.events import emit_domain_event
 from flows.ingest import ingest_batch
 from flows.ocr import ocr_pages
+from flows.review import start_reviews as start_review_runs
 from flows.runners import default_task_runner
 from tasks.common import settings_payload
 from tasks.fourprops import four_properties_task
@@ -34,9 +35,13 @@ def digitize(
     ocr_engine: str | None = None,
     device: str | None = None,
     fan_out: bool = False,
+    start_reviews: bool = True,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Digitize a scan batch end to end; each stage is a subflow or chunked tasks over the catalog."""
+    """Digitize a scan batch end to end; each stage is a subflow or chunked tasks over the catalog.
+
+    With ``start_reviews`` (and a ``review`` deployment), every document that needs review gets its own
+    ``review-document`` run, waiting in the dashboard for a reviewer."""
     cfg = load_settings(**(settings or {}))
     payload = settings_payload(cfg)
     report: dict[str, Any] = {"site": site}
@@ -48,6 +53,10 @@ def digitize(
         site=site, selector={"batch_id": batch_id}, engine=ocr_engine, device=device, settings=payload
     )
     report["validation"] = _extract_and_validate(payload, cfg, site, batch_id)
+    flagged = report["validation"].pop("flagged_ids")
+    report["reviews"] = (
+        start_review_runs(site, flagged, payload, batch_id) if start_reviews else {"started": 0, "reason": "off"}
+    )
     four = four_properties_task(payload, site, batch_id)
     report["four_properties"] = {
         "passed": four["passed"],
@@ -81,11 +90,13 @@ def _extract_and_validate(payload: dict[str, Any], cfg: Any, site: str, batch_id
         "needs_review": 0,
         "reasons": {},
         "data_docs": None,
+        "flagged_ids": [],
     }
     for f in futures:
         result = f.result()["validate"]
         totals["validated"] += len(result["validated"])
         totals["needs_review"] += len(result["needs_review"])
+        totals["flagged_ids"] += list(result["needs_review"])
         totals["data_docs"] = result.get("data_docs") or totals["data_docs"]
         for doc_id, codes in result["reasons"].items():
             for code in codes:
@@ -108,7 +119,7 @@ def _summary(r: dict[str, Any]) -> str:
         f"| OCR | {ocr['ok']}/{ocr['pages']} pages | {ocr['engine']} {ocr['model']} on {devices}, "
         f"{ocr['documents_pdf']} searchable PDFs (artifact `ocr-summary-{site}`) |",
         f"| extraction + validation | {val['validated']}/{val['documents']} documents validated | "
-        f"{val['needs_review']} need review (`dangan review --site {site}`); Data Docs: "
+        f"{val['needs_review']} need review ({_reviews(r)}); Data Docs: "
         f"{_link(val['data_docs'])} |",
         f"| 四性检测 | {'pass' if four['passed'] else 'FAIL'} | {four['problems']} problems "
         f"(artifact `four-properties-{site}`) |",
@@ -124,6 +135,13 @@ def _stage_rows(r: dict[str, Any]) -> list[dict[str, Any]]:
         {"stage": "validation", "done": val["validated"], "of": val["documents"], "flagged": val["needs_review"]},
         {"stage": "four-properties", "done": int(four["passed"]), "of": 1, "flagged": four["problems"]},
     ]
+
+
+def _reviews(r: dict[str, Any]) -> str:
+    started = r["reviews"]["started"]
+    if started:
+        return f"{started} review runs wait in the dashboard: flow `review-document`"
+    return f"`dangan review --site {r['site']}`"
 
 
 def _link(path: str | None) -> str:

@@ -2,7 +2,9 @@
 
 The pause shows a form (``ReviewInput``) whose description lists the flagged fields, their current values
 (resident IDs and names masked: the page image shows them) and a link to the page image with each field's
-box. The answer goes through the same ``apply_corrections`` as ``dangan review``.
+box. The answer goes through the same ``apply_corrections`` as ``dangan review``. Run from a deployment (the
+``digitize`` flow starts one per flagged document), the run suspends rather than pauses, so no worker process
+waits for days.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.flow_runs import pause_flow_run
+from prefect.context import FlowRunContext
+from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
 from pydantic import Field
 
@@ -56,6 +59,43 @@ def review_markdown(view: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+REVIEW_DEPLOYMENT = "review-document/review"
+
+
+def _deployed() -> bool:
+    ctx = FlowRunContext.get()
+    return bool(ctx and ctx.flow_run and ctx.flow_run.deployment_id)
+
+
+def start_reviews(site: str, document_ids: list[int], payload: dict[str, Any], batch_id: str) -> dict[str, Any]:
+    """One ``review-document`` run per flagged document on the ``review`` deployment, started without waiting.
+
+    Idempotent per batch and document (a rerun of the same digitization starts no second review). Without the
+    deployment (embedded default, ephemeral API) nothing starts and the reason says to use ``dangan review``.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    if not document_ids:
+        return {"started": 0, "reason": None}
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_deployment_by_name(REVIEW_DEPLOYMENT)
+    except ObjectNotFound:
+        return {"started": 0, "reason": f"no `review` deployment: review with `dangan review --site {site}`"}
+    for doc in document_ids:
+        run_deployment(
+            REVIEW_DEPLOYMENT,
+            parameters={"site": site, "document_id": doc, "settings": payload},
+            timeout=0,
+            as_subflow=False,
+            idempotency_key=f"review-{site}-{batch_id}-{doc}",
+            flow_run_name=f"review-{site}-{doc}",
+        )
+    return {"started": len(document_ids), "reason": None}
+
+
 @flow(name="review-document", log_prints=False)
 def review_document(
     site: str,
@@ -81,9 +121,13 @@ def review_document(
     description = review_markdown(view)
     create_markdown_artifact(description, key=f"review-{site}-{document_id}", description="fields to review")
     form = ReviewInput.with_initial_data(description=description, corrections={}, accept=False)
-    answer = pause_flow_run(
-        wait_for_input=form, timeout=timeout, poll_interval=poll_interval, key=f"review-{document_id}"
-    )
+    key = f"review-{document_id}"
+    if _deployed():
+        # A review can wait for days: suspending ends the worker's process (its slot is free for other runs);
+        # on resume the run starts again from the top and the keyed suspend returns the reviewer's answer.
+        answer = suspend_flow_run(wait_for_input=form, timeout=timeout, key=key)
+    else:
+        answer = pause_flow_run(wait_for_input=form, timeout=timeout, poll_interval=poll_interval, key=key)
     corrections = {name: value for name, value in answer.corrections.items() if value and value.strip()}
     get_run_logger().info("document %s: %d corrections by %s", document_id, len(corrections), answer.reviewer)
     return apply_corrections(

@@ -3,7 +3,8 @@
 # .venv and the package with its dev extra. Idempotent; quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PACKAGES=(tesseract-ocr tesseract-ocr-chi-sim fonts-noto-cjk fonts-wqy-zenhei poppler-utils)
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-chi-sim fonts-noto-cjk fonts-wqy-zenhei poppler-utils
+  libpdfbox2-java libactivation-java libjaxb-api-java)  # the last three: PDF/A cross-check in the tests
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

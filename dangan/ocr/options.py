@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -26,7 +26,7 @@ class OcrOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    engine: str = Field(default="ppocr", description="registered engine name: ppocr, tesseract, null, fault, ...")
+    engine: str = Field(default="ppocr", description="registered engine: ppocr, paddle, tesseract, null, fault, ...")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     model_dir: Path | None = Field(
         default=None, description="folder with det/rec(/cls) ONNX files (+ optional dict .txt); default: bundled"
@@ -56,6 +56,19 @@ class OcrOptions(BaseModel):
     torch_workers: int = Field(default=0, ge=0, le=256, description="torch: CPU threads for decode/pre/post (0 = auto)")
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, description="drop recognized lines below this")
     use_cls: bool = Field(default=False, description="run the 0°/180° line orientation classifier (needs a cls model)")
+    paddle_det_dir: Path | None = Field(
+        default=None, description="paddle: PaddleOCR det model folder (inference.yml + model); default: prepared"
+    )
+    paddle_rec_dir: Path | None = Field(default=None, description="paddle: PaddleOCR rec model folder")
+    paddle_cls_dir: Path | None = Field(default=None, description="paddle: line orientation folder (with use_cls)")
+    paddle_runtime: Literal["onnxruntime", "paddle"] = Field(
+        default="onnxruntime",
+        description="paddle: PaddleX inference engine; 'paddle' needs paddlepaddle(-gpu) and Paddle model folders",
+    )
+    paddle_cache_dir: Path | None = Field(
+        default=None,
+        description="paddle: where folders built from model_dir/bundled ONNX go ($XDG_CACHE_HOME/dangan/paddle-models)",
+    )
     tesseract_lang: Literal["chi_sim", "chi_sim+eng"] = "chi_sim"
     tesseract_psm: int = Field(default=3, ge=0, le=13, description="page segmentation mode (psm 6 drops table rows)")
     tesseract_dpi: int | None = Field(
@@ -72,6 +85,12 @@ class OcrOptions(BaseModel):
         if value not in available_engines():
             raise ValueError(f"unknown OCR engine {value!r}; available: {', '.join(available_engines())}")
         return value
+
+    @model_validator(mode="after")
+    def _paddle_dirs_together(self) -> OcrOptions:
+        if (self.paddle_det_dir is None) != (self.paddle_rec_dir is None):
+            raise ValueError("set both paddle_det_dir and paddle_rec_dir, or neither")
+        return self
 
     @field_validator("expected_model_sha256")
     @classmethod

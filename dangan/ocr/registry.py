@@ -34,6 +34,12 @@ def _tesseract(options: OcrOptions) -> OcrEngine:
     return TesseractEngine(lang=options.tesseract_lang, psm=options.tesseract_psm, dpi=options.tesseract_dpi)
 
 
+def _paddle(options: OcrOptions) -> OcrEngine:
+    from dangan.ocr.paddle import PaddleOcrEngine
+
+    return PaddleOcrEngine.from_options(options)
+
+
 def _null(options: OcrOptions) -> OcrEngine:
     from dangan.ocr.testing import NullEngine
 
@@ -51,7 +57,13 @@ def _fault(options: OcrOptions) -> OcrEngine:
     )
 
 
-_BUILTIN: dict[str, EngineFactory] = {"ppocr": _ppocr, "tesseract": _tesseract, "null": _null, "fault": _fault}
+_BUILTIN: dict[str, EngineFactory] = {
+    "ppocr": _ppocr,
+    "paddle": _paddle,
+    "tesseract": _tesseract,
+    "null": _null,
+    "fault": _fault,
+}
 
 
 def register_engine(name: str, factory: EngineFactory) -> None:

@@ -27,7 +27,7 @@ from dangan.keys import document_pdf_key, ocr_key
 from dangan.ocr.base import OcrEngine, PageResult
 from dangan.ocr.options import OcrOptions
 from dangan.ocr.registry import create_engine
-from dangan.ocr.render import searchable_pdf, to_hocr
+from dangan.ocr.render import pdfa_conformance, searchable_pdf, to_hocr
 
 log = logging.getLogger(__name__)
 OCR_INPUT_KIND = "ocr-gray"
@@ -206,7 +206,8 @@ def build_document_pdf(catalog_url: str, store: Any, site: str, document_id: int
         buf = io.BytesIO()
         Image.fromarray(img).save(buf, "JPEG", quality=80)
         parts.append((buf.getvalue(), _result_of(rows[pid]), dpi))
-    pdf = searchable_pdf(parts)
+    pdf = searchable_pdf(parts, title=f"dangan document {document_id}")
+    conformance = pdfa_conformance(pdf)  # "PDF/A-2B" once validated, None for a plain PDF
     sha = hashlib.sha256(pdf).hexdigest()
     key = document_pdf_key(site, document_id, sha)
     store.put(key, pdf, sha256=sha, content_type="application/pdf", metadata={"document": str(document_id)})
@@ -221,8 +222,8 @@ def build_document_pdf(catalog_url: str, store: Any, site: str, document_id: int
                     object_key=key,
                     sha256=sha,
                     size=len(pdf),
-                    tool="dangan-ocr/reportlab",
-                    params={"document_id": document_id, "pages": page_ids},
+                    tool="dangan-ocr/reportlab+pikepdf",
+                    params={"document_id": document_id, "pages": page_ids, "pdfa": conformance},
                     params_hash=sha[:12],
                 )
             )

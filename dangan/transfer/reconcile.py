@@ -51,7 +51,9 @@ def person_ids_for(settings: Settings, site: str, resident_ids: list[str]) -> tu
         found = dict(
             s.execute(
                 select(Person.resident_id, Person.id).where(Person.site_code == site, Person.resident_id.in_(wanted))
-            ).tuples().all()
+            )
+            .tuples()
+            .all()
         )
     return sorted(found.values()), sorted(mask_id(r) for r in wanted - set(found))
 
@@ -59,9 +61,11 @@ def person_ids_for(settings: Settings, site: str, resident_ids: list[str]) -> tu
 def resident_ids_of(settings: Settings, site: str, person_ids: list[int]) -> dict[int, str]:
     """``{person id: resident ID}`` for the ids ``site`` holds (others are absent from the result)."""
     with session_scope(get_site(settings, site).catalog_url) as s:
-        rows = s.execute(
-            select(Person.id, Person.resident_id).where(Person.site_code == site, Person.id.in_(person_ids))
-        ).tuples().all()
+        rows = (
+            s.execute(select(Person.id, Person.resident_id).where(Person.site_code == site, Person.id.in_(person_ids)))
+            .tuples()
+            .all()
+        )
         return dict(rows)
 
 

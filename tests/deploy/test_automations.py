@@ -27,4 +27,3 @@ def test_automations_created_from_yaml(prefect_harness) -> None:  # type: ignore
         assert auto.actions[0].type == "send-notification"
     # a site code no other test uses: the Prefect harness (and its limits) is shared by the whole session
     assert ensure_limits(["440305"], gpus=2, storage_per_site=3) == {"ocr-gpu": 2, "storage-440305": 3}
-

@@ -2,7 +2,9 @@
 
 Starts `prefect server` on 127.0.0.1 (its own PREFECT_HOME and SQLite), runs `dangan deploy`, starts two
 `prefect worker` processes on the `dangan-cpu` pool, triggers the `digitize` deployment with fan_out=true
-and checks that both workers ran ingest chunks and that the catalog accounts for every file.
+and checks that both workers ran ingest chunks and that the catalog accounts for every file. The flagged
+document of the batch gets a ``review-document`` run, which suspends (freeing its worker) until a reviewer's
+answer resumes it on a worker.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pytest
 from sqlalchemy import select
 
 from dangan.catalog.db import session_scope
-from dangan.catalog.models import AuditEvent, OcrResult, Page, ScanBatch
+from dangan.catalog.models import AuditEvent, Document, OcrResult, Page, ScanBatch
 from tests.fixtures_s3 import free_port
 
 pytestmark = pytest.mark.slow
@@ -86,7 +88,7 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
     subprocess.run([dangan, "init", "--site", "330106", "--name", "西湖区"], env=env, check=True, capture_output=True)
     sample = generate_samples(tmp_path / "batch", 2, seed=11)
     deployed = subprocess.run(
-        [dangan, "deploy", "--only", "digitize", "--only", "ingest-chunk", "--storage-slots", "2"],
+        [dangan, "deploy", "--only", "digitize", "--only", "ingest-chunk", "--only", "review", "--storage-slots", "2"],
         env=env,
         capture_output=True,
         text=True,
@@ -121,6 +123,11 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
         result = json.loads(run.stdout.strip().splitlines()[-1])
         logs = "\n".join((tmp_path / f"{w}.log").read_text(errors="replace")[-2000:] for w in ("w1", "w2"))
         assert result["state"] == "COMPLETED", logs
+        review = subprocess.run(
+            [sys.executable, "-c", REVIEW_SCRIPT], env=env, capture_output=True, text=True, timeout=400
+        )
+        assert review.returncode == 0, review.stderr[-3000:] + logs
+        reviews = json.loads(review.stdout.strip().splitlines()[-1])
     finally:
         for w in workers:
             _stop(w)
@@ -130,6 +137,8 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
         batch = s.scalars(select(ScanBatch)).one()
         pages = s.scalars(select(Page.id)).all()
         ocr_pages = set(s.scalars(select(OcrResult.page_id).where(OcrResult.error.is_(None))))
+        statuses = dict(s.execute(select(Document.id, Document.status)).tuples().all())
+        review_events = s.scalars(select(AuditEvent).filter_by(action="document.validated", actor="reviewer-e2e")).all()
     n_files = len(sample.files)
     assert len(chunk_actors) == n_files  # chunk size 1: one child flow run per file
     assert set(chunk_actors) == {"w1", "w2"}, chunk_actors  # both workers took chunks
@@ -137,3 +146,40 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
     assert batch.counts["files"] == n_files
     assert batch.counts["accepted"] + batch.counts["quarantined"] == n_files
     assert pages and set(pages) == ocr_pages  # every accepted page has OCR text
+    # the blank page is a document no form matches: flagged, and its review run waited suspended (no process)
+    assert reviews["suspended"] and len(reviews["suspended"]) == reviews["flagged"], reviews
+    assert reviews["resumed_state"] == "COMPLETED", reviews
+    assert statuses[reviews["resumed_document"]] == "validated"  # accepted by the reviewer after the resume
+    assert [e.entity_id for e in review_events] == [str(reviews["resumed_document"])]  # who, in the audit trail
+
+
+# Runs against the test's server: wait until every review run is suspended, then answer one and wait for it.
+REVIEW_SCRIPT = """
+import json, time
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter
+from prefect.flow_runs import resume_flow_run
+
+def review_runs(client):
+    dep = client.read_deployment_by_name("review-document/review")
+    return client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}))
+
+with get_client(sync_client=True) as client:
+    deadline = time.monotonic() + 240
+    while True:
+        runs = review_runs(client)
+        names = [r.state.name for r in runs if r.state]
+        if runs and all(n == "Suspended" for n in names):
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"review runs not suspended: {names}")
+        time.sleep(1)
+    first = runs[0]
+resume_flow_run(first.id, run_input={"reviewer": "reviewer-e2e", "corrections": {}, "accept": True})
+with get_client(sync_client=True) as client:
+    deadline = time.monotonic() + 240
+    while not (done := client.read_flow_run(first.id)).state.is_final() and time.monotonic() < deadline:
+        time.sleep(1)
+print(json.dumps({"flagged": len(runs), "suspended": [str(r.id) for r in runs],
+                  "resumed_state": done.state.type.value, "resumed_document": first.parameters["document_id"]}))
+"""

@@ -106,6 +106,9 @@ def test_searchable_pdf_and_search(ingested) -> None:  # type: ignore[no-untyped
     assert key is not None
     text = subprocess.run(["pdftotext", "-", "-"], input=store.get(key), capture_output=True, check=True).stdout
     assert "公民身份号码" in "".join(text.decode().split())
+    with session_scope(ref.catalog_url) as s:
+        pdf_row = s.scalars(select(Derivative).filter_by(kind="document-pdf", object_key=key)).one()
+        assert pdf_row.params["pdfa"] == "PDF/A-2B"  # validated archival PDF, recorded with the derivative
     hits = search_text(ref.catalog_url, SITE, "西湖 精密")
     assert [h["file"] for h in hits] == ["b.png"]
     assert search_text(ref.catalog_url, SITE, "100%_不存在") == []

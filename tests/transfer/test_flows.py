@@ -89,7 +89,8 @@ def test_cli_migrate_keeps_resident_ids_out_of_prefect(
     archives = [make_archive(src, 60 + i, documents=1, pages=1) for i in range(2)]
     stranger = resident(99)  # valid, but not held by the source site
     ids_file = tmp_path / "ids.txt"
-    ids_file.write_text(f"# people moving to {DST}\n{archives[0].resident_id}\n\n{stranger.lower()}\n", encoding="utf-8")
+    listed = f"# people moving to {DST}\n{archives[0].resident_id}\n\n{stranger.lower()}\n"
+    ids_file.write_text(listed, encoding="utf-8")
     monkeypatch.setenv("DANGAN_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("PREFECT_HOME", str(settings.prefect_home))
     app = typer.Typer()
