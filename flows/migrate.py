@@ -10,6 +10,7 @@ at once, so the bound holds even where the API cannot create limits.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -51,9 +52,13 @@ def regional_migration(
     selector: str | dict[str, Any] | None = "all",
     max_concurrent: int = 4,
     chunk_size: int = 20,
+    window_minutes: float | None = None,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Migrate the selected archives; returns the reconciliation report (every person accounted for)."""
+    """Migrate the selected archives; returns the reconciliation report (every person accounted for).
+
+    ``window_minutes`` bounds a night window: no new wave of chunks starts after it; the persons left are
+    reported ``pending`` and the next run takes them up."""
     cfg = load_settings(**(settings or {}))
     payload = settings_payload(cfg)
     logger = get_run_logger()
@@ -67,7 +72,15 @@ def regional_migration(
     progress: Any = create_progress_artifact(0.0, key=f"migration-{from_site}-{to_site}", description="archives moved")
     outcomes: list[dict[str, Any]] = []
     wave = max(1, max_concurrent)
+    ends = time.monotonic() + window_minutes * 60 if window_minutes else None
     for start in range(0, len(chunks), wave):
+        if ends is not None and start and time.monotonic() >= ends:  # the first wave always runs
+            logger.warning(
+                "migration window of %g min is over: %d chunks left for the next run",
+                window_minutes,
+                len(chunks) - start,
+            )
+            break
         futures = [
             migrate_chunk_task.submit(payload, from_site, to_site, chunk, index=start + i)
             for i, chunk in enumerate(chunks[start : start + wave])
