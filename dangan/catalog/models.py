@@ -289,6 +289,15 @@ class Transfer(Base):
             sqlite_where=text("state NOT IN ('done', 'failed')"),
             postgresql_where=text("state NOT IN ('done', 'failed')"),
         ),
+        # one open transfer per person and source: two destinations at once would leave two live copies
+        Index(
+            "uq_transfer_open_person_source",
+            "person_resident_id",
+            "from_site",
+            unique=True,
+            sqlite_where=text("state NOT IN ('done', 'failed')"),
+            postgresql_where=text("state NOT IN ('done', 'failed')"),
+        ),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     person_resident_id: Mapped[str] = mapped_column(String(18))

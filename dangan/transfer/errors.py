@@ -21,6 +21,13 @@ class TransferPersonNotActive(TransferError):
     default_hint = "The archive was already transferred out of this site."
 
 
+class TransferAlreadyOpen(TransferError):
+    """The person already has an open transfer from this site to another destination."""
+
+    code = "TRANSFER_ALREADY_OPEN"
+    default_hint = "Finish (rerun `dangan transfer` with its destination) or fail that transfer first."
+
+
 class TransferSameSite(TransferError):
     code = "TRANSFER_SAME_SITE"
 

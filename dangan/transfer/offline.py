@@ -124,6 +124,14 @@ def import_package(
         )
         if row.id != tid:
             raise TransferStateError(f"site {site} has another open transfer ({row.id}) for this person")
+        if row.to_site != site or row.state == "failed":
+            # a bag is one transfer: once failed, or addressed elsewhere in the catalog, it is not retried here
+            raise TransferStateError(
+                f"transfer {tid} of this bag is {row.state} (to {row.to_site}); it cannot be imported at {site}",
+                transfer_id=tid,
+                state=row.state,
+                hint="Export a new package at the source site (`dangan package export --to SITE`) and import that.",
+            )
     store = opener(dst)
     folder = bag.FolderBag(Path(bag_dir))
     manifest, _ = bag.parse_manifest(folder.read_tag("manifest-sha256.txt") or b"")

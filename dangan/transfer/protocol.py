@@ -22,18 +22,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from dangan.catalog.db import session_scope
+from dangan.catalog.models import Person
 from dangan.catalog.sites import SiteRef
 from dangan.catalog.states import transition
 from dangan.config import Settings
 from dangan.errors import ObjectConflict
 from dangan.keys import package_prefix
+from dangan.pii import mask_id
 from dangan.storage import ObjectStore, open_store
 from dangan.transfer import bag, rows
 from dangan.transfer.commit import mark_transferred_out, register_archive
-from dangan.transfer.errors import TransferNotFound, TransferReceiverConflict, TransferStateError, TransferVerifyFailed
+from dangan.transfer.errors import (
+    TransferNotFound,
+    TransferPersonNotActive,
+    TransferReceiverConflict,
+    TransferStateError,
+    TransferVerifyFailed,
+)
 from dangan.transfer.keys import site_key
 from dangan.transfer.package import StoreSink, build_plan, copy_package, receiver_key, write_plan
 from dangan.transfer.receipt import receipt_bytes, sign
@@ -190,6 +199,7 @@ def step_commit(ctx: Ctx) -> None:
         if not rows.reached(row.state, "committed"):
             if row.state != "verified":
                 raise TransferStateError(f"transfer {ctx.transfer_id} is {row.state}, not verified", state=row.state)
+            _require_source_holds(ctx)
             try:
                 counts = register_archive(
                     s,
@@ -226,6 +236,22 @@ def step_commit(ctx: Ctx) -> None:
                 _mark_source(s, ctx)
                 rows.walk(s, src_row, "committed", actor=ctx.actor, site=ctx.src_code)
     fault_point("committed")
+
+
+def _require_source_holds(ctx: Ctx) -> None:
+    """Refuse a commit when the source's person already left for another site (e.g. an offline bag imported
+    after an online transfer elsewhere): committing would leave the archive live at two sites."""
+    if ctx.src is None:
+        return
+    with session_scope(ctx.src.catalog_url) as s:
+        person = s.scalars(select(Person).filter_by(site_code=ctx.src_code, resident_id=ctx.resident_id)).first()
+        if person is None or person.status == "active" or person.transferred_to == ctx.dst.code:
+            return
+        gone_to = person.transferred_to
+    raise TransferPersonNotActive(
+        f"person {mask_id(ctx.resident_id)} already left {ctx.src_code} for {gone_to}; not committed at {ctx.dst.code}",
+        site=ctx.src_code,
+    )
 
 
 def _mark_source(session: Any, ctx: Ctx) -> None:

@@ -22,7 +22,7 @@ from dangan.catalog.models import AuditEvent, Transfer
 from dangan.catalog.states import transition
 from dangan.errors import DanganError
 from dangan.pii import mask_id
-from dangan.transfer.errors import TransferNotFound, TransferStateError
+from dangan.transfer.errors import TransferAlreadyOpen, TransferNotFound, TransferStateError
 
 ORDER = ("requested", "packaged", "copied", "verified", "committed", "done")
 FINAL = ("done", "failed")
@@ -85,6 +85,7 @@ def open_or_create(
     ``uq_transfer_open_person_dest`` decides between concurrent requests). Returns ``(row, created)``."""
     if transfer_id is not None and (row := session.get(Transfer, transfer_id)) is not None:
         return row, False
+    _refuse_other_destination(session, resident_id, from_site, to_site)
     values: dict[str, Any] = {"id": transfer_id} if transfer_id else {}
     try:
         with session.begin_nested():
@@ -107,9 +108,29 @@ def open_or_create(
         found = session.scalars(stmt).first()
         if found is None:  # the id itself collided: another worker inserted this very transfer
             found = session.get(Transfer, transfer_id) if transfer_id else None
-        if found is None:
+        if found is None:  # a concurrent request to another destination won the per-source index
+            _refuse_other_destination(session, resident_id, from_site, to_site)
             raise
         return found, False
+
+
+def _refuse_other_destination(session: Session, resident_id: str, from_site: str, to_site: str) -> None:
+    """:class:`TransferAlreadyOpen` when the person has an open transfer from ``from_site`` elsewhere."""
+    other = session.scalars(
+        select(Transfer).where(
+            Transfer.person_resident_id == resident_id,
+            Transfer.from_site == from_site,
+            Transfer.to_site != to_site,
+            Transfer.state.not_in(FINAL),
+        )
+    ).first()
+    if other is not None:
+        raise TransferAlreadyOpen(
+            f"person {mask_id(resident_id)} already has open transfer {other.id} from {from_site} to "
+            f"{other.to_site} ({other.state})",
+            transfer_id=other.id,
+            site=from_site,
+        )
 
 
 def advance(url: str, transfer_id: str, src: str, target: str, *, actor: str, site: str, details: Any = None) -> bool:
