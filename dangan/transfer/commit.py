@@ -72,7 +72,17 @@ def register_archive(
     """
     p = catalog["person"]
     rid = p["resident_id"]
-    if session.scalars(select(Person).filter_by(site_code=site, resident_id=rid)).first() is not None:
+    held = session.scalars(select(Person).filter_by(site_code=site, resident_id=rid)).first()
+    if held is not None and held.status == "transferred_out":
+        # A returning archive would have to be merged with the one this site kept when the person left
+        # (same masters and pages); that merge is not automated, so nothing is registered twice.
+        raise TransferReceiverConflict(
+            f"person {mask_id(rid)} left site {site} for {held.transferred_to} earlier; a returning archive is "
+            "not merged automatically",
+            site=site,
+            hint="Ask the archive administrator to reconcile the returning archive with the copy kept here.",
+        )
+    if held is not None:
         raise TransferReceiverConflict(f"site {site} already holds person {mask_id(rid)}", site=site)
     from_site = catalog["source_site"]
     person = Person(site_code=site, resident_id=rid, resident_id_masked=mask_id(rid), name=p.get("name"))
