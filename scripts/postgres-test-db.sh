@@ -10,6 +10,10 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
 fi
 if command -v pg_lsclusters >/dev/null 2>&1; then
+  if [ -z "$(pg_lsclusters --no-header)" ]; then  # installed without a cluster: make one
+    ver=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+    pg_createcluster "$ver" main >&2
+  fi
   read -r ver name port status _ < <(pg_lsclusters --no-header | head -n 1)
   if [ "$status" != "online" ]; then pg_ctlcluster "$ver" "$name" start >&2; fi
 else
