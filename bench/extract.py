@@ -93,7 +93,7 @@ def _cells(results: list[tuple[dict[str, Any], Any]]) -> tuple[float, list[tuple
 
 
 def _record(truth: dict[str, Any], ex: Any, person: dict[str, str], rid: str) -> RecordInput:
-    fields = {n: {"value": f.value, "confidence": f.confidence} for n, f in ex.fields.items()}
+    fields = {n: {"value": f.value, "confidence": f.confidence, "flags": list(f.flags)} for n, f in ex.fields.items()}
     return RecordInput(
         rid,
         ex.form_type,

@@ -260,7 +260,12 @@ class OcrResult(Base):
 
 
 class FieldValue(Base):
-    """One extracted (or corrected) field of a document, with confidence and source box."""
+    """One extracted (or corrected) field of a document, with confidence, source box and extraction flags.
+
+    ``flags`` are codes only (never values): normalizer flags (``DATE_INVALID``, ...) and ``CONFLICT`` when the
+    document printed the field twice with different values; the other readings are kept as non-current rows
+    with ``source="candidate"`` of the same version. A reviewer's correction carries no flags.
+    """
 
     __tablename__ = "field"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -270,6 +275,7 @@ class FieldValue(Base):
     value: Mapped[str | None] = mapped_column(Text)
     confidence: Mapped[float | None] = mapped_column(Float)
     box: Mapped[list[Any] | None] = mapped_column(JSON)
+    flags: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     source: Mapped[str] = mapped_column(String(20), default="extracted")
     version: Mapped[int] = mapped_column(default=1)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -3,7 +3,8 @@
 A label is an OCR line whose text is a vocabulary label (``姓名``), possibly with a colon and the value in the
 same line (``姓名：钟燕``). A bare label takes the text to its right in the same row, up to the next label
 (ruled label/value tables), or else the text just below it in the same column. The first non-empty reading
-of a field wins; a different value for the same field elsewhere in the document adds a ``CONFLICT`` flag.
+of a field is its value; a different value for the same field elsewhere in the document adds a ``CONFLICT``
+flag and is kept in ``alternatives`` (validation sends such a document to review: nothing is decided here).
 """
 
 from __future__ import annotations
@@ -155,6 +156,10 @@ def _merge(out: dict[str, ExtractedField], found: ExtractedField) -> None:
     if current is None or (current.value is None and found.value is not None):
         if current is not None:
             found.flags = tuple(dict.fromkeys(found.flags + tuple(f for f in current.flags if f == CONFLICT)))
+            found.alternatives = current.alternatives
         out[found.name] = found
-    elif found.value is not None and found.value != current.value and CONFLICT not in current.flags:
-        current.flags = (*current.flags, CONFLICT)
+    elif found.value is not None and found.value != current.value:
+        if CONFLICT not in current.flags:
+            current.flags = (*current.flags, CONFLICT)
+        if all(alt.value != found.value for alt in current.alternatives):
+            current.alternatives.append(found)

@@ -13,7 +13,11 @@ CONTRIBUTION_COLUMNS = ("period", "base", "employer", "personal", "total", "flag
 @dataclass
 class ExtractedField:
     """One field value as read: normalized ``value`` (None when absent), the ``raw`` OCR text, the OCR
-    confidence of the text it came from, its box and page, and normalizer ``flags``."""
+    confidence of the text it came from, its box and page, and normalizer ``flags``.
+
+    When the document prints the field again with a different value, the first reading stays ``value``, the
+    flags gain ``CONFLICT`` and every other distinct reading is kept in ``alternatives`` (nothing is dropped:
+    a person decides which one is right)."""
 
     name: str
     value: str | None
@@ -23,10 +27,11 @@ class ExtractedField:
     page: int
     label: str = ""
     flags: tuple[str, ...] = ()
+    alternatives: list[ExtractedField] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """Plain-JSON form."""
-        return {
+        """Plain-JSON form (``alternatives`` only when the field is in conflict)."""
+        out: dict[str, Any] = {
             "value": self.value,
             "raw": self.raw,
             "confidence": round(float(self.confidence), 4),
@@ -35,6 +40,11 @@ class ExtractedField:
             "label": self.label,
             "flags": list(self.flags),
         }
+        if self.alternatives:
+            out["alternatives"] = [
+                {k: v for k, v in alt.to_json().items() if k != "alternatives"} for alt in self.alternatives
+            ]
+        return out
 
 
 @dataclass

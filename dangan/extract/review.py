@@ -4,6 +4,10 @@ Shared by the ``dangan review`` terminal command and the Prefect review flow. A 
 version with ``source="corrected"`` plus an audit event naming the actor; the document is then validated
 again. Nothing is changed without a person: ``accept=True`` lets the reviewer confirm remaining reasons
 (e.g. a genuine 15-digit legacy ID), recorded as such.
+
+A field read with two different values (``CONFLICT``, reason ``FIELD_CONFLICT``) is shown with every reading
+(masked, with its page); the reviewer settles it by entering the right value, even when that is the value
+already shown: the corrected row carries no flags, so validation then judges the value alone.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from sqlalchemy import func, select
 
 from dangan.catalog.audit import record
 from dangan.catalog.db import session_scope
-from dangan.catalog.models import Derivative, Document, FieldValue
+from dangan.catalog.models import Derivative, Document, FieldValue, Page
 from dangan.catalog.states import can_transition, transition
 from dangan.catalog.validation_models import ValidationResult
 from dangan.extract.errors import CorrectionRejected, DocumentNotFound
+from dangan.extract.fields import CONFLICT
 from dangan.extract.model import CONTRIBUTION_COLUMNS
 from dangan.extract.normalize import normalize_value
-from dangan.extract.store import CONTRIBUTION_PREFIX, CORRECTED, FORM_TYPE_FIELD, current_fields
+from dangan.extract.store import CONTRIBUTION_PREFIX, CORRECTED, FORM_TYPE_FIELD, candidate_rows, current_fields
 from dangan.extract.vocab import load_vocabulary
 from dangan.pii import mask_id, mask_name
 from dangan.quality.rules import QualityRules
@@ -74,8 +79,24 @@ def _image(session: Any, page_id: int | None, store: Any) -> str | None:
         return None
 
 
+def _page_seq(session: Any, page_id: int | None) -> int | None:
+    page = session.get(Page, page_id) if page_id is not None else None
+    return page.seq if page is not None else None
+
+
+def _readings(session: Any, current: FieldValue, candidates: list[FieldValue]) -> list[str]:
+    """Every reading of a conflicting field as a reviewer may see it: masked value and page number."""
+    return [
+        f"{shown(fv.name, fv.value)} (page {_page_seq(session, fv.page_id) or '?'})" for fv in (current, *candidates)
+    ]
+
+
 def review_items(catalog_url: str, document_id: int, *, store: Any = None) -> dict[str, Any]:
-    """The document's current fields with the reasons that flag them, and page image links with boxes."""
+    """The document's current fields with the reasons that flag them, and page image links with boxes.
+
+    Each field item carries its extraction ``flags``; a conflicting field also its other ``candidates``
+    (value, confidence, box, page, image: values as stored, mask them to display), and the ``FIELD_CONFLICT``
+    reason's ``details.readings`` lists every reading masked with its page, ready to display."""
     with session_scope(catalog_url) as s:
         doc = s.get(Document, int(document_id))
         if doc is None:
@@ -89,8 +110,12 @@ def review_items(catalog_url: str, document_id: int, *, store: Any = None) -> di
         flagged = _flagged(reasons)
         fields = current_fields(s, doc.id)
         items = []
+        readings: dict[str, list[str]] = {}
         for name in sorted(set(fields) | {n for n in flagged if not n.startswith("(")}):
             fv = fields.get(name)
+            candidates = candidate_rows(s, fv) if fv is not None else []
+            if fv is not None and candidates:
+                readings[name] = _readings(s, fv, candidates)
             items.append(
                 {
                     "name": name,
@@ -99,10 +124,22 @@ def review_items(catalog_url: str, document_id: int, *, store: Any = None) -> di
                     "box": fv.box if fv else None,
                     "page_id": fv.page_id if fv else None,
                     "source": fv.source if fv else None,
+                    "flags": list(fv.flags or []) if fv else [],
+                    "candidates": [
+                        {
+                            "value": c.value,
+                            "confidence": c.confidence,
+                            "box": c.box,
+                            "page_id": c.page_id,
+                            "image": _image(s, c.page_id, store),
+                        }
+                        for c in candidates
+                    ],
                     "reasons": flagged.get(name, []),
                     "image": _image(s, fv.page_id if fv else None, store),
                 }
             )
+        reasons = [_with_readings(r, readings) for r in reasons]
         return {
             "document_id": doc.id,
             "site": doc.site_code,
@@ -114,6 +151,15 @@ def review_items(catalog_url: str, document_id: int, *, store: Any = None) -> di
             "fields": items,
             "data_docs": result.data_docs if result else None,
         }
+
+
+def _with_readings(reason: dict[str, Any], readings: dict[str, list[str]]) -> dict[str, Any]:
+    """A ``FIELD_CONFLICT`` reason with the masked readings of its fields added to its details (for display
+    only: the stored validation result keeps codes and field names, never values)."""
+    shown_readings = {name: readings[name] for name in reason.get("fields") or [] if name in readings}
+    if reason.get("code") != "FIELD_CONFLICT" or not shown_readings:
+        return reason
+    return {**reason, "details": {**(reason.get("details") or {}), "readings": shown_readings}}
 
 
 def _corrected_value(name: str, value: str | None, current: FieldValue | None, kinds: dict[str, str]) -> str | None:
@@ -173,8 +219,9 @@ def apply_corrections(
             pending[row_name] = _corrected_value(name, raw, base, kinds)
         for row_name, value in pending.items():
             current = fields.get(row_name)
-            if current is not None and current.value == value:
-                continue
+            conflict = current is not None and CONFLICT in (current.flags or [])
+            if current is not None and current.value == value and not conflict:
+                continue  # confirming a conflicting value is a decision: it is recorded like a change
             if current is not None:
                 current.is_current = False
             s.add(
@@ -185,6 +232,7 @@ def apply_corrections(
                     value=value,
                     confidence=1.0,
                     box=current.box if current else None,
+                    flags=[],
                     source=CORRECTED,
                     version=version,
                 )
@@ -201,6 +249,7 @@ def apply_corrections(
                     "from": shown(row_name, current.value if current else None),
                     "to": shown(row_name, value),
                     "version": version,
+                    **({"resolved": CONFLICT} if conflict else {}),
                 },
             )
             changed.append(row_name)

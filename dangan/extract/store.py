@@ -3,6 +3,11 @@
 Each document is one transaction, so a crash loses at most the document in hand and a rerun redoes it.
 Every run writes a new field version and keeps the previous rows (``is_current`` false). Values a person
 corrected are carried into the new version: re-extraction never silently undoes a review.
+
+Extraction flags are stored with each row (``FieldValue.flags``; codes, never values). A field read with two
+different values in one document keeps the first as its current row, flagged ``CONFLICT``, and every other
+reading as a non-current ``source="candidate"`` row of the same version (with its page and box), so a
+reviewer sees all of them; validation sends the document to review (``FIELD_CONFLICT``).
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from dangan.catalog.db import session_scope
 from dangan.catalog.models import Document, FieldValue, OcrResult, Page
 from dangan.catalog.states import can_transition, transition
 from dangan.extract.document import doc_date_of, extract_document, lines_from_json
+from dangan.extract.fields import CONFLICT
 from dangan.extract.model import DocumentExtraction
 from dangan.extract.vocab import Vocabulary, load_vocabulary
 
 CONTRIBUTION_PREFIX = "contributions."
 FORM_TYPE_FIELD = "form_type"
 CORRECTED = "corrected"
+CANDIDATE = "candidate"
 
 
 def current_fields(session: Session, document_id: int) -> dict[str, FieldValue]:
@@ -43,6 +50,24 @@ def contribution_rows(fields: dict[str, FieldValue]) -> list[dict[str, Any]]:
         if name.startswith(CONTRIBUTION_PREFIX) and fv.value:
             rows.append((int(name[len(CONTRIBUTION_PREFIX) :]), {**json.loads(fv.value), "confidence": fv.confidence}))
     return [row for _, row in sorted(rows, key=lambda r: r[0])]
+
+
+def candidate_rows(session: Session, current: FieldValue) -> list[FieldValue]:
+    """The other readings stored with a ``CONFLICT``-flagged field row (same document, name and version)."""
+    if CONFLICT not in (current.flags or []):
+        return []
+    return list(
+        session.scalars(
+            select(FieldValue)
+            .where(
+                FieldValue.document_id == current.document_id,
+                FieldValue.name == current.name,
+                FieldValue.version == current.version,
+                FieldValue.source == CANDIDATE,
+            )
+            .order_by(FieldValue.id)
+        )
+    )
 
 
 def _current_ocr(session: Session, page_id: int) -> OcrResult | None:
@@ -66,6 +91,7 @@ def _field_rows(doc: Document, pages: list[Page], ex: DocumentExtraction, versio
             value=ex.form_type,
             confidence=min(1.0, ex.form_score / 10),
             box=None,
+            flags=[],
             source="extracted",
             version=version,
         )
@@ -79,6 +105,7 @@ def _field_rows(doc: Document, pages: list[Page], ex: DocumentExtraction, versio
                 value=f.value,
                 confidence=f.confidence,
                 box=f.box,
+                flags=list(f.flags),
                 source="extracted",
                 version=version,
             )
@@ -96,11 +123,32 @@ def _field_rows(doc: Document, pages: list[Page], ex: DocumentExtraction, versio
                 value=value,
                 confidence=row.confidence,
                 box=row.box,
+                flags=[f"{column}:{flag}" for column, flags in sorted(row.flags.items()) for flag in flags],
                 source="extracted",
                 version=version,
             )
         )
     return rows
+
+
+def _candidate_rows(doc: Document, pages: list[Page], ex: DocumentExtraction, version: int) -> list[FieldValue]:
+    """Every other reading of a conflicting field, kept (non-current) beside the field's current row."""
+    return [
+        FieldValue(
+            document_id=doc.id,
+            page_id=pages[alt.page].id if 0 <= alt.page < len(pages) else None,
+            name=name,
+            value=alt.value,
+            confidence=alt.confidence,
+            box=alt.box,
+            flags=list(dict.fromkeys((CONFLICT, *alt.flags))),
+            source=CANDIDATE,
+            version=version,
+            is_current=False,
+        )
+        for name, f in sorted(ex.fields.items())
+        for alt in f.alternatives
+    ]
 
 
 def _extract_one(s: Session, doc: Document, vocab: Vocabulary) -> dict[str, Any]:
@@ -136,10 +184,12 @@ def _extract_one(s: Session, doc: Document, vocab: Vocabulary) -> dict[str, Any]
                 value=old.value,
                 confidence=old.confidence,
                 box=old.box,
+                flags=[],
                 source=CORRECTED,
                 version=version,
             )
     s.add_all(rows.values())
+    s.add_all(_candidate_rows(doc, pages, ex, version))
     if doc.form_type in (None, "", "unknown") and ex.form_type != "unknown":
         doc.form_type = ex.form_type
     if not doc.doc_date and (found := doc_date_of(ex, vocab)):
@@ -153,6 +203,7 @@ def _extract_one(s: Session, doc: Document, vocab: Vocabulary) -> dict[str, Any]
         "version": version,
         "fields": len(ex.fields),
         "contributions": len(ex.contributions),
+        "conflicts": sorted(name for name, f in ex.fields.items() if CONFLICT in f.flags),
     }
 
 
@@ -161,7 +212,7 @@ def extract_documents(
 ) -> dict[str, Any]:
     """Extract fields of ``document_ids`` (of ``site``) from their pages' current OCR results.
 
-    Returns ``{"extracted": [{document_id, form_type, version, fields, contributions}], "skipped":
+    Returns ``{"extracted": [{document_id, form_type, version, fields, contributions, conflicts}], "skipped":
     [{document_id, skipped: NO_PAGES|NOT_READY|OCR_MISSING|NOT_FOUND}]}``.
     """
     vocab = vocab or load_vocabulary()

@@ -84,6 +84,14 @@ class ExpectContributionMonthsToBeContinuous(ColumnMapExpectation):
     success_keys = ("mostly",)
 
 
+class ExpectFieldsToHaveNoConflict(ColumnMapExpectation):
+    """A record's conflicting fields (a JSON list of field names, null when none) are empty: every field the
+    document prints more than once was read with one value. Which reading is right is a person's call."""
+
+    map_metric = "column_values.dangan_no_field_conflict"
+    success_keys = ("mostly",)
+
+
 class ExpectResidentIdToMatchBirthDate(MulticolumnMapExpectation):
     """column_list = [id, birth date]: the printed birth date is the one embedded in the ID."""
 
@@ -147,6 +155,7 @@ CUSTOM_EXPECTATIONS: tuple[type[Expectation], ...] = (
     ExpectColumnValuesToBePlainDecimal,
     ExpectColumnValuesToBeDecimalBetween,
     ExpectContributionMonthsToBeContinuous,
+    ExpectFieldsToHaveNoConflict,
     ExpectResidentIdToMatchBirthDate,
     ExpectResidentIdToMatchSex,
     ExpectDatesToBeOrdered,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 MESSAGES = {
     "FORM_UNKNOWN": "form type not recognized (表单类型无法识别)",
+    "FIELD_CONFLICT": "one field read with different values in one document: confirm the right one (字段值冲突)",
     "ID_INVALID": "resident ID invalid",
     "ID_FORMAT": "resident ID malformed (公民身份号码格式错误)",
     "ID_CHECK_DIGIT": "resident ID check character wrong (校验码错误, GB 11643 MOD 11-2)",

@@ -102,6 +102,14 @@ class ColumnValuesMonthsContinuous(ColumnMapMetricProvider):
         return column.map(lambda v: not checks.missing_months(json.loads(v) if isinstance(v, str) else list(v)))
 
 
+class ColumnValuesNoFieldConflict(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.dangan_no_field_conflict"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        return column.map(lambda v: not (json.loads(v) if isinstance(v, str) else list(v)))
+
+
 # --- multicolumn metrics ---------------------------------------------------------------------------------
 class MulticolumnIdBirth(MulticolumnMapMetricProvider):
     condition_metric_name = "multicolumn_values.dangan_id_birth"

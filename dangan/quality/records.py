@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from dangan.extract.fields import CONFLICT
 from dangan.extract.model import CONTRIBUTION_COLUMNS
 from dangan.ids import birth_date_of
 from dangan.quality.checks import missing, to_decimal, valid_iso_month
@@ -48,8 +49,10 @@ RECORD_FIELDS = (
 class RecordInput:
     """One document's stored fields as validation sees them.
 
-    ``fields`` maps field name → ``{"value", "confidence"}``; ``contributions`` are row dicts with the six
-    columns and ``confidence``. ``person_key``/``registered_*`` tie documents of one person together.
+    ``fields`` maps field name → ``{"value", "confidence", "flags"}`` (``flags``: extraction flag codes,
+    optional; ``CONFLICT`` when the document printed the field with two different values); ``contributions``
+    are row dicts with the six columns and ``confidence``. ``person_key``/``registered_*`` tie documents of
+    one person together.
     """
 
     record_id: str
@@ -60,6 +63,11 @@ class RecordInput:
     person_key: str | None = None
     registered_id: str | None = None
     registered_name: str | None = None
+
+
+def conflicting_fields(rec: RecordInput) -> list[str]:
+    """Names of the record's fields flagged ``CONFLICT`` at extraction, sorted."""
+    return sorted(name for name, got in rec.fields.items() if CONFLICT in ((got or {}).get("flags") or ()))
 
 
 def _value(rec: RecordInput, name: str) -> str | None:
@@ -101,6 +109,8 @@ def record_row(rec: RecordInput, rules: QualityRules) -> dict[str, Any]:
             max(p for p in periods if valid_iso_month(p)) if any(map(valid_iso_month, periods)) else None
         )
     row.update(person_key=rec.person_key, registered_id=rec.registered_id, registered_name=rec.registered_name)
+    conflicts = conflicting_fields(rec)
+    row["field_conflicts"] = json.dumps(conflicts) if conflicts else None  # names only, never values
     for name in rules.key_fields:
         got = rec.fields.get(name) or {}
         row[f"{name}__confidence"] = None if got.get("value") is None else got.get("confidence")

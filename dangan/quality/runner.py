@@ -173,6 +173,14 @@ def _detail(code: str, record: dict[str, Any] | None) -> tuple[str, dict[str, An
     return code, {}
 
 
+def _fields(code: str, meta: dict[str, Any], record: dict[str, Any] | None) -> list[str]:
+    """The fields a reason points at: the expectation's own, or for ``FIELD_CONFLICT`` the record's
+    conflicting fields (names only)."""
+    if code == "FIELD_CONFLICT" and record is not None and record.get("field_conflicts"):
+        return list(json.loads(record["field_conflicts"]))
+    return list(meta.get("fields", []))
+
+
 def validate_records(
     records: list[RecordInput],
     rules: QualityRules | None = None,
@@ -205,7 +213,7 @@ def validate_records(
                     details["rows"] = [int(hit["row"])]
                 reason = {
                     "code": code,
-                    "fields": list(meta.get("fields", [])),
+                    "fields": _fields(code, meta, by_id.get(rid)),
                     "severity": severity,
                     "expectation": etype,
                     "message": message_for(code),

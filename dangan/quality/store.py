@@ -28,7 +28,7 @@ def record_input(session: Session, doc: Document) -> tuple[RecordInput, int] | N
     if not fields:
         return None
     plain = {
-        name: {"value": fv.value, "confidence": fv.confidence}
+        name: {"value": fv.value, "confidence": fv.confidence, "flags": list(fv.flags or [])}
         for name, fv in fields.items()
         if not name.startswith(CONTRIBUTION_PREFIX) and name != FORM_TYPE_FIELD
     }

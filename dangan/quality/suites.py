@@ -17,7 +17,7 @@ from dangan.extract.errors import SuiteIntegrityError
 from dangan.quality import expectations as cx
 from dangan.quality.rules import QualityRules
 
-SUITE_VERSION = 1
+SUITE_VERSION = 2  # 2: FIELD_CONFLICT (a field read with two different values in one document)
 RECORDS_SUITE = f"dangan-records-v{SUITE_VERSION}"
 CONTRIBUTIONS_SUITE = f"dangan-contributions-v{SUITE_VERSION}"
 FORM_TYPES = ("registration", "account_statement", "transfer_form")
@@ -34,6 +34,8 @@ def records_suite(rules: QualityRules) -> ExpectationSuite:
     e = gx.expectations
     items: list[Any] = [
         e.ExpectColumnValuesToBeInSet(column="form_type", value_set=list(FORM_TYPES), meta=_meta("FORM_UNKNOWN")),
+        # the reason names the conflicting fields themselves (the runner reads them from the record)
+        cx.ExpectFieldsToHaveNoConflict(column="field_conflicts", meta=_meta("FIELD_CONFLICT")),
         cx.ExpectColumnValuesToBeValidResidentId(column="id_number", meta=_meta("ID_INVALID", "id_number")),
         cx.ExpectColumnValuesToNotBeLegacyResidentId(
             column="id_number", meta=_meta("ID_LEGACY_15", "id_number"), severity=WARNING

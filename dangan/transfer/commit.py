@@ -196,6 +196,7 @@ def register_archive(
                 confidence=f["confidence"],
                 box=f["box"],
                 source=f["source"],
+                flags=list(f.get("flags") or []),  # packages made before flags existed carry none
                 version=f["version"],
                 is_current=f["is_current"],
             )

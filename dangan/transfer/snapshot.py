@@ -163,6 +163,7 @@ def snapshot(session: Session, site: str, resident_id: str) -> dict[str, Any]:
             "confidence": f.confidence,
             "box": f.box,
             "source": f.source,
+            "flags": list(f.flags or []),  # a conflict travels with the archive, still to be reviewed
             "version": f.version,
             "is_current": f.is_current,
         }

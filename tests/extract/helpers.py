@@ -31,7 +31,9 @@ def load_truths(batch_dir: Path) -> dict[str, dict[str, Any]]:
 
 def record_of(record_id: str, ex: DocumentExtraction, person_key: str | None = None, **kw: Any) -> RecordInput:
     """A validation record from an extraction (what the catalog path builds from stored fields)."""
-    fields = {name: {"value": f.value, "confidence": f.confidence} for name, f in ex.fields.items()}
+    fields = {
+        name: {"value": f.value, "confidence": f.confidence, "flags": list(f.flags)} for name, f in ex.fields.items()
+    }
     rows = [row.to_json() for row in ex.contributions]
     return RecordInput(record_id, ex.form_type, fields, rows, person_key=person_key, **kw)
 

@@ -12,6 +12,7 @@ from dangan.ids import check_char
 from dangan.quality.records import RecordInput
 from dangan.quality.rules import QualityRules
 from dangan.quality.runner import validate_records
+from dangan.quality.suites import RECORDS_SUITE
 from tests.extract.helpers import truth_records
 
 
@@ -109,6 +110,9 @@ def _broken(records: list[RecordInput]) -> dict[str, tuple[RecordInput, set[str]
     pair = add("code-a", reg, {"PERSON_CODE_MISMATCH"}), add("code-b", stmt, {"PERSON_CODE_MISMATCH"})
     pair[0].person_key = pair[1].person_key = "code"
     _set(pair[1], "person_code", "330100000000")
+    # The ID was printed twice in the document with two different values: the first matches the registration,
+    # but only a person may decide which one is right.
+    add("conflict", reg, {"FIELD_CONFLICT"}).fields["id_number"]["flags"] = ["CONFLICT"]
     return cases
 
 
@@ -121,10 +125,12 @@ def test_broken_records_fail_with_exactly_the_expected_reasons(records, tmp_path
     blurred = next(r for r in run.outcomes["blurred"].reasons if r["code"] == "AMOUNT_FORMAT")
     assert blurred["details"]["rows"] == [2] and blurred["fields"] == ["total"]
     assert next(r for r in run.outcomes["id-legacy"].reasons if r["code"] == "ID_LEGACY_15")["severity"] == "warning"
+    (conflict,) = run.outcomes["conflict"].reasons
+    assert (conflict["fields"], conflict["severity"], conflict["details"]) == (["id_number"], "critical", {})
     # Data Docs: built into the given folder, and no resident ID or name copied into them.
     assert run.data_docs == str(tmp_path / "docs" / "index.html")
     html = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "docs").rglob("*.html"))
-    assert "dangan-records-v1" in html
+    assert RECORDS_SUITE in html
     reg = _by_form(records, "registration")
     assert reg.fields["id_number"]["value"] not in html and reg.fields["name"]["value"] not in html
 

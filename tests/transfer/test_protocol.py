@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from dangan.catalog.db import session_scope
-from dangan.catalog.models import AuditEvent, Master, Person, Transfer
+from dangan.catalog.models import AuditEvent, Master, Page, Person, Transfer
 from dangan.catalog.sites import SiteRef
 from dangan.config import Settings
 from dangan.storage import LocalStore, ObjectStore, open_store
@@ -273,7 +273,7 @@ def test_offline_bag_after_an_online_transfer_elsewhere_is_not_committed(
 
 def test_a_returning_archive_is_refused_not_duplicated(settings: Settings, sites: tuple[SiteRef, SiteRef]) -> None:
     """A → B, then B → A: A kept its copy; the return fails with a clear reason instead of doubling rows."""
-    src, dst = sites
+    src, _ = sites
     archive = make_archive(src, 42)
     assert run_transfer(settings, archive.resident_id, SRC, DST, retry=FAST).state == "done"
     before = row_counts(src.catalog_url, SRC)
@@ -283,3 +283,24 @@ def test_a_returning_archive_is_refused_not_duplicated(settings: Settings, sites
     with session_scope(src.catalog_url) as s:
         person = s.scalars(select(Person).filter_by(site_code=DST, resident_id=archive.resident_id)).one()
         assert person.status == "active"  # the archive stays live where it is
+
+
+def test_field_flags_travel_with_the_archive(settings: Settings, sites: tuple[SiteRef, SiteRef]) -> None:
+    """A field still in conflict arrives flagged: the receiver's validation sends it to review as well."""
+    from dangan.catalog.models import Document, FieldValue
+
+    src, dst = sites
+    archive = make_archive(src, 43, documents=1)
+    with session_scope(src.catalog_url) as s:
+        person_docs = select(Document.id).join(Page, Page.document_id == Document.id).where(Page.site_code == SRC)
+        row = s.scalars(select(FieldValue).where(FieldValue.document_id.in_(person_docs))).first()
+        assert row is not None
+        row.flags = ["CONFLICT"]
+    assert run_transfer(settings, archive.resident_id, SRC, DST, retry=FAST).state == "done"
+    with session_scope(dst.catalog_url) as s:
+        arrived = s.scalars(
+            select(FieldValue.flags)
+            .join(Document, Document.id == FieldValue.document_id)
+            .where(Document.site_code == DST, FieldValue.name == "name")
+        ).all()
+    assert ["CONFLICT"] in arrived
