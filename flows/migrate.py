@@ -23,10 +23,22 @@ from tasks.common import settings_payload
 from tasks.transfer import migrate_chunk_task
 
 
+def _ephemeral_api() -> bool:
+    """True when this process talks to Prefect's ephemeral API (no ``PREFECT_API_URL``): the embedded default."""
+    from prefect.settings import get_current_settings
+
+    return not get_current_settings().api.url
+
+
 def ensure_limits(names: list[str], slots: int) -> dict[str, str]:
-    """Create missing global concurrency limits; returns ``{name: "exists"|"created"|"unavailable"}``."""
+    """Create missing global concurrency limits; returns ``{name: "exists"|"created"|"unavailable"}``.
+
+    On the ephemeral API nothing else can hold a slot when a flow starts, yet the database keeps slots that a
+    killed run held: Prefect 3.9 keeps slot leases in the server's memory, which died with that run, so no
+    lease ever expires them. Those slots are released here (logged), or a rerun after a crash would wait forever.
+    """
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
     from prefect.exceptions import ObjectNotFound
 
     status: dict[str, str] = {}
@@ -34,8 +46,11 @@ def ensure_limits(names: list[str], slots: int) -> dict[str, str]:
         with get_client(sync_client=True) as client:
             for name in names:
                 try:
-                    client.read_global_concurrency_limit_by_name(name)
+                    limit = client.read_global_concurrency_limit_by_name(name)
                     status[name] = "exists"
+                    if limit.active_slots and _ephemeral_api():
+                        get_run_logger().warning("releasing %d stale slot(s) of %s", limit.active_slots, name)
+                        client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
                 except ObjectNotFound:
                     client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=slots))
                     status[name] = "created"

@@ -34,3 +34,8 @@ TRANSIENT_RETRY: dict[str, Any] = {
     "retry_jitter_factor": 0.5,
     "retry_condition_fn": retry_transient_only,
 }
+
+# Lease on global concurrency slots (ocr-gpu, storage-{site}): renewed while the holder lives; a SIGKILLed
+# worker's slots come back after this plus the server's 15 s repossessor pass. Prefect's default (300 s) made
+# a migration rerun right after a crash wait five minutes for the dead worker's storage slots.
+SLOT_LEASE_S = 60.0

@@ -21,7 +21,7 @@ from dangan.fixity import (
     site_stores,
 )
 from dangan.fixity.model import ObjectCheck
-from tasks.common import retry_transient_only, settings_from
+from tasks.common import SLOT_LEASE_S, retry_transient_only, settings_from
 
 _RETRY: dict[str, Any] = {
     "retries": 3,
@@ -64,7 +64,7 @@ def chunk_task(
     from prefect.concurrency.sync import concurrency
 
     names = [f"storage-{site}"] + ([f"storage-{repair_from}"] if repair_from else [])
-    with concurrency(names, occupy=1, strict=False):
+    with concurrency(names, occupy=1, strict=False, lease_duration=SLOT_LEASE_S):
         return run().to_dict()
 
 

@@ -11,7 +11,7 @@ from dangan.catalog.sites import get_site
 from dangan.ocr.options import OcrOptions
 from dangan.ocr.stage import build_document_pdf, ocr_chunk
 from dangan.storage.factory import open_store
-from tasks.common import retry_transient_only, settings_from
+from tasks.common import SLOT_LEASE_S, retry_transient_only, settings_from
 
 
 def ocr_options(settings: dict[str, Any], engine: str | None, device: str | None) -> OcrOptions:
@@ -45,7 +45,7 @@ def ocr_chunk_task(
     if options.device == "cuda":
         from prefect.concurrency.sync import concurrency
 
-        with concurrency("ocr-gpu", occupy=1, strict=False):
+        with concurrency("ocr-gpu", occupy=1, strict=False, lease_duration=SLOT_LEASE_S):
             return asdict(ocr_chunk(ref.catalog_url, store, site, page_ids, options))
     return asdict(ocr_chunk(ref.catalog_url, store, site, page_ids, options))
 

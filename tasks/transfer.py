@@ -13,7 +13,7 @@ from prefect.tasks import exponential_backoff
 
 from dangan.transfer import driver
 from dangan.transfer.retry import RetryPolicy
-from tasks.common import retry_transient_only, settings_from
+from tasks.common import SLOT_LEASE_S, retry_transient_only, settings_from
 
 _RETRY: dict[str, Any] = {
     "retries": 5,
@@ -69,7 +69,8 @@ def migrate_chunk_task(
             continue
         try:
             if limits:
-                with concurrency([f"storage-{from_site}", f"storage-{to_site}"], occupy=1, strict=False):
+                slots = [f"storage-{from_site}", f"storage-{to_site}"]
+                with concurrency(slots, occupy=1, strict=False, lease_duration=SLOT_LEASE_S):
                     out = driver.run_transfer(cfg, person, from_site, to_site, retry=RetryPolicy())
             else:
                 out = driver.run_transfer(cfg, person, from_site, to_site, retry=RetryPolicy())

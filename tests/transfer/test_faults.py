@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -105,3 +106,51 @@ def test_store_down_then_back(settings: Settings, s3_server: Any, s3_bucket: str
     assert out.transfer_id == tid
     assert any("STORE_UNAVAILABLE" in r.getMessage() for r in caplog.records)
     assert_arrived(settings, src, dst, archive, out)
+
+
+def test_kill_migration_and_rerun(settings: Settings, tmp_path: Path) -> None:
+    """``dangan migrate`` SIGKILLed in the middle of a person's transfer: the rerun finishes everyone, once."""
+    src, _ = register_sites(settings)
+    archives = [make_archive(src, 50 + i, documents=1, pages=1) for i in range(3)]
+    ids_file = tmp_path / "moving.txt"
+    ids_file.write_text("\n".join(a.resident_id for a in archives), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    env |= {"DANGAN_DATA_DIR": str(settings.data_dir), "PREFECT_HOME": str(settings.prefect_home)}
+    env |= {"PYTHONPATH": str(REPO)}
+    args = [sys.executable, "-m", "flows.cli_transfer", "migrate", "--from", SRC, "--to", DST]
+    args += ["--ids-file", str(ids_file), "--chunk-size", "1", "--max-concurrent", "1", "--json"]
+
+    def migrate(kill_at: str | None) -> subprocess.CompletedProcess[str]:
+        out, err = tmp_path / "out.txt", tmp_path / "err.txt"  # files: a full pipe would block the child
+        with out.open("w") as fo, err.open("w") as fe:
+            proc = subprocess.Popen(
+                args,
+                env=env | ({FAULT_ENV: kill_at} if kill_at else {}),
+                cwd=REPO,
+                stdout=fo,
+                stderr=fe,
+                start_new_session=True,  # the ephemeral Prefect server it starts goes with the group below
+            )
+            try:
+                proc.wait(timeout=300)
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+        return subprocess.CompletedProcess(args, proc.returncode, out.read_text(), err.read_text())
+
+    killed = migrate("verified")  # the first person's package is verified at the receiver, not committed
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    with session_scope(src.catalog_url) as s:
+        assert [t.state for t in s.scalars(select(Transfer))] == ["verified"]
+    rerun = migrate(None)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    report = json.loads(rerun.stdout.strip().splitlines()[-1])
+    assert report["by_status"] == {"done": 3} and report["balanced"], report
+    with session_scope(src.catalog_url) as s:
+        transfers = list(s.scalars(select(Transfer)))
+        assert len(transfers) == 3 and {t.state for t in transfers} == {"done"}  # one per person, none repeated
+        for t in transfers:
+            trail = source_trail(src.catalog_url, t.id)
+            assert trail.count("transfer.committed") == 1, trail
+    for archive in archives:
+        assert archive.resident_id not in rerun.stdout + rerun.stderr  # masked in what the operator sees
