@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -42,6 +42,25 @@ class IngestSettings(BaseModel):
     make_derivatives: bool = True
 
 
+class DeriveSettings(BaseModel):
+    """OCR derivative options (``[derive]``), passed to ``dangan.imaging.derive.DeriveParams`` field by field.
+
+    Mirrors that model's fields (kept in step by a test) so loading settings does not import OpenCV.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    deskew: bool = True
+    min_skew_deg: float = Field(0.1, ge=0, description="smaller skews are left alone")
+    min_skew_confidence: float = Field(1.5, ge=0, description="less confident skew estimates are not applied")
+    crop_border: bool = True
+    denoise: Literal["median3", "nlmeans", "none"] = "median3"
+    normalize_contrast: bool = True
+    binarize: bool = Field(False, description="Sauvola; the derivative kind becomes ocr-binary")
+    target_dpi: int | None = Field(None, ge=72, le=1200, description="upsample pages scanned below this")
+    format: Literal["png"] = "png"
+
+
 class OcrSettings(BaseModel):
     """OCR engine choice (validated again by the OCR layer's own options)."""
 
@@ -66,6 +85,7 @@ class Settings(BaseSettings):
     store_url: str | None = Field(None, description="default object store; default a folder in data_dir")
     actor: str = Field(default_factory=lambda: os.environ.get("USER", "operator"))
     ingest: IngestSettings = IngestSettings()
+    derive: DeriveSettings = DeriveSettings()
     ocr: OcrSettings = OcrSettings()
     qa: dict[str, Any] = Field(default_factory=dict, description="QA threshold overrides")
     quality: dict[str, Any] = Field(default_factory=dict, description="validation rule overrides (QualityRules)")
@@ -88,6 +108,30 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("catalog_url")
+    @classmethod
+    def _password_by_reference(cls, value: str | None) -> str | None:
+        # Settings travel into every flow run's parameters (tasks.common.settings_payload), which Prefect stores
+        # and shows. ConfigError is no ValueError: pydantic lets it through instead of echoing the input value.
+        from sqlalchemy.exc import ArgumentError
+
+        from dangan.catalog.db import has_literal_password, safe_url
+        from dangan.errors import ConfigError
+
+        try:
+            literal = bool(value) and has_literal_password(str(value))
+        except ArgumentError:  # not a URL at all: connecting reports it
+            return value
+        if literal:
+            raise ConfigError(
+                "catalog_url contains a literal password, which would be copied into every flow run's "
+                "parameters; write it as ${ENV_VAR}, e.g. postgresql://user:${DANGAN_PG_PASSWORD}@host/db",
+                hint="Put ${VARIABLE} where the password was (dangan.toml or DANGAN_CATALOG_URL) and export that "
+                "variable wherever dangan and its workers run; it is read when connecting.",
+                url=safe_url(str(value)),
+            )
+        return value
 
     @property
     def home_catalog_url(self) -> str:

@@ -24,6 +24,7 @@ from dangan.catalog.db import session_scope
 from dangan.catalog.models import BatchFile, Document, Master, Page, ScanBatch
 from dangan.imaging.decode import DecodeLimits
 from dangan.imaging.sniff import ACCEPTED
+from dangan.reports import DISPLAY_NAMES, batch_masker, display_names, report_masker
 from dangan.transfer.checks import (
     AUTHENTICITY,
     INTEGRITY,
@@ -46,6 +47,8 @@ class FourPropsReport:
     masters: int = 0
     documents: int = 0
     problems: list[Problem] = field(default_factory=list)
+    #: file name → masked form, for the files the problems name (see ``dangan.reports``)
+    display_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -68,6 +71,7 @@ class FourPropsReport:
             "documents": self.documents,
             "passed": self.passed,
             "properties": by_prop,
+            DISPLAY_NAMES: self.display_names,
         }
 
 
@@ -84,7 +88,14 @@ def check_batch(
     catalog_url: str, store: Any, site: str, batch_id: str, limits: DecodeLimits | None = None
 ) -> FourPropsReport:
     """Run the four checks on one batch; problems are collected, never raised."""
-    limits = limits or DecodeLimits()
+    report = _check_batch(catalog_url, store, site, batch_id, limits or DecodeLimits())
+    if report.problems:
+        masker = batch_masker(catalog_url, batch_id, store)
+        report.display_names = display_names(masker, [p.file for p in report.problems])
+    return report
+
+
+def _check_batch(catalog_url: str, store: Any, site: str, batch_id: str, limits: DecodeLimits) -> FourPropsReport:
     report = FourPropsReport(batch_id, site, datetime.now(UTC).isoformat(timespec="seconds"))
     add = report.problems.append
     with session_scope(catalog_url) as s:
@@ -164,7 +175,7 @@ def store_report(store: Any, report: FourPropsReport) -> str:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """Operator summary (file names only; no personal data)."""
+    """Operator summary; file names and messages masked with the report's ``display_names``."""
     names = {
         AUTHENTICITY: "真实性 authenticity",
         INTEGRITY: "完整性 integrity",
@@ -174,8 +185,9 @@ def markdown(report: dict[str, Any]) -> str:
     rows = ["| property | result | problems |", "|---|---|---|"]
     for prop, res in report["properties"].items():
         rows.append(f"| {names[prop]} | {'pass' if res['passed'] else '**FAIL**'} | {len(res['problems'])} |")
+    mask = report_masker(report)
     detail = [
-        f"| {p['property']} | {p['code']} | {p['file'] or '—'} | {p['message']} |"
+        f"| {p['property']} | {p['code']} | {_cell(mask(p['file']) or '—')} | {_cell(mask(p['message']))} |"
         for res in report["properties"].values()
         for p in res["problems"]
     ]
@@ -187,3 +199,7 @@ def markdown(report: dict[str, Any]) -> str:
     if detail:
         parts += ["\n## Problems\n", "| property | code | file | detail |", "|---|---|---|---|", *detail]
     return "\n".join(parts) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

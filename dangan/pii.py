@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9]{6,18}[Xx]?(?![0-9A-Za-z])")
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{5,8})(\d{3}[0-9Xx]|\d{4})(?![0-9A-Za-z])")
 
 
@@ -31,3 +33,79 @@ def mask_name(name: str | None) -> str:
 def scrub(text: str) -> str:
     """Mask every 15- or 18-character resident-ID-like token found in free text."""
     return _ID_LIKE.sub(lambda m: mask_id(m.group(0)), text)
+
+
+class Masker:
+    """The one masking function for operator-facing text (logs, artifacts, CLI output, error messages).
+
+    ``scrub`` finds ID-like tokens only; file names and folders also carry names (``钟燕_登记表.png``) and IDs
+    glued to other characters (``ID330106198212070023.tif``). A masker also masks the personal data it was
+    given: the resident IDs and names a batch manifest or the catalog associates with the files shown, and
+    ``replacements`` (text already masked elsewhere, e.g. a report's ``display_names``). Calling it masks known
+    values first (longest first, one pass), then pieces of known IDs (a snippet cut mid-ID), then every
+    remaining ID-like token.
+    """
+
+    def __init__(
+        self,
+        ids: Iterable[str | None] = (),
+        names: Iterable[str | None] = (),
+        replacements: Mapping[str, str] | None = None,
+    ) -> None:
+        # shorter strings are no resident ID and would mask ordinary numbers; a one-character "name" would
+        # mask that character everywhere
+        self._ids = frozenset(r.strip().upper() for r in ids if r and len(r.strip()) >= 8)
+        self._names = frozenset(n.strip() for n in names if n and len(n.strip()) >= 2)
+        self._replacements = {raw: masked for raw, masked in (replacements or {}).items() if raw and raw != masked}
+        terms = dict(self._replacements)
+        terms.update({rid: mask_id(rid) for rid in self._ids})
+        terms.update({name: mask_name(name) for name in self._names})
+        self._lookup = {k.casefold(): v for k, v in terms.items()}
+        ordered = sorted(terms, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
+
+    def __call__(self, text: object) -> str:
+        """``text`` (``None`` → ``""``) with known personal data and ID-like tokens masked."""
+        if text is None:
+            return ""
+        out = str(text)
+        if self._pattern is not None:
+            out = self._pattern.sub(lambda m: self._lookup[m.group(0).casefold()], out)
+        if self._ids:
+            out = _DIGIT_RUN.sub(self._fragment, out)
+        return scrub(out)
+
+    def _fragment(self, match: re.Match[str]) -> str:
+        # A known ID cut short (an OCR snippet's edge): mask_id's "last four" would show birth-date digits, so
+        # only a leading piece keeps its region code.
+        run = match.group(0)
+        for piece in (run.upper(), run[:-1]) if run[-1] in "Xx" else (run,):
+            if any(piece in rid for rid in self._ids):
+                keep = 6 if any(rid.startswith(piece) for rid in self._ids) else 0
+                return piece[:keep] + "*" * (len(piece) - keep) + run[len(piece) :]
+        return run
+
+    @classmethod
+    def combine(cls, maskers: Iterable[Masker]) -> Masker:
+        """One masker that masks everything any of ``maskers`` masks."""
+        ids: set[str] = set()
+        names: set[str] = set()
+        replacements: dict[str, str] = {}
+        for m in maskers:
+            ids |= m._ids
+            names |= m._names
+            replacements.update(m._replacements)
+        return cls(ids, names, replacements)
+
+    def with_values(self, ids: Iterable[str | None] = (), names: Iterable[str | None] = ()) -> Masker:
+        """A masker that also masks these IDs and names."""
+        return Masker.combine([self, Masker(ids, names)])
+
+
+#: Masks ID-like tokens only (no personal values known).
+MASK_IDS = Masker()
+
+
+def mask_display(text: object, masker: Masker | None = None) -> str:
+    """Mask operator-facing ``text`` with ``masker`` (ID-like tokens only without one)."""
+    return (masker or MASK_IDS)(text)

@@ -187,12 +187,14 @@ def ingest(
     manifest: Annotated[Path | None, typer.Option(help="batch manifest CSV")] = None,
     operator: Annotated[str | None, typer.Option(help="who scanned the batch")] = None,
     chunk_size: Annotated[int | None, typer.Option(help="files per Prefect task")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the batch report as JSON")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the batch report as JSON (file names masked)")] = False,
 ) -> None:
     """Ingest scanner output: fixity, de-duplication, QA gates, OCR derivatives, quarantine."""
     report = _ingest(source, site, manifest, operator, chunk_size)
     if as_json:
-        print(json.dumps(report, ensure_ascii=False))
+        from dangan.reports import masked_report
+
+        print(json.dumps(masked_report(report), ensure_ascii=False))
     else:
         from flows.render import print_ingest_report
 
@@ -322,18 +324,23 @@ def search(
     """Full-text search over the site's OCR results (whitespace-insensitive)."""
     from dangan.catalog.sites import get_site
     from dangan.ocr.stage import search_text
-    from dangan.pii import scrub
+    from dangan.pii import Masker
+    from dangan.reports import document_maskers
 
     try:
         ref = get_site(_settings(), site)
     except DanganError as exc:
         _fail(exc)
     hits = search_text(ref.catalog_url, site, text, limit)
-    table = Table(title=f"{len(hits)} pages contain {text!r}", title_justify="left")
+    # file names and OCR text name people: mask what the catalog knows of each page's document (its person, the
+    # name and ID read from it); the query too, since it may be a name the results mask
+    maskers = document_maskers(ref.catalog_url, [h["document_id"] for h in hits if h["document_id"] is not None])
+    mask = Masker.combine(maskers.values())
+    table = Table(title=f"{len(hits)} pages contain {mask(text)!r}", title_justify="left")
     for col in ("page id", "document", "file", "page", "context"):
         table.add_column(col)
     for h in hits:
-        table.add_row(str(h["page_id"]), str(h["document_id"]), h["file"], str(h["page"]), scrub(h["snippet"]))
+        table.add_row(str(h["page_id"]), str(h["document_id"]), mask(h["file"]), str(h["page"]), mask(h["snippet"]))
     console.print(table)
 
 
@@ -347,10 +354,12 @@ def digitize(
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
-    """Run the whole digitization flow on a batch: ingest → OCR → searchable PDFs."""
+    """Run the whole digitization flow on a batch: ingest → QA → OCR → extraction, validation, 四性检测."""
     report = _digitize(source, site, manifest, operator, engine, device)
     if as_json:
-        print(json.dumps(report, ensure_ascii=False, default=str))
+        from dangan.reports import masked_report
+
+        print(json.dumps({**report, "ingest": masked_report(report["ingest"])}, ensure_ascii=False, default=str))
     else:
         _print_digitize(report)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from dangan.config import Settings, load_settings
 from dangan.errors import DanganError
+from dangan.pii import Masker
 from flows.cli_support import fail
 
 console = Console()
@@ -67,11 +69,12 @@ def extract(
         raise typer.Exit(1)
 
 
-def _review_table(view: dict[str, Any]) -> Table:
+def _review_table(view: dict[str, Any], masker: Masker | None = None) -> Table:
     from dangan.extract.review import shown
+    from flows.review import source_file_shown
 
     table = Table(
-        title=f"document {view['document_id']} · {view['form_type']} · {view['source_file']}",
+        title=f"document {view['document_id']} · {view['form_type']} · {source_file_shown(view, masker)}",
         title_justify="left",
     )
     for col in ("field", "value", "confidence", "reasons", "image (box)"):
@@ -98,6 +101,7 @@ def review(
     from dangan.catalog.sites import get_site
     from dangan.extract.review import apply_corrections, review_items
     from dangan.quality.rules import data_docs_dir, rules_from
+    from dangan.reports import document_maskers
     from dangan.storage.factory import open_store
 
     s = _settings(ctx)
@@ -113,9 +117,10 @@ def review(
         if not ids:
             console.print("nothing to review")
             return
+        maskers = document_maskers(ref.catalog_url, ids)
         for doc_id in ids:
             view = review_items(ref.catalog_url, doc_id, store=store)
-            console.print(_review_table(view))
+            console.print(_review_table(view, maskers.get(doc_id)))
             for reason in view["reasons"]:
                 console.print(f"  [yellow]{reason['code']}[/] {reason['message']} {reason.get('details') or ''}")
             corrections: dict[str, str | None] = {}
@@ -157,14 +162,31 @@ def export_records(
     s = _settings(ctx)
     try:
         ref = get_site(s, site)
+        records = iter_records(ref.catalog_url, site, full_ids=full_ids)
+        if not full_ids:
+            records = _masked_source_files(ref.catalog_url, records)
         if out is None:
-            count = write_records(iter_records(ref.catalog_url, site, full_ids=full_ids), sys.stdout, fmt)
+            count = write_records(records, sys.stdout, fmt)
         else:
             with out.open("w", encoding="utf-8", newline="") as fh:
-                count = write_records(iter_records(ref.catalog_url, site, full_ids=full_ids), fh, fmt)
+                count = write_records(records, fh, fmt)
     except DanganError as exc:
         _fail(exc)
     err_console.print(f"{count} records exported" + (f" to {out}" if out else ""))
+
+
+def _masked_source_files(catalog_url: str, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Records with ``source_file`` masked (scanner file names carry names and IDs), in batches of documents."""
+    from itertools import islice
+
+    from dangan.reports import document_maskers
+
+    while chunk := list(islice(records, 200)):
+        maskers = document_maskers(catalog_url, [r["document_id"] for r in chunk])
+        for rec in chunk:
+            mask = maskers.get(rec["document_id"]) or Masker()
+            # the record's own (unmasked) name field also names the person, whatever the catalog links
+            yield {**rec, "source_file": mask.with_values(names=[rec["fields"].get("name")])(rec["source_file"])}
 
 
 def register(app: typer.Typer) -> None:

@@ -36,12 +36,15 @@ def digitize(
     device: str | None = None,
     fan_out: bool = False,
     start_reviews: bool = True,
+    ocr_deployment: str | None = None,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Digitize a scan batch end to end; each stage is a subflow or chunked tasks over the catalog.
 
     With ``start_reviews`` (and a ``review`` deployment), every document that needs review gets its own
-    ``review-document`` run, waiting in the dashboard for a reviewer."""
+    ``review-document`` run, waiting in the dashboard for a reviewer. ``ocr_deployment`` (e.g.
+    ``ocr-pages/ocr-gpu``) runs the OCR stage as a flow run of that deployment, on its work pool (GPU
+    workers), and reads what it did back from the catalog."""
     cfg = load_settings(**(settings or {}))
     payload = settings_payload(cfg)
     report: dict[str, Any] = {"site": site}
@@ -49,9 +52,16 @@ def digitize(
         source=source, site=site, manifest=manifest, operator=operator, fan_out=fan_out, settings=payload
     )
     batch_id = report["ingest"]["batch_id"]
-    report["ocr"] = ocr_pages(
-        site=site, selector={"batch_id": batch_id}, engine=ocr_engine, device=device, settings=payload
-    )
+    ocr_params: dict[str, Any] = {
+        "site": site,
+        "selector": {"batch_id": batch_id},
+        "engine": ocr_engine,
+        "device": device,
+    }
+    if ocr_deployment:
+        report["ocr"] = _ocr_on_deployment(ocr_deployment, {**ocr_params, "settings": payload}, cfg, site, batch_id)
+    else:
+        report["ocr"] = ocr_pages(**ocr_params, settings=payload)
     report["validation"] = _extract_and_validate(payload, cfg, site, batch_id)
     flagged = report["validation"].pop("flagged_ids")
     report["reviews"] = (
@@ -71,6 +81,19 @@ def digitize(
     create_markdown_artifact(_summary(report), key=f"digitize-summary-{site}", description="Digitization summary")
     create_table_artifact(_stage_rows(report), key=f"digitize-stages-{site}", description="Stages of this batch")
     return report
+
+
+def _ocr_on_deployment(name: str, parameters: dict[str, Any], cfg: Any, site: str, batch_id: str) -> dict[str, Any]:
+    """Run the OCR stage on another work pool and wait; its outcome is read from the catalog, not Prefect."""
+    from prefect.deployments import run_deployment
+
+    from dangan.ocr.summary import batch_ocr_summary
+
+    run: Any = run_deployment(name, parameters=parameters, as_subflow=True, flow_run_name=f"ocr-{batch_id[:8]}")
+    state = run.state.type.value if run.state else "UNKNOWN"
+    if state != "COMPLETED":
+        raise RuntimeError(f"OCR flow run {run.id} on deployment {name} ended {state}; rerun digitize to resume")
+    return batch_ocr_summary(get_site(cfg, site).catalog_url, batch_id)
 
 
 def _extract_and_validate(payload: dict[str, Any], cfg: Any, site: str, batch_id: str) -> dict[str, Any]:

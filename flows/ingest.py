@@ -22,7 +22,7 @@ from prefect.artifacts import (
 
 from dangan.config import load_settings
 from dangan.ingest import batch
-from dangan.reports import ingest_markdown, outcome_rows
+from dangan.reports import ingest_markdown, outcome_rows, report_masker
 from flows.events import emit_domain_event
 from flows.runners import default_task_runner
 from tasks.common import settings_from, settings_payload
@@ -61,8 +61,9 @@ def ingest_batch(
             update_progress_artifact(progress, 100.0 * done / max(len(futures), 1))
     report = close_batch_task(payload, plan)
     update_progress_artifact(progress, 100.0)
+    shown = report_masker(report)  # file names can hold a person's name or ID
     for q in report["quarantined"]:
-        emit_domain_event("dangan.page.quarantined", site, q["file"], {"code": q["code"]})
+        emit_domain_event("dangan.page.quarantined", site, shown(q["file"]), {"code": q["code"]})
     create_table_artifact(
         outcome_rows(report), key=f"ingest-files-{site}", description="Files not simply accepted, and why"
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from dangan.pii import scrub
+from dangan.reports import report_masker
 
 
 def counts_table(title: str, counts: dict[str, int], key_header: str = "state") -> Table:
@@ -22,7 +23,11 @@ def counts_table(title: str, counts: dict[str, int], key_header: str = "state") 
 
 
 def print_ingest_report(console: Console, report: dict[str, Any]) -> None:
-    """Batch summary: totals, outcomes, QA issues, quarantine and reconciliation, as tables."""
+    """Batch summary: totals, outcomes, QA issues, quarantine and reconciliation, as tables.
+
+    File names are masked with the report's ``display_names`` (names and IDs from the manifest and catalog).
+    """
+    mask = report_masker(report)
     totals = Table(title=f"Batch {report['batch_id'][:12]} · site {report['site']}", title_justify="left")
     for col in ("files", "accepted files", "pages", "quarantined", "duplicates", "unaccounted"):
         totals.add_column(col, justify="right")
@@ -47,7 +52,7 @@ def print_ingest_report(console: Console, report: dict[str, Any]) -> None:
         for col in ("file", "code", "reason"):
             q.add_column(col)
         for item in report["quarantined"]:
-            q.add_row(scrub(item["file"]), item["code"], scrub(item["message"]))
+            q.add_row(mask(item["file"]), item["code"], mask(item["message"]))
         console.print(q)
     recon = [("not in manifest", f) for f in report["unlisted_files"]]
     recon += [("listed, not delivered", f) for f in report["missing_files"]]
@@ -60,8 +65,9 @@ def print_ingest_report(console: Console, report: dict[str, Any]) -> None:
         r.add_column("finding")
         r.add_column("file")
         for kind, name in recon:
-            r.add_row(kind, scrub(name))
+            r.add_row(kind, mask(name))
 
         console.print(r)
     if report["unaccounted"]:
-        console.print(f"[red]Not accounted for: {', '.join(report['unaccounted'])} — re-run the same command.[/]")
+        unaccounted = escape(", ".join(mask(name) for name in report["unaccounted"]))  # names are no markup
+        console.print(f"[red]Not accounted for: {unaccounted} — re-run the same command.[/]", highlight=False)

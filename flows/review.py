@@ -21,7 +21,9 @@ from pydantic import Field
 from dangan.catalog.sites import get_site
 from dangan.config import load_settings
 from dangan.extract.review import apply_corrections, review_items, shown
+from dangan.pii import Masker
 from dangan.quality.rules import data_docs_dir, rules_from
+from dangan.reports import document_maskers
 
 
 class ReviewInput(RunInput):
@@ -37,11 +39,15 @@ class ReviewInput(RunInput):
     )
 
 
-def review_markdown(view: dict[str, Any]) -> str:
-    """The review form's description: reasons, flagged fields with values, image links with boxes."""
+def review_markdown(view: dict[str, Any], masker: Masker | None = None) -> str:
+    """The review form's description: reasons, flagged fields with values, image links with boxes.
+
+    The source file name is masked with ``masker`` (the document's person, see ``dangan.reports``) and the
+    name and ID read from the document itself: scanners name files after people.
+    """
     lines = [
         f"### Review document {view['document_id']} · {view['form_type']}",
-        f"`{view['source_file']}` · status **{view['status']}**",
+        f"`{source_file_shown(view, masker)}` · status **{view['status']}**",
         "",
         "| field | value | confidence | reasons | page image (box) |",
         "|---|---|---|---|---|",
@@ -57,6 +63,13 @@ def review_markdown(view: dict[str, Any]) -> str:
     if view.get("data_docs"):
         lines.append(f"\nData Docs: {view['data_docs']}")
     return "\n".join(lines)
+
+
+def source_file_shown(view: dict[str, Any], masker: Masker | None = None) -> str:
+    """A review view's ``source_file`` masked: IDs, and names/IDs known for the document or read from it."""
+    values = {f["name"]: f["value"] for f in view.get("fields", []) if f["name"] in ("name", "id_number")}
+    mask = (masker or Masker()).with_values(ids=[values.get("id_number")], names=[values.get("name")])
+    return mask(view["source_file"])
 
 
 REVIEW_DEPLOYMENT = "review-document/review"
@@ -118,7 +131,7 @@ def review_document(
             "reasons": [],
             "accepted": False,
         }
-    description = review_markdown(view)
+    description = review_markdown(view, document_maskers(ref.catalog_url, [document_id])[document_id])
     create_markdown_artifact(description, key=f"review-{site}-{document_id}", description="fields to review")
     form = ReviewInput.with_initial_data(description=description, corrections={}, accept=False)
     key = f"review-{document_id}"

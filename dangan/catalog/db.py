@@ -31,6 +31,44 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin_before_savepoint(conn: Any, _name: Any) -> None:
+    """Open the transaction before a SAVEPOINT that would otherwise be the first statement of one.
+
+    The sqlite3 module begins a transaction only before INSERT/UPDATE/DELETE; a SAVEPOINT issued outside one
+    starts its own, and releasing it COMMITS everything so far, so the rest of the session's work would no
+    longer be atomic with it (an insert-or-get in a savepoint, then pages that fail, would leave the row).
+    """
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        dbapi.execute("BEGIN")
+
+
+def _withhold_server_detail(ctx: Any) -> BaseException | None:
+    """Re-raise a PostgreSQL error with its primary message only.
+
+    The server's DETAIL repeats the values of the offending row (``Key (site_code, resident_id)=(330106,
+    33010619821207002X) already exists``), which ``hide_parameters`` cannot reach; the code, constraint name
+    and the rest of ``diag`` stay available to callers. Same exception class, so ``except IntegrityError`` and
+    friends behave as before.
+    """
+    from dangan.pii import scrub
+
+    orig, wrapped = ctx.original_exception, ctx.sqlalchemy_exception
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if wrapped is None or not primary or str(orig).strip() == primary:
+        return None
+    orig.args = (scrub(primary) + " (server detail withheld: it may hold personal data)",)
+    return type(wrapped)(
+        wrapped.statement,
+        wrapped.params,
+        orig,
+        hide_parameters=True,
+        connection_invalidated=wrapped.connection_invalidated,
+        ismulti=wrapped.ismulti,
+    )
+
+
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -71,13 +109,17 @@ def get_engine(url: str) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             parsed = make_url(expand_secrets(url))
+            # hide_parameters: a failed statement's message (IntegrityError, ...) must not carry the values it
+            # bound (resident IDs, names) into tracebacks, logs and Prefect's records
             if parsed.get_backend_name() == "sqlite":
                 if parsed.database and parsed.database != ":memory:":
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-                engine = create_engine(parsed, connect_args={"timeout": 30})
+                engine = create_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
                 event.listen(engine, "connect", _sqlite_pragmas)
+                event.listen(engine, "savepoint", _sqlite_begin_before_savepoint)
             else:
-                engine = create_engine(parsed, pool_pre_ping=True)
+                engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+                event.listen(engine, "handle_error", _withhold_server_detail)
             _engines[url] = engine
         return engine
 

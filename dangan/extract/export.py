@@ -15,7 +15,7 @@ from sqlalchemy import select
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Document
 from dangan.extract.store import CONTRIBUTION_PREFIX, FORM_TYPE_FIELD, contribution_rows, current_fields
-from dangan.pii import mask_id
+from dangan.pii import mask_id, mask_name
 from dangan.quality.store import current_result
 
 STANDARD_FIELDS = (
@@ -53,6 +53,8 @@ def iter_records(catalog_url: str, site: str, *, full_ids: bool = False) -> Iter
             }
             if values.get("id_number") and not full_ids:
                 values["id_number"] = mask_id(values["id_number"])
+            if values.get("name") and not full_ids:
+                values["name"] = mask_name(values["name"])
             result = current_result(s, doc.id)
             yield {
                 "document_id": doc.id,

@@ -28,6 +28,8 @@ from dangan.ingest.manifest import Manifest, parse_manifest, reconcile
 from dangan.ingest.pipeline import FileOutcome, IngestContext, ingest_file
 from dangan.ingest.source import open_source
 from dangan.keys import manifest_key
+from dangan.pii import Masker
+from dangan.reports import DISPLAY_NAMES, batch_masker, display_names
 
 
 @dataclass
@@ -118,9 +120,12 @@ def open_batch(
     )
 
 
-def context_for(settings: Settings, ref: SiteRef, batch_id: str, manifest_given: bool) -> IngestContext:
+def context_for(
+    settings: Settings, ref: SiteRef, batch_id: str, manifest_given: bool, manifest: Manifest | None = None
+) -> IngestContext:
     """Build the per-chunk context from settings (thresholds and limits validated here, once)."""
     ing = settings.ingest
+    rows = manifest.rows.values() if manifest else ()
     return IngestContext(
         site=ref.code,
         batch_id=batch_id,
@@ -130,10 +135,11 @@ def context_for(settings: Settings, ref: SiteRef, batch_id: str, manifest_given:
             max_pixels=ing.max_pixels, max_pdf_pages=ing.max_pdf_pages, pdf_render_dpi=ing.pdf_render_dpi
         ),
         thresholds=QaThresholds(**settings.qa),
-        derive_params=DeriveParams(),
+        derive_params=DeriveParams(**settings.derive.model_dump()),
         make_derivatives=ing.make_derivatives,
         max_file_bytes=ing.max_file_bytes,
         manifest_given=manifest_given,
+        mask=Masker([r.resident_id for r in rows], [r.name for r in rows]),
     )
 
 
@@ -145,7 +151,7 @@ def run_chunk(
     src = open_source(source, exclude=_exclude(manifest))
     parsed, _ = _load_manifest(site, manifest)
     by_name = {f.name: f for f in src.list()}
-    ctx = context_for(settings, ref, batch_id, manifest_given=parsed is not None)
+    ctx = context_for(settings, ref, batch_id, manifest_given=parsed is not None, manifest=parsed)
     outcomes = []
     for name in names:
         item = by_name.get(name)
@@ -180,6 +186,8 @@ def record_outcome(catalog_url: str, batch_id: str, outcome: dict[str, Any]) -> 
 def close_batch(settings: Settings, plan: BatchPlan) -> dict[str, Any]:
     """Account for every file from the catalog, store the report on the batch, and return it."""
     ref = get_site(settings, plan.site)
+    # the batch's manifest (as stored) and catalog persons: what its displays must mask
+    masker = batch_masker(ref.catalog_url, plan.batch_id, _store(ref))
     with session_scope(ref.catalog_url) as s:
         batch = s.get(ScanBatch, plan.batch_id)
         assert batch is not None
@@ -227,6 +235,9 @@ def close_batch(settings: Settings, plan: BatchPlan) -> dict[str, Any]:
             "manifest_problems": plan.manifest_problems,
             "unaccounted": unaccounted,
         }
+        shown: list[str | None] = [batch.source, *plan.files, *plan.missing_files, *plan.unlisted_files]
+        shown += [d.duplicate_of for d in duplicates] + list(quarantined)
+        report[DISPLAY_NAMES] = display_names(masker, shown)
         batch.report = report
         batch.counts = {
             "files": report["files"],

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Derivative, Master, Page, QualityIssue
@@ -27,7 +29,7 @@ from dangan.ingest import register
 from dangan.ingest.manifest import ManifestRow
 from dangan.ingest.source import Source, SourceFile
 from dangan.keys import EXT_BY_FORMAT, derivative_key, master_key, quarantine_key
-from dangan.pii import scrub
+from dangan.pii import MASK_IDS, Masker
 
 log = logging.getLogger(__name__)
 RETENTION_YEARS = {"10": 10, "30": 30, "50": 50, "100": 100, "permanent": 100}  # permanent: renewable lock
@@ -47,6 +49,7 @@ class IngestContext:
     make_derivatives: bool = True
     max_file_bytes: int = 2 * 1024**3
     manifest_given: bool = False
+    mask: Masker = MASK_IDS  # for log lines: the batch's manifest names and IDs, and ID-like tokens
 
 
 @dataclass
@@ -126,68 +129,103 @@ def _register(
         retain_until=retain_until if ctx.store.supports_retention() else None,
     )
     outcome = FileOutcome(item.name, "accepted", sha256=sha, pages=len(prepared))
+    master = Master(
+        site_code=ctx.site,
+        sha256=sha,
+        size=len(data),
+        format=fmt,
+        object_key=key,
+        original_name=item.name,
+        page_count=len(prepared),
+        batch_id=ctx.batch_id,
+        retain_until=retain_until,
+    )
     with session_scope(ctx.catalog_url) as s:
-        doc = register.document_for(s, ctx.site, ctx.batch_id, item.name, row)
-        master = Master(
-            site_code=ctx.site,
-            sha256=sha,
-            size=len(data),
-            format=fmt,
-            object_key=key,
-            original_name=item.name,
-            page_count=len(prepared),
-            batch_id=ctx.batch_id,
-            retain_until=retain_until,
-        )
-        s.add(master)
-        s.flush()
-        pages = []
-        for p in prepared:
-            page = Page(
-                site_code=ctx.site,
-                master_id=master.id,
-                page_index=p.index,
-                document_id=doc.id,
-                seq=doc.page_count + p.index + 1,
-                width=p.page.width,
-                height=p.page.height,
-                dpi=p.metrics.get("effective_dpi") or p.metrics.get("dpi_x"),
-                color_mode=p.page.color_mode,
-                metrics=p.metrics,
-            )
-            s.add(page)
-            pages.append(page)
-        s.flush()
-        for page, p in zip(pages, prepared, strict=True):
-            for issue in p.issues:
-                s.add(
-                    QualityIssue(
-                        page_id=page.id,
-                        code=issue.code,
-                        severity=issue.severity,
-                        message=issue.message,
-                        details=_plain(issue.details),
-                    )
-                )
-                outcome.qa_codes.append(issue.code)
-        doc.page_count += len(prepared)
-        if row is not None and row.expected_pages and row.expected_pages != doc.page_count:
-            outcome.page_count_mismatch = {"expected": row.expected_pages, "found": doc.page_count}
-            s.add(
-                QualityIssue(
-                    page_id=pages[0].id,
-                    code="INGEST_PAGE_COUNT_MISMATCH",
-                    severity="error",
-                    message=f"manifest expects {row.expected_pages} pages, file has {doc.page_count}",
-                    details=outcome.page_count_mismatch,
-                )
-            )
-            outcome.qa_codes.append("INGEST_PAGE_COUNT_MISMATCH")
-        page_ids = [p.id for p in pages]
+        winner = _claim_master(s, master)
+        page_ids = _add_pages(s, ctx, item, master, prepared, row, outcome) if winner is None else []
+    if winner is not None:
+        log.info("%s: the same bytes were registered by a concurrent chunk", ctx.mask(item.name))
+        return _existing(ctx, item, data, winner)
     if ctx.make_derivatives:
         for page_id, p in zip(page_ids, prepared, strict=True):
             make_derivatives(ctx, page_id, p.page, p.metrics)
     return outcome
+
+
+def _claim_master(s: Session, master: Master) -> Master | None:
+    """Insert ``master`` in a savepoint; return the row that won instead when the same bytes are already there.
+
+    An identical file in a chunk running at the same time may have registered the master since this file's
+    lookup; the (site, sha256) constraint decides, and the loser becomes what it would have been one file
+    later in the same chunk: a duplicate, with no document or pages of its own. Claiming first, before the
+    document, leaves nothing of the loser in this transaction.
+    """
+    try:
+        with s.begin_nested():
+            s.add(master)
+    except IntegrityError:
+        winner = register.find_master(s, master.site_code, master.sha256)
+        if winner is None:  # another constraint failed: not the race resolved here
+            raise
+        s.expunge(winner)  # read after this session ends
+        return winner
+    return None
+
+
+def _add_pages(
+    s: Session,
+    ctx: IngestContext,
+    item: SourceFile,
+    master: Master,
+    prepared: list[_PreparedPage],
+    row: ManifestRow | None,
+    outcome: FileOutcome,
+) -> list[int]:
+    """Document link, pages and QA issues of a freshly claimed master; returns the page ids."""
+    doc = register.document_for(s, ctx.site, ctx.batch_id, item.name, row)
+    pages = []
+    for p in prepared:
+        page = Page(
+            site_code=ctx.site,
+            master_id=master.id,
+            page_index=p.index,
+            document_id=doc.id,
+            seq=doc.page_count + p.index + 1,
+            width=p.page.width,
+            height=p.page.height,
+            dpi=p.metrics.get("effective_dpi") or p.metrics.get("dpi_x"),
+            color_mode=p.page.color_mode,
+            metrics=p.metrics,
+        )
+        s.add(page)
+        pages.append(page)
+    s.flush()
+    for page, p in zip(pages, prepared, strict=True):
+        for issue in p.issues:
+            s.add(
+                QualityIssue(
+                    page_id=page.id,
+                    code=issue.code,
+                    severity=issue.severity,
+                    message=issue.message,
+                    details=_plain(issue.details),
+                )
+            )
+            outcome.qa_codes.append(issue.code)
+    doc.page_count += len(prepared)
+    if row is not None and row.expected_pages and row.expected_pages != doc.page_count:
+        outcome.page_count_mismatch = {"expected": row.expected_pages, "found": doc.page_count}
+        s.add(
+            QualityIssue(
+                page_id=pages[0].id,
+                code="INGEST_PAGE_COUNT_MISMATCH",
+                severity="error",
+                message=f"manifest expects {row.expected_pages} pages, file has {doc.page_count}",
+                details=outcome.page_count_mismatch,
+            )
+        )
+        outcome.qa_codes.append("INGEST_PAGE_COUNT_MISMATCH")
+    return [p.id for p in pages]
 
 
 def make_derivatives(ctx: IngestContext, page_id: int, page: DecodedPage, metrics: dict[str, Any]) -> None:
@@ -254,7 +292,7 @@ def _quarantine(ctx: IngestContext, item: SourceFile, data: bytes | None, error:
             sha256=sha,
             size=len(data) if data is not None else None,
         )
-    log.info("quarantined %s: %s", scrub(item.name), error["code"])
+    log.info("quarantined %s: %s", ctx.mask(item.name), error["code"])
 
     return FileOutcome(item.name, "quarantined", sha256=sha, code=error["code"], message=error["message"])
 

@@ -2,7 +2,8 @@
 
 Starts `prefect server` on 127.0.0.1 (its own PREFECT_HOME and SQLite), runs `dangan deploy`, starts two
 `prefect worker` processes on the `dangan-cpu` pool, triggers the `digitize` deployment with fan_out=true
-and checks that both workers ran ingest chunks and that the catalog accounts for every file. The flagged
+and checks that both workers ran ingest chunks, that the OCR stage ran on the GPU pool's worker
+(`ocr_deployment`), and that the catalog accounts for every file. The flagged
 document of the batch gets a ``review-document`` run, which suspends (freeing its worker) until a reviewer's
 answer resumes it on a worker.
 """
@@ -88,7 +89,13 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
     subprocess.run([dangan, "init", "--site", "330106", "--name", "西湖区"], env=env, check=True, capture_output=True)
     sample = generate_samples(tmp_path / "batch", 2, seed=11)
     deployed = subprocess.run(
-        [dangan, "deploy", "--only", "digitize", "--only", "ingest-chunk", "--only", "review", "--storage-slots", "2"],
+        [
+            dangan,
+            "deploy",
+            *(f"--only={d}" for d in ("digitize", "ingest-chunk", "review", "ocr-gpu")),
+            "--storage-slots",
+            "2",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -103,12 +110,20 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
         )
         for name in ("w1", "w2")
     ]
+    workers.append(  # the GPU pool's worker (on this CPU-only machine OCR falls back to CPU and says why)
+        _spawn(
+            [str(BIN / "prefect"), "worker", "start", "--pool", "dangan-gpu", "--name", "g1", "--limit", "1"],
+            {**env, "DANGAN_WORKER_NAME": "g1"},
+            tmp_path / "g1.log",
+        )
+    )
     try:
         params = {
             "source": str(sample.scans_dir),
             "site": "330106",
             "manifest": str(sample.manifest_path),
             "fan_out": True,
+            "ocr_deployment": "ocr-pages/ocr-gpu",
             "settings": {"data_dir": str(tmp_path / "data"), "ingest": {"chunk_size": 1}},
         }
         trigger = (
@@ -121,7 +136,7 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
         )
         assert run.returncode == 0, run.stderr[-3000:]
         result = json.loads(run.stdout.strip().splitlines()[-1])
-        logs = "\n".join((tmp_path / f"{w}.log").read_text(errors="replace")[-2000:] for w in ("w1", "w2"))
+        logs = "\n".join((tmp_path / f"{w}.log").read_text(errors="replace")[-2000:] for w in ("w1", "w2", "g1"))
         assert result["state"] == "COMPLETED", logs
         review = subprocess.run(
             [sys.executable, "-c", REVIEW_SCRIPT], env=env, capture_output=True, text=True, timeout=400
@@ -146,6 +161,7 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
     assert batch.counts["files"] == n_files
     assert batch.counts["accepted"] + batch.counts["quarantined"] == n_files
     assert pages and set(pages) == ocr_pages  # every accepted page has OCR text
+    assert reviews["ocr_runs"] == [["COMPLETED", "dangan-gpu"]]  # the OCR stage ran on the GPU pool's worker
     # the blank page is a document no form matches: flagged, and its review run waited suspended (no process)
     assert reviews["suspended"] and len(reviews["suspended"]) == reviews["flagged"], reviews
     assert reviews["resumed_state"] == "COMPLETED", reviews
@@ -164,6 +180,11 @@ def review_runs(client):
     dep = client.read_deployment_by_name("review-document/review")
     return client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}))
 
+def ocr_runs(client):
+    dep = client.read_deployment_by_name("ocr-pages/ocr-gpu")
+    runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}))
+    return [(r.state.type.value, r.work_pool_name) for r in runs]
+
 with get_client(sync_client=True) as client:
     deadline = time.monotonic() + 240
     while True:
@@ -175,11 +196,13 @@ with get_client(sync_client=True) as client:
             raise SystemExit(f"review runs not suspended: {names}")
         time.sleep(1)
     first = runs[0]
+    ocr = ocr_runs(client)
 resume_flow_run(first.id, run_input={"reviewer": "reviewer-e2e", "corrections": {}, "accept": True})
 with get_client(sync_client=True) as client:
     deadline = time.monotonic() + 240
     while not (done := client.read_flow_run(first.id)).state.is_final() and time.monotonic() < deadline:
         time.sleep(1)
 print(json.dumps({"flagged": len(runs), "suspended": [str(r.id) for r in runs],
-                  "resumed_state": done.state.type.value, "resumed_document": first.parameters["document_id"]}))
+                  "resumed_state": done.state.type.value, "resumed_document": first.parameters["document_id"],
+                  "ocr_runs": ocr}))
 """

@@ -16,13 +16,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
+from dangan.catalog.db import has_literal_password
 from tests.infra.dockerfiles import Instruction, dockerignore_excludes, parse_dockerfile
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 SERVICES = {"postgres", "minio", "minio-setup", "prefect-server", "worker-cpu", "worker-gpu"}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY|TOKEN|AUTH", re.IGNORECASE)
-REFERENCE = re.compile(r"^\$\{[A-Z][A-Z0-9_]*(?::?[-?][^}]*)?\}$")
+# `${VAR}`, or `$${VAR}` (compose passes `${VAR}` on for dangan to expand when it connects)
+REFERENCE = re.compile(r"^\$?\$\{[A-Z][A-Z0-9_]*(?::?[-?][^}]*)?\}$")
 URL_PASSWORD = re.compile(r"://[^:/@\s]+:(\$\{[^}]*\}|[^@\s]*)@")
 VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(:?[-?])?")
 OCR_APT = {"tesseract-ocr", "tesseract-ocr-chi-sim", "fonts-noto-cjk", "fonts-wqy-zenhei", "poppler-utils"}
@@ -70,6 +72,9 @@ def test_compose_has_every_service_with_the_expected_images_and_commands(compose
         env = services[name]["environment"]
         assert env["PREFECT_API_URL"] == "http://prefect-server:4200/api"
         assert env["DANGAN_CATALOG_URL"].startswith("postgresql+psycopg://dangan:")
+        # compose turns `$$` into `$`: the worker sees a `${VAR}` reference, never the password itself
+        assert not has_literal_password(env["DANGAN_CATALOG_URL"].replace("$$", "$")), env["DANGAN_CATALOG_URL"]
+        assert "DANGAN_DB_PASSWORD" in env
         assert services[name]["depends_on"]["minio-setup"]["condition"] == "service_completed_successfully"
 
 
@@ -264,7 +269,9 @@ def test_k8s_secret_template_holds_only_placeholders() -> None:
     for secret in secrets:
         assert "data" not in secret  # base64 data would hide a real value from review
         for key, value in secret["stringData"].items():
-            if (SECRET_NAME.search(key) and "ACCESS_KEY" not in key) or "://" in value:
+            if "://" in value:
+                assert not has_literal_password(value), f"{key} must name its password's variable"
+            elif SECRET_NAME.search(key) and "ACCESS_KEY" not in key:
                 assert "CHANGE_ME" in value, f"{key} must be a placeholder"
 
 

@@ -112,3 +112,20 @@ def test_searchable_pdf_and_search(ingested) -> None:  # type: ignore[no-untyped
     hits = search_text(ref.catalog_url, SITE, "西湖 精密")
     assert [h["file"] for h in hits] == ["b.png"]
     assert search_text(ref.catalog_url, SITE, "100%_不存在") == []
+
+
+def test_batch_summary_read_back_from_the_catalog(ingested) -> None:  # type: ignore[no-untyped-def]
+    """What ``digitize`` reports when OCR ran on another pool: counted from the catalog, missing pages failed."""
+    from dangan.catalog.models import Document
+    from dangan.ocr.summary import batch_ocr_summary
+
+    _, ref, store = ingested
+    options = OcrOptions(engine="null")
+    todo = pages_needing_ocr(ref.catalog_url, SITE, engine_for(options).identity())
+    ocr_chunk(ref.catalog_url, store, SITE, todo[:3], options)  # the fourth page never got OCR
+    with session_scope(ref.catalog_url) as s:
+        batch_id = s.scalars(select(Document.batch_id)).first()
+    summary = batch_ocr_summary(ref.catalog_url, batch_id)
+    assert (summary["pages"], summary["ok"], summary["engine"]) == (4, 3, "null")
+    assert summary["failed"] == {str(todo[3]): "no OCR result"}
+    assert summary["devices"] == ["cpu"] and summary["documents_pdf"] == 0
