@@ -7,12 +7,15 @@ it gets a ``PageResult`` with ``error`` set (``"CODE: message"``) and no lines.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+_log = logging.getLogger("dangan.ocr")
 Point = tuple[float, float]
 Quad = tuple[Point, ...]
 
@@ -157,6 +160,36 @@ class EngineIdentity:
             height=height,
             error=error,
         )
+
+
+def recognize_each(
+    identity: EngineIdentity,
+    images: Sequence[np.ndarray | None],
+    read_page: Callable[[np.ndarray], list[OcrLine]],
+    *,
+    label: str,
+) -> list[PageResult]:
+    """One ``PageResult`` per image for engines that read pages one at a time: unusable images and pages
+    ``read_page`` fails on get an error result (logged by type only: messages can quote page text)."""
+    from dangan.pii import scrub
+
+    results = []
+    for image in images:
+        rgb, error = check_image(image)
+        if rgb is None:
+            results.append(identity.page([], 0.0, *image_size(image), error))
+            continue
+        h, w = rgb.shape[:2]
+        t0 = time.perf_counter()
+        try:
+            lines = read_page(rgb)
+        except Exception as exc:
+            _log.warning("%s failed on a %dx%d page: %s", label, w, h, type(exc).__name__)
+            message = f"{PAGE_FAILED}: {type(exc).__name__}: {scrub(str(exc))[:300]}"
+            results.append(identity.page([], time.perf_counter() - t0, w, h, message))
+            continue
+        results.append(identity.page(lines, time.perf_counter() - t0, w, h))
+    return results
 
 
 def check_image(image: object) -> tuple[np.ndarray | None, str | None]:

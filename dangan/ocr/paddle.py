@@ -15,7 +15,6 @@ import hashlib
 import logging
 import os
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 from importlib.util import find_spec
@@ -26,14 +25,12 @@ import numpy as np
 
 from dangan.errors import ConfigError, OcrEngineUnavailable
 from dangan.ocr.base import (
-    PAGE_FAILED,
     EngineCapabilities,
     EngineIdentity,
     OcrLine,
     PageResult,
-    check_image,
-    image_size,
     quad_from_bbox,
+    recognize_each,
 )
 from dangan.ocr.layout import reading_order
 from dangan.ocr.models import find_model_files, sha256_file
@@ -46,7 +43,6 @@ from dangan.ocr.paddle_models import (
     model_name_of,
     prepare_model_dirs,
 )
-from dangan.pii import scrub
 
 if TYPE_CHECKING:
     from dangan.ocr.options import OcrOptions
@@ -200,22 +196,9 @@ class PaddleOcrEngine:
 
     def recognize(self, images: Sequence[np.ndarray | None]) -> list[PageResult]:
         """One ``PageResult`` per image, pages run one after another; a failing page carries ``error``."""
-        results = []
-        for image in images:
-            rgb, error = check_image(image)
-            if rgb is None:
-                results.append(self._id.page([], 0.0, *image_size(image), error))
-                continue
-            h, w = rgb.shape[:2]
-            t0 = time.perf_counter()
-            try:
-                with self._lock:  # a PaddleX pipeline is not safe to share between threads
-                    [result] = self._pipeline.predict(np.ascontiguousarray(rgb[:, :, ::-1]))  # PaddleX wants BGR
-                lines = self._lines(result)
-            except Exception as exc:
-                log.warning("PaddleOCR failed on a %dx%d page: %s", w, h, type(exc).__name__)
-                message = f"{PAGE_FAILED}: {type(exc).__name__}: {scrub(str(exc))[:300]}"
-                results.append(self._id.page([], time.perf_counter() - t0, w, h, message))
-                continue
-            results.append(self._id.page(lines, time.perf_counter() - t0, w, h))
-        return results
+        return recognize_each(self._id, images, self._read, label="PaddleOCR")
+
+    def _read(self, rgb: np.ndarray) -> list[OcrLine]:
+        with self._lock:  # a PaddleX pipeline is not safe to share between threads
+            [result] = self._pipeline.predict(np.ascontiguousarray(rgb[:, :, ::-1]))  # PaddleX wants BGR
+        return self._lines(result)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import subprocess
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,19 +18,16 @@ import numpy as np
 
 from dangan.errors import OcrEngineUnavailable
 from dangan.ocr.base import (
-    PAGE_FAILED,
     EngineCapabilities,
     EngineIdentity,
     OcrLine,
     PageResult,
-    check_image,
-    image_size,
     quad_from_bbox,
+    recognize_each,
 )
 from dangan.ocr.layout import reading_order
 from dangan.ocr.models import sha256_file
 from dangan.ocr.normalize import normalize_text
-from dangan.pii import scrub
 
 log = logging.getLogger("dangan.ocr")
 
@@ -146,22 +142,10 @@ class TesseractEngine:
 
     def recognize(self, images: Sequence[np.ndarray | None]) -> list[PageResult]:
         """One ``PageResult`` per image, pages run one after another."""
-        results = []
-        for image in images:
-            rgb, error = check_image(image)
-            if rgb is None:
-                results.append(self._id.page([], 0.0, *image_size(image), error))
-                continue
-            h, w = rgb.shape[:2]
-            t0 = time.perf_counter()
-            try:
-                config = f"--psm {self.psm} --dpi {self.dpi or estimate_dpi(w, h)}"
-                data = self._pt.image_to_data(rgb, lang=self.lang, config=config, output_type=self._pt.Output.DICT)
-                lines = reading_order(group_lines(data, self.min_confidence))
-            except Exception as exc:
-                log.warning("tesseract failed on a %dx%d page: %s", w, h, type(exc).__name__)
-                message = f"{PAGE_FAILED}: {type(exc).__name__}: {scrub(str(exc))[:300]}"
-                results.append(self._id.page([], time.perf_counter() - t0, w, h, message))
-                continue
-            results.append(self._id.page(lines, time.perf_counter() - t0, w, h))
-        return results
+        return recognize_each(self._id, images, self._read, label="tesseract")
+
+    def _read(self, rgb: np.ndarray) -> list[OcrLine]:
+        h, w = rgb.shape[:2]
+        config = f"--psm {self.psm} --dpi {self.dpi or estimate_dpi(w, h)}"
+        data = self._pt.image_to_data(rgb, lang=self.lang, config=config, output_type=self._pt.Output.DICT)
+        return reading_order(group_lines(data, self.min_confidence))
