@@ -168,17 +168,19 @@ def recognize_each(
     read_page: Callable[[np.ndarray], list[OcrLine]],
     *,
     label: str,
+    workers: int = 1,
 ) -> list[PageResult]:
-    """One ``PageResult`` per image for engines that read pages one at a time: unusable images and pages
-    ``read_page`` fails on get an error result (logged by type only: messages can quote page text)."""
+    """One ``PageResult`` per image, in order, for engines that read pages one at a time (``workers`` pages at
+    once): unusable images and pages ``read_page`` fails on get an error result (logged by type only: messages
+    can quote page text)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from dangan.pii import scrub
 
-    results = []
-    for image in images:
+    def one(image: np.ndarray | None) -> PageResult:
         rgb, error = check_image(image)
         if rgb is None:
-            results.append(identity.page([], 0.0, *image_size(image), error))
-            continue
+            return identity.page([], 0.0, *image_size(image), error)
         h, w = rgb.shape[:2]
         t0 = time.perf_counter()
         try:
@@ -186,10 +188,13 @@ def recognize_each(
         except Exception as exc:
             _log.warning("%s failed on a %dx%d page: %s", label, w, h, type(exc).__name__)
             message = f"{PAGE_FAILED}: {type(exc).__name__}: {scrub(str(exc))[:300]}"
-            results.append(identity.page([], time.perf_counter() - t0, w, h, message))
-            continue
-        results.append(identity.page(lines, time.perf_counter() - t0, w, h))
-    return results
+            return identity.page([], time.perf_counter() - t0, w, h, message)
+        return identity.page(lines, time.perf_counter() - t0, w, h)
+
+    if workers <= 1 or len(images) <= 1:
+        return [one(image) for image in images]
+    with ThreadPoolExecutor(min(workers, len(images)), thread_name_prefix=f"ocr-{label}") as pool:
+        return list(pool.map(one, images))
 
 
 def check_image(image: object) -> tuple[np.ndarray | None, str | None]:

@@ -71,6 +71,9 @@ class OcrOptions(BaseModel):
     )
     tesseract_lang: Literal["chi_sim", "chi_sim+eng"] = "chi_sim"
     tesseract_psm: int = Field(default=3, ge=0, le=13, description="page segmentation mode (psm 6 drops table rows)")
+    tesseract_workers: int = Field(
+        default=0, ge=0, le=256, description="pages Tesseract reads at once, one thread each (0 = CPU count)"
+    )
     tesseract_dpi: int | None = Field(
         default=None, ge=70, le=1200, description="page resolution for Tesseract; None: estimated from page size"
     )

@@ -31,7 +31,12 @@ def _ppocr(options: OcrOptions) -> OcrEngine:
 def _tesseract(options: OcrOptions) -> OcrEngine:
     from dangan.ocr.tesseract import TesseractEngine
 
-    return TesseractEngine(lang=options.tesseract_lang, psm=options.tesseract_psm, dpi=options.tesseract_dpi)
+    return TesseractEngine(
+        lang=options.tesseract_lang,
+        psm=options.tesseract_psm,
+        dpi=options.tesseract_dpi,
+        workers=options.tesseract_workers,
+    )
 
 
 def _paddle(options: OcrOptions) -> OcrEngine:

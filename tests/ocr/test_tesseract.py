@@ -92,3 +92,20 @@ def test_dpi_estimated_from_page_size() -> None:
     assert estimate_dpi(2480, 3508) == 300  # A4 at 300 dpi
     assert estimate_dpi(1654, 2339) == 200
     assert estimate_dpi(10, 10) == 70  # tiny crops: Tesseract's floor
+
+
+def test_each_page_runs_single_threaded_and_a_failing_run_is_a_page_error(form_image, tmp_path) -> None:
+    """Tesseract runs with OMP_THREAD_LIMIT=1 (pages run side by side instead); an exit code fails that page."""
+    seen = tmp_path / "seen"
+    fake = tmp_path / "tesseract"
+    fake.write_text(f'#!/bin/sh\necho "$OMP_THREAD_LIMIT" >> {seen}\necho "broken traineddata" >&2\nexit 3\n')
+    fake.chmod(0o755)
+    engine = TesseractEngine(workers=2)
+    engine._cmd = str(fake)
+    results = engine.recognize([form_image, form_image, None])
+    assert [r.error.split(":")[0] if r.error else None for r in results] == [
+        "OCR_PAGE_FAILED",
+        "OCR_PAGE_FAILED",
+        "OCR_EMPTY_IMAGE",
+    ]
+    assert "exited 3" in (results[0].error or "") and seen.read_text().split() == ["1", "1"]
