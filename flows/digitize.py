@@ -10,10 +10,7 @@ from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from sqlalchemy import select
 
-from dangan.catalog.db import session_scope
-from dangan.catalog.models import Document
 from dangan.catalog.sites import get_site
 from dangan.config import load_settings
 from dangan.fourprops import markdown as fourprops_markdown
@@ -98,15 +95,12 @@ def _ocr_on_deployment(name: str, parameters: dict[str, Any], cfg: Any, site: st
 
 def _extract_and_validate(payload: dict[str, Any], cfg: Any, site: str, batch_id: str) -> dict[str, Any]:
     """Extraction + Great Expectations validation of the batch's documents, in chunks of documents."""
+    from dangan.quality.chunks import person_chunks
     from tasks.extract import extract_validate_chunk_task
 
-    with session_scope(get_site(cfg, site).catalog_url) as s:
-        doc_ids = list(s.scalars(select(Document.id).filter_by(batch_id=batch_id).order_by(Document.id)))
-    size = cfg.ocr.chunk_size
-    futures = [
-        extract_validate_chunk_task.submit(payload, site, doc_ids[i : i + size], index=n)
-        for n, i in enumerate(range(0, len(doc_ids), size))
-    ]
+    chunks = person_chunks(get_site(cfg, site).catalog_url, batch_id, cfg.ocr.chunk_size)
+    doc_ids = [d for chunk in chunks for d in chunk]
+    futures = [extract_validate_chunk_task.submit(payload, site, chunk, index=n) for n, chunk in enumerate(chunks)]
     totals: dict[str, Any] = {
         "documents": len(doc_ids),
         "validated": 0,
