@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 
 from dangan.catalog.sites import get_site
 from dangan.config import load_settings
@@ -45,10 +50,13 @@ def digitize(
     cfg = load_settings(**(settings or {}))
     payload = settings_payload(cfg)
     report: dict[str, Any] = {"site": site}
+    # stages, not pages: each stage's own flow run or tasks publish the page-level progress
+    progress: Any = create_progress_artifact(0.0, key=f"digitize-progress-{site}", description="stages done (of 4)")
     report["ingest"] = ingest_batch(
         source=source, site=site, manifest=manifest, operator=operator, fan_out=fan_out, settings=payload
     )
     batch_id = report["ingest"]["batch_id"]
+    update_progress_artifact(progress, 25.0)
     ocr_params: dict[str, Any] = {
         "site": site,
         "selector": {"batch_id": batch_id},
@@ -59,12 +67,15 @@ def digitize(
         report["ocr"] = _ocr_on_deployment(ocr_deployment, {**ocr_params, "settings": payload}, cfg, site, batch_id)
     else:
         report["ocr"] = ocr_pages(**ocr_params, settings=payload)
+    update_progress_artifact(progress, 50.0)
     report["validation"] = _extract_and_validate(payload, cfg, site, batch_id)
+    update_progress_artifact(progress, 75.0)
     flagged = report["validation"].pop("flagged_ids")
     report["reviews"] = (
         start_review_runs(site, flagged, payload, batch_id) if start_reviews else {"started": 0, "reason": "off"}
     )
     four = four_properties_task(payload, site, batch_id)
+    update_progress_artifact(progress, 100.0)
     report["four_properties"] = {
         "passed": four["passed"],
         "object_key": four["object_key"],

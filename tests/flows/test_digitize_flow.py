@@ -47,8 +47,11 @@ def test_digitize_flow_end_to_end(prefect_harness, tmp_path: Path) -> None:  # t
     again = digitize(source=str(src), site=SITE, settings=settings_payload(settings))
     assert again["ocr"]["pages"] == 0  # catalog says it is done: nothing recomputed
     with get_client(sync_client=True) as client:
-        keys = {a.key for a in client.read_artifacts()}
+        artifacts = client.read_artifacts()
+    keys = {a.key for a in artifacts}
     assert {f"ingest-summary-{SITE}", f"ocr-summary-{SITE}", f"digitize-summary-{SITE}"} <= keys
+    stages = [a for a in artifacts if a.key == f"digitize-progress-{SITE}"]
+    assert stages and {a.data for a in stages} == {100.0}  # both runs went through every stage
 
 
 def test_artifacts_mask_resident_ids(prefect_harness, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
