@@ -70,6 +70,14 @@ class OcrSettings(BaseModel):
     chunk_size: int = Field(16, ge=1, le=1024)
 
 
+class TransferSettings(BaseModel):
+    """Archive transfer defaults (a command's or flow's own option wins)."""
+
+    keep_source: bool = Field(
+        True, description="keep the source's derivative/OCR objects after a transfer commits (masters always stay)"
+    )
+
+
 class Settings(BaseSettings):
     """Everything dangan needs to run; see the module docstring for sources."""
 
@@ -87,6 +95,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     derive: DeriveSettings = DeriveSettings()
     ocr: OcrSettings = OcrSettings()
+    transfer: TransferSettings = TransferSettings()
     qa: dict[str, Any] = Field(default_factory=dict, description="QA threshold overrides")
     quality: dict[str, Any] = Field(default_factory=dict, description="validation rule overrides (QualityRules)")
     task_runner: Literal["threads", "dask"] = Field("threads", description="how a flow runs its chunk tasks")

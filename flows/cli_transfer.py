@@ -47,7 +47,10 @@ def transfer(
     as_json: Annotated[bool, typer.Option("--json", help="print the outcome as one JSON line")] = False,
     local: Annotated[bool, typer.Option("--local", help="run in this process without a Prefect flow run")] = False,
     release_source: Annotated[
-        bool, typer.Option("--release-source", help="delete the source's derivative/OCR objects after commit")
+        bool,
+        typer.Option(
+            "--release-source", help="delete the source's derivative/OCR objects after commit (else: setting)"
+        ),
     ] = False,
 ) -> None:
     """Transfer one person's archive to another county (转移接续); resumes an interrupted transfer."""
@@ -57,7 +60,8 @@ def transfer(
             from dangan.transfer import run_transfer
 
             rid = person.strip().upper()
-            result = run_transfer(settings, rid, from_site, to_site, keep_source=not release_source).to_dict()
+            keep = False if release_source else None  # None: the transfer.keep_source setting
+            result = run_transfer(settings, rid, from_site, to_site, keep_source=keep).to_dict()
         else:
             from dangan.transfer import request_transfer
             from flows.transfer import transfer_archive
@@ -70,7 +74,7 @@ def transfer(
                 to_site=to_site,
                 transfer_id=tid,
                 settings=settings_payload(settings),
-                keep_source=not release_source,
+                keep_source=False if release_source else None,
             )
     except DanganError as exc:
         _fail(exc)

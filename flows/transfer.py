@@ -21,7 +21,7 @@ def transfer_archive(
     from_site: str = "",
     to_site: str = "",
     settings: dict[str, Any] | None = None,
-    keep_source: bool = True,
+    keep_source: bool | None = None,
     transfer_id: str | None = None,
 ) -> dict[str, Any]:
     """Request (or resume) the transfer and run its steps to ``done`` or ``failed``.
@@ -29,9 +29,10 @@ def transfer_archive(
     Give ``transfer_id`` (from ``dangan.transfer.request_transfer``; the CLI does this) or ``person_id`` (the
     source catalog's person row id): never the resident ID, which Prefect would store among the run's parameters.
 
-    Returns ``{"transfer_id", "state", "reason_code", "package", "receipt"}``. ``keep_source=False`` releases
-    the source's derivative and OCR objects after the commit (masters are always kept). Every step is a task that
-    reads the recorded state, so re-running this flow after a crash continues where the catalog says.
+    Returns ``{"transfer_id", "state", "reason_code", "package", "receipt"}``. ``keep_source=False`` (default:
+    setting ``transfer.keep_source``) releases the source's derivative and OCR objects after the commit (masters are
+    always kept). Every step is a task that reads the recorded state, so re-running this flow after a crash
+    continues where the catalog says.
     """
     cfg = load_settings(**(settings or {}))
     payload = settings_payload(cfg)

@@ -34,7 +34,7 @@ def request_task(settings: dict[str, Any], person_id: int, from_site: str, to_si
 
 @task(name="transfer-step", task_run_name="transfer-{state}", **_RETRY)
 def step_task(
-    settings: dict[str, Any], from_site: str, transfer_id: str, state: str = "", keep_source: bool = True
+    settings: dict[str, Any], from_site: str, transfer_id: str, state: str = "", keep_source: bool | None = None
 ) -> str:
     """Run the step the transfer's recorded state calls for; returns the new state."""
     return driver.run_step(settings_from(settings), from_site, transfer_id, keep_source=keep_source)

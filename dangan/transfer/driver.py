@@ -114,7 +114,7 @@ def context(
     *,
     opener: Opener | None,
     actor: str | None,
-    keep_source: bool = True,
+    keep_source: bool | None = None,
 ) -> Ctx:
     """Resolve sites and the row for one step."""
     src = get_site(settings, from_site)
@@ -131,7 +131,7 @@ def context(
         primary_url=src.catalog_url,
         actor=actor or settings.actor,
         opener=opener or default_opener,
-        keep_source=keep_source,
+        keep_source=settings.transfer.keep_source if keep_source is None else keep_source,
     )
 
 
@@ -173,7 +173,7 @@ def run_step(
     *,
     opener: Opener | None = None,
     actor: str | None = None,
-    keep_source: bool = True,
+    keep_source: bool | None = None,
 ) -> str:
     """One step of a transfer recorded at ``from_site`` (what a Prefect task runs)."""
     return run_ctx_step(context(settings, from_site, transfer_id, opener=opener, actor=actor, keep_source=keep_source))
@@ -198,12 +198,12 @@ def run_transfer(
     opener: Opener | None = None,
     actor: str | None = None,
     retry: RetryPolicy | None = None,
-    keep_source: bool = True,
+    keep_source: bool | None = None,
 ) -> TransferOutcome:
     """Request (or resume) and run a transfer to its end; permanent failures end as state ``failed``.
 
     ``keep_source=False`` releases the source's derivative and OCR objects once committed (masters are kept:
-    stores refuse to delete them)."""
+    stores refuse to delete them); ``None`` follows the ``transfer.keep_source`` setting."""
     policy = retry or RetryPolicy()
     tid = call_with_retry(lambda: request_transfer(settings, resident_id, from_site, to_site, actor=actor), policy)
     drive(lambda: context(settings, from_site, tid, opener=opener, actor=actor, keep_source=keep_source), policy)

@@ -304,3 +304,16 @@ def test_field_flags_travel_with_the_archive(settings: Settings, sites: tuple[Si
             .where(Document.site_code == DST, FieldValue.name == "name")
         ).all()
     assert ["CONFLICT"] in arrived
+
+
+def test_release_follows_the_setting(settings: Settings, sites: tuple[SiteRef, SiteRef]) -> None:
+    """``transfer.keep_source = false`` releases the source copy without any option (migrations use this)."""
+    from dangan.config import TransferSettings
+
+    src, _ = sites
+    archive = make_archive(src, 44)
+    releasing = settings.model_copy(update={"transfer": TransferSettings(keep_source=False)})
+    out = run_transfer(releasing, archive.resident_id, SRC, DST, retry=FAST)
+    assert out.state == "done" and "transfer.source_released" in actions(src.catalog_url, out.transfer_id)
+    kept = run_transfer(settings, make_archive(src, 45).resident_id, SRC, DST, retry=FAST)
+    assert "transfer.source_released" not in actions(src.catalog_url, kept.transfer_id)  # default: kept
