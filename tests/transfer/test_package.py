@@ -164,14 +164,12 @@ def test_import_commits_through_the_protocol(
 
 
 def test_a_failed_bag_is_not_retried_at_another_site(
-    settings: Settings, sites: tuple[SiteRef, SiteRef], tmp_path: Path
+    settings: Settings, sites: tuple[SiteRef, SiteRef], third_site: SiteRef, tmp_path: Path
 ) -> None:
     """Once a bag's transfer failed, importing it again (here or elsewhere) says to export anew."""
-    from dangan.catalog.sites import add_site
     from dangan.transfer.errors import TransferStateError
 
     src, _ = sites
-    third = add_site(settings, "330110", "杭州市余杭区", store_url=str(settings.data_dir / "store-third"))
     archive = make_archive(src, 13)
     bag_dir = Path(export_package(settings, archive.resident_id, SRC, tmp_path / "usb")["path"])
     with session_scope(src.catalog_url) as s:  # the person left before the bag arrived: the import fails
@@ -179,5 +177,5 @@ def test_a_failed_bag_is_not_retried_at_another_site(
         person.status, person.transferred_to = "transferred_out", "330199"
     assert import_package(settings, bag_dir, DST, retry=FAST).state == "failed"
     with pytest.raises(TransferStateError) as info:
-        import_package(settings, bag_dir, third.code, retry=FAST)
+        import_package(settings, bag_dir, third_site.code, retry=FAST)
     assert "export" in (info.value.hint or "").lower()

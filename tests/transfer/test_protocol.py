@@ -230,39 +230,37 @@ def test_release_source_copy_keeps_masters(settings: Settings, sites: tuple[Site
     assert "transfer.source_released" in actions(src.catalog_url, out.transfer_id)
 
 
-def test_one_open_transfer_per_person_and_source(settings: Settings, sites: tuple[SiteRef, SiteRef]) -> None:
+def test_one_open_transfer_per_person_and_source(
+    settings: Settings, sites: tuple[SiteRef, SiteRef], third_site: SiteRef
+) -> None:
     """A second destination while the first transfer is open is refused; the archive is never live twice."""
-    from dangan.catalog.sites import add_site
     from dangan.transfer.errors import TransferAlreadyOpen, TransferPersonNotActive
 
     src, _ = sites
-    third = add_site(settings, "330110", "杭州市余杭区", store_url=str(settings.data_dir / "store-third"))
     archive = make_archive(src, 40)
     first = request_transfer(settings, archive.resident_id, SRC, DST)
     with pytest.raises(TransferAlreadyOpen) as info:
-        request_transfer(settings, archive.resident_id, SRC, third.code)
+        request_transfer(settings, archive.resident_id, SRC, third_site.code)
     assert info.value.details["transfer_id"] == first and archive.resident_id not in str(info.value)
     assert run_transfer(settings, archive.resident_id, SRC, DST, retry=FAST).state == "done"
     with pytest.raises(TransferPersonNotActive):  # it left: a later request elsewhere is refused as well
-        request_transfer(settings, archive.resident_id, SRC, third.code)
+        request_transfer(settings, archive.resident_id, SRC, third_site.code)
     with session_scope(src.catalog_url) as s:  # one catalog holds all three sites here
         live = s.scalars(select(Person.site_code).filter_by(resident_id=archive.resident_id, status="active")).all()
     assert live == [DST]
 
 
 def test_offline_bag_after_an_online_transfer_elsewhere_is_not_committed(
-    settings: Settings, sites: tuple[SiteRef, SiteRef], tmp_path: Path
+    settings: Settings, sites: tuple[SiteRef, SiteRef], third_site: SiteRef, tmp_path: Path
 ) -> None:
     """A bag exported without a destination, imported after the person already moved online: refused."""
-    from dangan.catalog.sites import add_site
     from dangan.transfer import export_package, import_package
 
     src, _ = sites
-    third = add_site(settings, "330110", "杭州市余杭区", store_url=str(settings.data_dir / "store-third"))
     archive = make_archive(src, 41)
     bag_dir = Path(export_package(settings, archive.resident_id, SRC, tmp_path / "usb")["path"])
     assert run_transfer(settings, archive.resident_id, SRC, DST, retry=FAST).state == "done"
-    out = import_package(settings, bag_dir, third.code, retry=FAST)
+    out = import_package(settings, bag_dir, third_site.code, retry=FAST)
     assert (out.state, out.reason_code) == ("failed", "TRANSFER_PERSON_NOT_ACTIVE")
     with session_scope(src.catalog_url) as s:  # one catalog holds all three sites here
         live = s.scalars(select(Person.site_code).filter_by(resident_id=archive.resident_id, status="active")).all()
