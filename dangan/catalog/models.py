@@ -243,11 +243,13 @@ class OcrResult(Base):
     """Recognized text of a page by one engine + model; older results are kept (versioned)."""
 
     __tablename__ = "ocr_result"
-    __table_args__ = (UniqueConstraint("page_id", "engine", "model"),)
+    __table_args__ = (UniqueConstraint("page_id", "engine", "model", "version"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("page.id"), index=True)
     engine: Mapped[str] = mapped_column(String(30))
     model: Mapped[str] = mapped_column(String(200))
+    # a rerun with the same engine + model that reads differently is a new version; earlier ones stay
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     model_sha256: Mapped[dict[str, Any]] = mapped_column(default=dict)
     device: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text, default="")

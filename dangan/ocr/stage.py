@@ -171,11 +171,27 @@ def _record(catalog_url: str, store: Any, site: str, page_id: int, result: PageR
             .where((OcrResult.engine != result.engine) | (OcrResult.model != result.model))
             .values(is_current=False)
         )
-        row = s.scalars(select(OcrResult).filter_by(page_id=page_id, engine=result.engine, model=result.model)).first()
-        if row is None:
-            row = OcrResult(page_id=page_id, engine=result.engine, model=result.model)
+        latest = s.scalars(
+            select(OcrResult)
+            .filter_by(page_id=page_id, engine=result.engine, model=result.model)
+            .order_by(OcrResult.version.desc())
+        ).first()
+        text, lines = result.text(), [ln.to_json() for ln in result.lines]
+        if latest is not None and (latest.text, latest.lines, latest.error) == (text, lines, result.error):
+            row = latest  # the same reading again: no new version
+        else:
+            # a different reading (reprocessing, or a retry of a failed page) is a new version; the earlier
+            # one stays, no longer current, with its own JSON object
+            if latest is not None:
+                latest.is_current = False
+            row = OcrResult(
+                page_id=page_id,
+                engine=result.engine,
+                model=result.model,
+                version=latest.version + 1 if latest is not None else 1,
+            )
         row.model_sha256, row.device, row.seconds = dict(result.model_sha256), result.device, result.seconds
-        row.text, row.lines, row.error = result.text(), [ln.to_json() for ln in result.lines], result.error
+        row.text, row.lines, row.error = text, lines, result.error
         row.object_key, row.is_current = json_key, True
         s.add(row)
         page = s.get(Page, page_id)

@@ -176,6 +176,7 @@ def register_archive(
                 page_id=ids[o["page"]],
                 engine=o["engine"],
                 model=o["model"],
+                version=int(o.get("version") or 1),  # packages made before versions: one per identity
                 model_sha256=o["model_sha256"] or {},
                 device=o["device"],
                 text=o["text"],

@@ -140,6 +140,7 @@ def snapshot(session: Session, site: str, resident_id: str) -> dict[str, Any]:
             "page": f"p{o.page_id}",
             "engine": o.engine,
             "model": o.model,
+            "version": o.version,
             "model_sha256": o.model_sha256,
             "device": o.device,
             "text": o.text,

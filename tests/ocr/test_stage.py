@@ -129,3 +129,21 @@ def test_batch_summary_read_back_from_the_catalog(ingested) -> None:  # type: ig
     assert (summary["pages"], summary["ok"], summary["engine"]) == (4, 3, "null")
     assert summary["failed"] == {str(todo[3]): "no OCR result"}
     assert summary["devices"] == ["cpu"] and summary["documents_pdf"] == 0
+
+
+def test_a_rerun_that_reads_differently_adds_a_version(ingested) -> None:  # type: ignore[no-untyped-def]
+    """Same engine + model: a failed try then a good read are two versions; the same read again adds none."""
+    _, ref, store = ingested
+    page = pages_needing_ocr(ref.catalog_url, SITE, {"engine": "x", "model": "y"})[:1]
+    failing = OcrOptions(engine="fault", fault=FaultSpec(fail_on_pages=frozenset({0})))
+    ocr_chunk(ref.catalog_url, store, SITE, page, failing)
+    ocr_chunk(ref.catalog_url, store, SITE, page, failing)  # the page index moved on: this time it reads
+    ppocr = OcrOptions(engine="ppocr", device="cpu")
+    ocr_chunk(ref.catalog_url, store, SITE, page, ppocr)
+    ocr_chunk(ref.catalog_url, store, SITE, page, ppocr)  # the same reading again (deterministic model)
+    with session_scope(ref.catalog_url) as s:
+        rows = s.scalars(select(OcrResult).filter_by(page_id=page[0]).order_by(OcrResult.id)).all()
+        got = [(r.engine, r.version, r.is_current, bool(r.error)) for r in rows]
+        fault_keys = [r.object_key for r in rows if r.engine == "fault"]
+    assert got == [("fault", 1, False, True), ("fault", 2, False, False), ("ppocr", 1, True, False)], got
+    assert all(store.exists(k) for k in fault_keys) and len(set(fault_keys)) == 2  # each version keeps its JSON
