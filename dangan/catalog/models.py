@@ -284,28 +284,21 @@ class FieldValue(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+def _one_open_transfer_per(name: str, column: str) -> Index:
+    """A partial unique index: per person and ``column``, at most one transfer not yet done or failed."""
+    open_only = text("state NOT IN ('done', 'failed')")
+    return Index(name, "person_resident_id", column, unique=True, sqlite_where=open_only, postgresql_where=open_only)
+
+
 class Transfer(Base):
-    """A person's archive moving between sites (转移接续); one open transfer per person + destination."""
+    """A person's archive moving between sites (转移接续); one open transfer per person + source (and so per
+    destination too)."""
 
     __tablename__ = "transfer"
     __table_args__ = (
-        Index(
-            "uq_transfer_open_person_dest",
-            "person_resident_id",
-            "to_site",
-            unique=True,
-            sqlite_where=text("state NOT IN ('done', 'failed')"),
-            postgresql_where=text("state NOT IN ('done', 'failed')"),
-        ),
-        # one open transfer per person and source: two destinations at once would leave two live copies
-        Index(
-            "uq_transfer_open_person_source",
-            "person_resident_id",
-            "from_site",
-            unique=True,
-            sqlite_where=text("state NOT IN ('done', 'failed')"),
-            postgresql_where=text("state NOT IN ('done', 'failed')"),
-        ),
+        _one_open_transfer_per("uq_transfer_open_person_dest", "to_site"),
+        # two destinations at once would leave two live copies
+        _one_open_transfer_per("uq_transfer_open_person_source", "from_site"),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     person_resident_id: Mapped[str] = mapped_column(String(18))
