@@ -56,3 +56,19 @@ def cer(reference: str, hypothesis: str) -> float:
 def squash(text: str) -> str:
     """Text without any whitespace (engines differ on spaces between CJK words)."""
     return "".join(text.split())
+
+
+def check_bad_pages_fail_alone(engine: object, form_image: np.ndarray, expected: str) -> None:
+    """The engine contract on a batch with unusable pages in the middle: each fails alone, with a stable code
+    and its size where known; the good pages around them (RGB and grayscale) still read ``expected``."""
+    gray = form_image[:, :, 0].copy()  # 2-D grayscale is a valid page
+    bad = [None, np.zeros((0, 0, 3), np.uint8), form_image.astype(np.float64), np.zeros((4, 4, 7), np.uint8)]
+    results = engine.recognize([form_image, *bad, gray])  # type: ignore[attr-defined]
+    assert len(results) == 6
+    for page in results[1:5]:
+        assert page.error is not None and page.lines == []
+        assert page.error.split(":")[0] in {"OCR_EMPTY_IMAGE", "OCR_BAD_IMAGE"}
+    assert results[3].error.startswith("OCR_BAD_IMAGE") and (results[3].width, results[3].height) == (1100, 330)
+    for good in (results[0], results[5]):
+        assert good.error is None
+        assert expected in good.text()

@@ -17,7 +17,7 @@ from dangan.errors import ConfigError, OcrEngineUnavailable, OcrModelChecksumMis
 from dangan.ocr import OcrOptions
 from dangan.ocr.models import find_model_files, sha256_file
 from dangan.ocr.paddle import PaddleModelDirs, PaddleOcrEngine, prepare_model_dirs
-from tests.ocr.pages import FORM_LINES, cer, render_page, squash
+from tests.ocr.pages import FORM_LINES, cer, check_bad_pages_fail_alone, render_page, squash
 
 ID = "11010519491231002X"
 NEEDS_PADDLEOCR = "PaddleOCR is optional: pip install 'dangan[paddle]'"
@@ -76,17 +76,7 @@ def test_identity_records_model_folders_and_hashes(engine, model_dirs):
 
 
 def test_bad_pages_in_the_middle_fail_alone(engine, form_image):
-    gray = form_image[:, :, 0].copy()  # 2-D grayscale is a valid page
-    bad = [None, np.zeros((0, 0, 3), np.uint8), form_image.astype(np.float64), np.zeros((4, 4, 7), np.uint8)]
-    results = engine.recognize([form_image, *bad, gray])
-    assert len(results) == 6
-    for page in results[1:5]:
-        assert page.error is not None and page.lines == []
-        assert page.error.split(":")[0] in {"OCR_EMPTY_IMAGE", "OCR_BAD_IMAGE"}
-    assert results[3].error.startswith("OCR_BAD_IMAGE") and (results[3].width, results[3].height) == (1100, 330)
-    for good in (results[0], results[5]):
-        assert good.error is None
-        assert ID in good.text()
+    check_bad_pages_fail_alone(engine, form_image, ID)
 
 
 def test_page_that_crashes_the_pipeline_fails_alone(engine, form_image, monkeypatch):
