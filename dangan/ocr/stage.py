@@ -30,7 +30,8 @@ from dangan.ocr.registry import create_engine
 from dangan.ocr.render import pdfa_conformance, searchable_pdf, to_hocr
 
 log = logging.getLogger(__name__)
-OCR_INPUT_KIND = "ocr-gray"
+# What QA's derivative step writes for OCR (``[derive] binarize`` picks the second); the newest one is read.
+OCR_INPUT_KINDS = ("ocr-gray", "ocr-binary")
 READY = ("preprocessed", "ocr_done", "extracted", "validated", "needs_review")
 
 _engines: dict[OcrOptions, OcrEngine] = {}
@@ -98,7 +99,9 @@ def load_page_image(catalog_url: str, store: Any, page_id: int) -> tuple[np.ndar
     """The OCR input of a page (its newest OCR derivative, else the decoded master) + object key + dpi."""
     with session_scope(catalog_url) as s:
         deriv = s.scalars(
-            select(Derivative).filter_by(page_id=page_id, kind=OCR_INPUT_KIND).order_by(Derivative.id.desc())
+            select(Derivative)
+            .where(Derivative.page_id == page_id, Derivative.kind.in_(OCR_INPUT_KINDS))
+            .order_by(Derivative.id.desc())
         ).first()
         page = s.get(Page, page_id)
         assert page is not None

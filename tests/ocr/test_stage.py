@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import select
@@ -16,7 +17,14 @@ from dangan.config import load_settings
 from dangan.ingest.batch import ingest_batch_local
 from dangan.ocr import OcrOptions
 from dangan.ocr.options import FaultSpec
-from dangan.ocr.stage import build_document_pdf, engine_for, ocr_chunk, pages_needing_ocr, search_text
+from dangan.ocr.stage import (
+    build_document_pdf,
+    engine_for,
+    load_page_image,
+    ocr_chunk,
+    pages_needing_ocr,
+    search_text,
+)
 from dangan.storage.factory import open_store
 from tests.ocr.pages import form_page
 
@@ -147,3 +155,23 @@ def test_a_rerun_that_reads_differently_adds_a_version(ingested) -> None:  # typ
         fault_keys = [r.object_key for r in rows if r.engine == "fault"]
     assert got == [("fault", 1, False, True), ("fault", 2, False, False), ("ppocr", 1, True, False)], got
     assert all(store.exists(k) for k in fault_keys) and len(set(fault_keys)) == 2  # each version keeps its JSON
+
+
+def test_binarized_derivative_is_the_ocr_input(tmp_path: Path) -> None:
+    """With ``[derive] binarize`` QA writes ``ocr-binary`` derivatives; OCR reads those, not the master."""
+    settings = load_settings(data_dir=tmp_path / "data", derive={"binarize": True})
+    ref = add_site(settings, SITE, "西湖区")
+    src = tmp_path / "hot"
+    src.mkdir()
+    Image.fromarray(form_page()).save(src / "a.png", dpi=(300, 300))
+    ingest_batch_local(settings, SITE, str(src))
+    store = open_store(ref.store_url)
+    with session_scope(ref.catalog_url) as s:
+        deriv = s.scalars(select(Derivative).filter_by(kind="ocr-binary")).one()
+        page_id, deriv_key = deriv.page_id, deriv.object_key
+    image, key, _ = load_page_image(ref.catalog_url, store, page_id)
+    assert key == deriv_key and set(np.unique(image)) <= {0, 255}  # the Sauvola output, two levels
+    summary = ocr_chunk(ref.catalog_url, store, SITE, [page_id], OcrOptions(engine="ppocr", device="cpu"))
+    assert summary.ok == 1
+    with session_scope(ref.catalog_url) as s:
+        assert "11010519491231002X" in "".join(s.scalars(select(OcrResult.text)).one().split())
