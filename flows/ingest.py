@@ -20,8 +20,10 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
+from dangan.catalog.sites import get_site
 from dangan.config import load_settings
 from dangan.ingest import batch
+from dangan.ingest.chunk_plan import chunk_names, record_chunk_plan
 from dangan.reports import ingest_markdown, outcome_rows, report_masker
 from flows.events import emit_domain_event
 from flows.runners import default_task_runner
@@ -84,6 +86,8 @@ def _run_chunks_on_workers(
     from prefect.deployments import run_deployment
 
     logger = get_run_logger()
+    # file names stay in the catalog: Prefect shows run parameters in its dashboard
+    token = record_chunk_plan(get_site(load_settings(**payload), site).catalog_url, plan.batch_id, chunks)
     runs: list[Any] = [
         run_deployment(
             CHUNK_DEPLOYMENT,
@@ -92,14 +96,15 @@ def _run_chunks_on_workers(
                 "batch_id": plan.batch_id,
                 "source": plan.source,
                 "manifest": plan.manifest,
-                "names": names,
+                "plan": token,
+                "chunk": i,
                 "settings": payload,
             },
             timeout=0,
             as_subflow=True,
             flow_run_name=f"ingest-chunk-{plan.batch_id[:8]}-{i}",
         )
-        for i, names in enumerate(chunks)
+        for i in range(len(chunks))
     ]
     pending = {r.id for r in runs}
     with get_client(sync_client=True) as client:
@@ -121,11 +126,13 @@ def ingest_chunk_flow(
     batch_id: str,
     source: str,
     manifest: str | None,
-    names: list[str],
+    plan: str,
+    chunk: int,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One chunk of a batch, as its own flow run (picked up by any worker of the pool)."""
+    """Chunk ``chunk`` of plan ``plan`` of a batch, as its own flow run (picked up by any worker of the pool)."""
     cfg = settings_from(settings or {})
+    names = chunk_names(get_site(cfg, site).catalog_url, batch_id, plan, chunk)
     outcomes = batch.run_chunk(cfg, site, batch_id, source, manifest, names)
     worker = os.environ.get("DANGAN_WORKER_NAME", socket.gethostname())
     record_chunk(cfg, site, batch_id, worker, len(outcomes))

@@ -161,6 +161,10 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
     assert batch.counts["files"] == n_files
     assert batch.counts["accepted"] + batch.counts["quarantined"] == n_files
     assert pages and set(pages) == ocr_pages  # every accepted page has OCR text
+    # chunk runs name their files by plan token + number: Prefect shows parameters, file names can hold a name
+    shown = json.dumps(reviews["chunk_parameters"], ensure_ascii=False)
+    assert len(reviews["chunk_parameters"]) == n_files and "names" not in reviews["chunk_parameters"][0]
+    assert not [f for f in sample.files if Path(f).name in shown], shown
     assert reviews["ocr_runs"] == [["COMPLETED", "dangan-gpu"]]  # the OCR stage ran on the GPU pool's worker
     # the blank page is a document no form matches: flagged, and its review run waited suspended (no process)
     assert reviews["suspended"] and len(reviews["suspended"]) == reviews["flagged"], reviews
@@ -185,6 +189,10 @@ def ocr_runs(client):
     runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}))
     return [(r.state.type.value, r.work_pool_name) for r in runs]
 
+def chunk_parameters(client):
+    dep = client.read_deployment_by_name("ingest-chunk/ingest-chunk")
+    return [r.parameters for r in client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}))]
+
 with get_client(sync_client=True) as client:
     deadline = time.monotonic() + 240
     while True:
@@ -197,6 +205,7 @@ with get_client(sync_client=True) as client:
         time.sleep(1)
     first = runs[0]
     ocr = ocr_runs(client)
+    chunks = chunk_parameters(client)
 resume_flow_run(first.id, run_input={"reviewer": "reviewer-e2e", "corrections": {}, "accept": True})
 with get_client(sync_client=True) as client:
     deadline = time.monotonic() + 240
@@ -204,5 +213,5 @@ with get_client(sync_client=True) as client:
         time.sleep(1)
 print(json.dumps({"flagged": len(runs), "suspended": [str(r.id) for r in runs],
                   "resumed_state": done.state.type.value, "resumed_document": first.parameters["document_id"],
-                  "ocr_runs": ocr}))
+                  "ocr_runs": ocr, "chunk_parameters": chunks}, default=str))
 """
