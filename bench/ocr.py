@@ -8,6 +8,11 @@ RSS. OCRmyPDF (what users would otherwise run) is measured on the same pages whe
 call on them as one image-only PDF, its defaults, start-up included. Prints ONE JSON line with the ratios of
 ppocr to tesseract (and to OCRmyPDF) from the same run.
 
+Two Tesseract figures: ``tesseract`` is dangan's engine (one single-threaded Tesseract per page, pages side by
+side: the cheapest way to run it), ``tesseract-omp`` is pytesseract as usually called (a page at a time,
+Tesseract's OpenMP threads). For ppocr the model time of detection and recognition is reported separately
+(``stages_s_per_page``), with the padded width of all line crops fed to recognition.
+
     .venv/bin/python bench/ocr.py                       # 12 pages, a few minutes on 2 cores
     .venv/bin/python bench/ocr.py --det-limit 1600 --rec-min-width 320   # PP-OCR's reference settings
     .venv/bin/python bench/ocr.py --pages 24 --clean-only
@@ -114,28 +119,79 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+class _TimedSession:
+    """An onnxruntime session proxy that adds up the seconds (and input columns) of its ``run`` calls."""
+
+    def __init__(self, session: Any) -> None:
+        self.session, self.seconds, self.columns = session, 0.0, 0
+
+    def run(self, outputs: Any, feed: dict[str, np.ndarray]) -> Any:
+        batch = next(iter(feed.values()))
+        t0 = time.perf_counter()
+        try:
+            return self.session.run(outputs, feed)
+        finally:
+            self.seconds += time.perf_counter() - t0
+            self.columns += batch.shape[0] * batch.shape[3]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.session, name)
+
+
+def _pytesseract_as_usual(eng: Any) -> None:
+    """Make ``eng`` read pages the way pytesseract is usually called: one page at a time, Tesseract's own
+    OpenMP threading (this is how the issue's first Tesseract figure was taken)."""
+    from PIL import Image
+
+    from dangan.ocr.layout import reading_order
+    from dangan.ocr.tesseract import estimate_dpi, group_lines
+
+    def read(rgb: np.ndarray) -> list[Any]:
+        h, w = rgb.shape[:2]
+        config = f"--psm {eng.psm} --dpi {estimate_dpi(w, h)}"
+        data = eng._pt.image_to_data(Image.fromarray(rgb), lang=eng.lang, config=config, output_type="dict")
+        return reading_order(group_lines(data, eng.min_confidence))
+
+    eng.workers, eng._read = 1, read
+
+
 def child(engine: str, samples: Path, limit: int, opts: dict[str, Any]) -> dict[str, Any]:
-    """Measure one engine in this process."""
+    """Measure one engine in this process (``tesseract-omp``: Tesseract run as pytesseract users run it)."""
     from dangan.ocr import OcrOptions, create_engine
 
     t0 = time.perf_counter()
     pages = load_pages(samples, limit)
     decode_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    eng = create_engine(OcrOptions(engine=engine, **opts))
+    eng: Any = create_engine(OcrOptions(engine=engine.removesuffix("-omp"), **opts))
+    if engine == "tesseract-omp":
+        _pytesseract_as_usual(eng)
+    timed = {}
+    if engine == "ppocr":  # stage split: model time of detection and recognition, the rest is Python + OpenCV
+        timed = {"det": _TimedSession(eng.detector.session), "rec": _TimedSession(eng.recognizer.session)}
+        eng.detector.session, eng.recognizer.session = timed["det"], timed["rec"]
     eng.recognize([pages[0]["image"][:800]])  # warm-up (first-run allocations), not timed
     load_s = time.perf_counter() - t0
+    for t in timed.values():
+        t.seconds, t.columns = 0.0, 0
     cpu0, t0 = _cpu_seconds(), time.perf_counter()
     results = eng.recognize([p["image"] for p in pages])
     ocr_s, cpu_s = time.perf_counter() - t0, _cpu_seconds() - cpu0
     failed = [r.error for r in results if r.error]
+    stages = {}
+    if timed:
+        n = len(pages)
+        stages = {"stages_s_per_page": {
+            "det_model": round(timed["det"].seconds / n, 3), "rec_model": round(timed["rec"].seconds / n, 3),
+            "other": round((ocr_s - timed["det"].seconds - timed["rec"].seconds) / n, 3),
+        }, "rec_columns_per_page": round(timed["rec"].columns / n)}  # fmt: skip
     return {
         "identity": {k: eng.identity()[k] for k in ("model", "device")}, "options": opts, "pages": len(pages),
         "failed": len(failed), "pages_per_s": round(len(pages) / ocr_s, 3), "ocr_s": round(ocr_s, 2),
         "cpu_s_per_page": round(cpu_s / len(pages), 2),
         "load_s": round(load_s, 2), "decode_s": round(decode_s, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        **score(pages, [r.text() for r in results]),
+        **stages, **score(pages, [r.text() for r in results]),
     }  # fmt: skip
 
 
@@ -226,7 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rec-batch", type=int, default=16, help="ppocr line crops per recognition run")
     parser.add_argument("--rec-min-width", type=int, default=160, help="ppocr crop padding floor (PP-OCR: 320)")
     parser.add_argument(
-        "--engines", default="ppocr,tesseract", help="comma list; ppocr-default = ppocr with the engine's defaults"
+        "--engines",
+        default="ppocr,tesseract,tesseract-omp",
+        help="comma list; ppocr-default = ppocr with the engine's defaults; tesseract-omp = pytesseract as usually run",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--samples", type=Path, help=argparse.SUPPRESS)
@@ -274,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_per_page_x": round(ts["cpu_s_per_page"] / pp["cpu_s_per_page"], 2),
             "cer_all": [pp["cer"]["all"], ts["cer"]["all"]],
             "id_exact": [pp["id_exact"], ts["id_exact"]],
+        }
+    omp = report.get("tesseract-omp", {})
+    if "pages_per_s" in pp and "pages_per_s" in omp:
+        report["ppocr_vs_tesseract_omp"] = {
+            "speed_x": round(pp["pages_per_s"] / omp["pages_per_s"], 2),
+            "cpu_per_page_x": round(omp["cpu_s_per_page"] / pp["cpu_s_per_page"], 2),
         }
     om = report.get("ocrmypdf", {})
     if "pages_per_s" in pp and "pages_per_s" in om:
