@@ -10,7 +10,7 @@ import numpy as np
 
 from dangan.errors import DanganError
 from dangan.imaging.decode import DecodeLimits, iter_pages
-from dangan.imaging.sniff import ACCEPTED, sniff_format
+from dangan.pii import scrub
 
 SUFFIXES = {".tif", ".tiff", ".jpg", ".jpeg", ".png", ".pdf"}
 
@@ -39,24 +39,43 @@ def expand_paths(paths: list[Path]) -> list[Path]:
 def iter_file_pages(
     paths: list[Path], *, preprocess: bool = True, limits: DecodeLimits | None = None
 ) -> Iterator[FilePage]:
-    """Decode every page (deskewed/cropped OCR derivative when ``preprocess``); unreadable files yield errors."""
+    """Decode every page (deskewed/cropped OCR derivative when ``preprocess``); unreadable files yield errors.
+
+    Errors carry the codes ingest quarantines with (``INGEST_EMPTY_FILE``, ``INGEST_UNSUPPORTED_FORMAT``,
+    ``INGEST_CORRUPT_IMAGE``, ...). A file that fails after some pages yields those pages, then the error.
+    """
     from dangan.imaging.derive import DeriveParams, make_ocr_derivative
     from dangan.imaging.qa import measure
 
     limits = limits or DecodeLimits()
     for path in expand_paths(paths):
+        page = 1
         try:
             data = path.read_bytes()
-            fmt = sniff_format(data[:2048])
-            if fmt not in ACCEPTED:
-                raise DanganError(f"{path.name}: not an accepted image or PDF ({fmt or 'unknown'})")
             for decoded in iter_pages(data, limits=limits):
+                page = decoded.index + 1
                 if preprocess:
                     image = make_ocr_derivative(decoded, measure(decoded), DeriveParams()).image
                 else:
                     image = decoded.image if decoded.image.ndim == 2 else decoded.image[..., ::-1]
-                yield FilePage(str(path), decoded.index + 1, np.ascontiguousarray(image))
+                yield FilePage(str(path), page, np.ascontiguousarray(image))
+                page += 1  # an error while decoding the next page is reported there
         except DanganError as exc:
-            yield FilePage(str(path), 1, None, f"{exc.code}: {exc.message}")
+            hint = f" ({exc.hint})" if exc.hint else ""
+            yield FilePage(str(path), page, None, f"{exc.code}: {exc.message}{hint}")
         except OSError as exc:
-            yield FilePage(str(path), 1, None, f"READ_FAILED: {exc.strerror or exc}")
+            yield FilePage(str(path), page, None, f"READ_FAILED: {exc.strerror or exc}")
+        except Exception as exc:  # preprocessing of an odd page: that file's error, not the whole run's
+            yield FilePage(str(path), page, None, f"OCR_INPUT_FAILED: {type(exc).__name__}: {scrub(str(exc))[:200]}")
+
+
+def batches(pages: Iterator[FilePage], size: int) -> Iterator[list[FilePage]]:
+    """``pages`` in lists of up to ``size`` (engines read a batch at once: pages side by side, shared runs)."""
+    batch: list[FilePage] = []
+    for page in pages:
+        batch.append(page)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

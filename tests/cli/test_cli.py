@@ -77,6 +77,24 @@ def test_ocr_json_standalone(tmp_path: Path) -> None:
     assert bad["error"].startswith("INGEST_") and bad["lines"] == []
 
 
+def test_ocr_text_mode_says_why_a_page_has_no_text_and_sums_up(tmp_path: Path) -> None:
+    """Operators see a reason per page (the ingest codes for unreadable files) and a summary table."""
+    src = tmp_path / "scans"
+    src.mkdir()
+    Image.fromarray(form_page()).save(src / "a_form.png", dpi=(300, 300))
+    Image.new("L", (1654, 2339), 255).save(src / "b_blank.png", dpi=(200, 200))
+    (src / "c_empty.tif").write_bytes(b"")
+    (src / "d_notes.pdf").write_bytes(b"these are not PDF bytes")
+    result = _run(tmp_path / "d", "ocr", str(src), "--engine", "tesseract", "--batch", "3")
+    assert result.exit_code == 1, result.output
+    out = " ".join(result.output.split())  # rich wraps long lines
+    assert "11010519491231002X" in "".join(result.output.split())
+    assert "(no text recognized on this page)" in out
+    assert "INGEST_EMPTY_FILE" in out and "INGEST_UNSUPPORTED_FORMAT" in out
+    summary = out[out.index("pages/s") :]
+    assert summary.split("│")[1:5] == [" 4 ", " 1 ", " 1 ", " 2 "]  # pages, with text, no text, failed
+
+
 def _done(db: str) -> tuple[int, int, int]:
     with session_scope(db) as s:
         return (
