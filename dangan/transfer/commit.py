@@ -30,6 +30,7 @@ from dangan.catalog.models import (
 from dangan.catalog.states import transition
 from dangan.pii import mask_id
 from dangan.transfer.errors import TransferReceiverConflict
+from dangan.transfer.merge import ReturnPlan, ocr_key, plan_return, settle_currency
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -67,28 +68,35 @@ def register_archive(
 ) -> dict[str, int]:
     """Insert person, dossiers, documents, masters, pages, derivatives, OCR results and fields at ``site``.
 
-    Object keys are the receiver's (``key_for(bag path)``). Returns row counts. Raises
-    :class:`TransferReceiverConflict` when the receiver already holds the person or a page of a master.
+    Object keys are the receiver's (``key_for(bag path)``). Returns row counts. A person who left this site
+    earlier comes back: what was kept here is matched, not registered twice (``dangan.transfer.merge``). Raises
+    :class:`TransferReceiverConflict` when the receiver already holds the person (active), a page of a master
+    for someone else, or a kept copy that diverged from the returning one.
     """
     p = catalog["person"]
     rid = p["resident_id"]
-    held = session.scalars(select(Person).filter_by(site_code=site, resident_id=rid)).first()
-    if held is not None and held.status == "transferred_out":
-        # A returning archive would have to be merged with the one this site kept when the person left
-        # (same masters and pages); that merge is not automated, so nothing is registered twice.
-        raise TransferReceiverConflict(
-            f"person {mask_id(rid)} left site {site} for {held.transferred_to} earlier; a returning archive is "
-            "not merged automatically",
-            site=site,
-            hint="Ask the archive administrator to reconcile the returning archive with the copy kept here.",
-        )
-    if held is not None:
-        raise TransferReceiverConflict(f"site {site} already holds person {mask_id(rid)}", site=site)
     from_site = catalog["source_site"]
-    person = Person(site_code=site, resident_id=rid, resident_id_masked=mask_id(rid), name=p.get("name"))
-    session.add(person)
-    session.flush()
-    ids: dict[str, int] = {}
+    held = session.scalars(select(Person).filter_by(site_code=site, resident_id=rid)).first()
+    back: ReturnPlan | None = None
+    if held is not None and held.status == "transferred_out":
+        back = plan_return(session, site, held, catalog, ocr, fields)
+        transition(
+            session,
+            held,
+            "active",
+            actor=actor,
+            site_code=site,
+            details={"transfer_id": transfer_id, "returned_from": from_site},
+        )
+        held.transferred_to, held.name = None, held.name or p.get("name")
+        person = held
+    elif held is not None:
+        raise TransferReceiverConflict(f"site {site} already holds person {mask_id(rid)}", site=site)
+    else:
+        person = Person(site_code=site, resident_id=rid, resident_id_masked=mask_id(rid), name=p.get("name"))
+        session.add(person)
+        session.flush()
+    ids: dict[str, int] = dict(back.ids) if back else {}
     batches: dict[str, str] = {}
 
     def batch(ref: str) -> str:
@@ -97,11 +105,15 @@ def register_archive(
         return batches[ref]
 
     for d in catalog["dossiers"]:
+        if d["ref"] in ids:  # returning: the dossier of that category kept here
+            continue
         row = Dossier(person_id=person.id, category=d["category"], retention=d["retention"])
         session.add(row)
         session.flush()
         ids[d["ref"]] = row.id
     for d in catalog["documents"]:
+        if d["ref"] in ids:
+            continue
         doc = Document(
             site_code=site,
             dossier_id=ids[d["dossier"]],
@@ -134,6 +146,8 @@ def register_archive(
             session.flush()
         ids[m["ref"]] = master.id
     for pg in catalog["pages"]:
+        if pg["ref"] in ids:
+            continue
         taken = session.scalars(
             select(Page).filter_by(master_id=ids[pg["master"]], page_index=pg["page_index"])
         ).first()
@@ -158,6 +172,8 @@ def register_archive(
         session.flush()
         ids[pg["ref"]] = page.id
     for v in catalog["derivatives"]:
+        if back and v["sha256"] in back.derivative_shas.get(v["page"], set()):
+            continue  # kept here (a released one is not, and comes back)
         session.add(
             Derivative(
                 page_id=ids[v["page"]],
@@ -171,6 +187,12 @@ def register_archive(
             )
         )
     for o in ocr:
+        kept = back.ocr.get(o["page"], {}).get(ocr_key(o)) if back else None
+        if kept is not None:  # same reading (plan_return checked): restore a released object, follow currency
+            if kept.object_key is None and o.get("path"):
+                kept.object_key = key_for(o["path"])
+            kept.is_current = o["is_current"]
+            continue
         session.add(
             OcrResult(
                 page_id=ids[o["page"]],
@@ -188,6 +210,10 @@ def register_archive(
             )
         )
     for f in fields:
+        kept_field = back.fields.get(f["document"], {}).get((f["name"], f["version"])) if back else None
+        if kept_field is not None:
+            kept_field.is_current = f["is_current"]
+            continue
         session.add(
             FieldValue(
                 document_id=ids[f["document"]],
@@ -203,6 +229,8 @@ def register_archive(
             )
         )
     session.flush()
+    if back:
+        settle_currency(session, back, ocr, fields)
     counts = {
         "dossiers": len(catalog["dossiers"]),
         "documents": len(catalog["documents"]),
@@ -211,11 +239,12 @@ def register_archive(
         "derivatives": len(catalog["derivatives"]),
         "ocr_results": len(ocr),
         "fields": len(fields),
+        **(back.counts() if back else {}),
     }
     record(
         session,
         actor=actor,
-        action="person.received",
+        action="person.returned" if back else "person.received",
         entity_type="person",
         entity_id=str(person.id),
         site_code=site,

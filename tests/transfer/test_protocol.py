@@ -269,20 +269,6 @@ def test_offline_bag_after_an_online_transfer_elsewhere_is_not_committed(
     assert live == [DST]
 
 
-def test_a_returning_archive_is_refused_not_duplicated(settings: Settings, sites: tuple[SiteRef, SiteRef]) -> None:
-    """A → B, then B → A: A kept its copy; the return fails with a clear reason instead of doubling rows."""
-    src, _ = sites
-    archive = make_archive(src, 42)
-    assert run_transfer(settings, archive.resident_id, SRC, DST, retry=FAST).state == "done"
-    before = row_counts(src.catalog_url, SRC)
-    back = run_transfer(settings, archive.resident_id, DST, SRC, retry=FAST)
-    assert (back.state, back.reason_code) == ("failed", "TRANSFER_RECEIVER_CONFLICT")
-    assert row_counts(src.catalog_url, SRC) == before | {"transfers": before["transfers"] + 1}
-    with session_scope(src.catalog_url) as s:
-        person = s.scalars(select(Person).filter_by(site_code=DST, resident_id=archive.resident_id)).one()
-        assert person.status == "active"  # the archive stays live where it is
-
-
 def test_field_flags_travel_with_the_archive(settings: Settings, sites: tuple[SiteRef, SiteRef]) -> None:
     """A field still in conflict arrives flagged: the receiver's validation sends it to review as well."""
     from dangan.catalog.models import Document, FieldValue
