@@ -38,7 +38,9 @@ def ocr_pages(
     ref = get_site(cfg, site)
     logger = get_run_logger()
     options = ocr_options(payload, engine, device)
-    identity = engine_for(options).identity()  # loads the models once here, to learn their identity
+    loaded = engine_for(options)  # loads the models once here, to learn their identity
+    identity = loaded.identity()
+    device_reason = str(getattr(loaded, "device_reason", "") or "")
     sel = selector or {}
     page_ids = pages_needing_ocr(
         ref.catalog_url,
@@ -52,8 +54,16 @@ def ocr_pages(
     size = cfg.ocr.chunk_size
     chunks = [page_ids[i : i + size] for i in range(0, len(page_ids), size)]
     logger.info(
-        "OCR %d pages with %s (%s) in %d chunks", len(page_ids), identity["engine"], identity["model"], len(chunks)
+        "OCR %d pages with %s (%s) on %s (%s) in %d chunks",
+        len(page_ids),
+        identity["engine"],
+        identity["model"],
+        identity["device"],
+        device_reason or "engine default",
+        len(chunks),
     )
+    if options.device != "cpu" and identity["device"] == "cpu":  # asked for a GPU (or auto) and did not get one
+        logger.warning("OCR runs on CPU: %s", device_reason or "no usable GPU")
     progress: Any = create_progress_artifact(0.0, key=f"ocr-progress-{site}", description="pages recognized")
     futures = [
         ocr_chunk_task.submit(payload, site, ids, options.engine, options.device, index=i)
@@ -69,10 +79,11 @@ def ocr_pages(
         update_progress_artifact(progress, 100.0 * done / max(len(futures), 1))
     with session_scope(ref.catalog_url) as s:
         doc_ids = sorted({d for d in s.scalars(select(Page.document_id).where(Page.id.in_(page_ids))) if d})
-    pdfs = document_pdfs_task(payload, site, doc_ids) if doc_ids else {}
+    pdfs = document_pdfs_task(payload, site, doc_ids) if doc_ids else {"built": {}, "failed": {}}
     update_progress_artifact(progress, 100.0)
     totals["devices"] = sorted(totals["devices"])
-    totals.update(engine=identity["engine"], model=identity["model"], documents_pdf=sum(1 for v in pdfs.values() if v))
+    totals.update(engine=identity["engine"], model=identity["model"], device_reason=device_reason)
+    totals.update(documents_pdf=len(pdfs["built"]), pdf_failed={str(k): v for k, v in pdfs["failed"].items()})
     create_markdown_artifact(_markdown(site, totals), key=f"ocr-summary-{site}", description="OCR summary")
     create_table_artifact(
         [{"page_id": pid, "reason": reason} for pid, reason in sorted(totals["failed"].items())]
@@ -93,6 +104,11 @@ def _markdown(site: str, t: dict[str, Any]) -> str:
         f"| {t['engine']} | {t['model']} | {', '.join(t['devices'])} | {t['pages']} | {t['ok']} | "
         f"{len(t['failed'])} | {t['lines']} | {rate:.2f} | {t['documents_pdf']} |",
     ]
+    if t.get("device_reason"):
+        lines.append(f"\nDevice: {t['device_reason']}")
+    if t.get("pdf_failed"):
+        lines += ["\n## Searchable PDFs not built\n", "| document id | reason |", "|---|---|"]
+        lines += [f"| {doc} | {reason} |" for doc, reason in sorted(t["pdf_failed"].items())]
     if t["failed"]:
         lines += ["\n## Failed pages\n", "| page id | reason |", "|---|---|"]
         lines += [f"| {pid} | {reason} |" for pid, reason in sorted(t["failed"].items())]

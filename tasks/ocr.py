@@ -9,7 +9,7 @@ from prefect import task
 
 from dangan.catalog.sites import get_site
 from dangan.ocr.options import OcrOptions
-from dangan.ocr.stage import build_document_pdf, ocr_chunk
+from dangan.ocr.stage import build_document_pdfs, ocr_chunk
 from dangan.storage.factory import open_store
 from tasks.common import SLOT_LEASE_S, retry_transient_only, settings_from
 
@@ -51,8 +51,8 @@ def ocr_chunk_task(
 
 
 @task(name="document-pdfs", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=retry_transient_only)
-def document_pdfs_task(settings: dict[str, Any], site: str, document_ids: list[int]) -> dict[int, str | None]:
-    """Searchable double-layer PDFs for documents whose pages all have OCR."""
+def document_pdfs_task(settings: dict[str, Any], site: str, document_ids: list[int]) -> dict[str, dict[int, str]]:
+    """Searchable double-layer PDFs for documents whose pages all have OCR: ``{"built": ..., "failed": ...}``."""
     ref = get_site(settings_from(settings), site)
-    store = open_store(ref.store_url)
-    return {d: build_document_pdf(ref.catalog_url, store, site, d) for d in document_ids}
+    built, failed = build_document_pdfs(ref.catalog_url, open_store(ref.store_url), site, document_ids)
+    return {"built": built, "failed": failed}

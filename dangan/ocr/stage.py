@@ -9,25 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, select
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Derivative, Document, Master, OcrResult, Page
-from dangan.catalog.states import transition
 from dangan.imaging.decode import DecodeLimits, iter_pages
-from dangan.keys import document_pdf_key, ocr_key
+from dangan.keys import document_pdf_key
 from dangan.ocr.base import OcrEngine, PageResult
+from dangan.ocr.feed import PageInputs, recognized
 from dangan.ocr.options import OcrOptions
+from dangan.ocr.record import record_results, store_result
 from dangan.ocr.registry import create_engine
-from dangan.ocr.render import pdfa_conformance, searchable_pdf, to_hocr
+from dangan.ocr.render import pdfa_conformance, searchable_pdf
 
 log = logging.getLogger(__name__)
 # What QA's derivative step writes for OCR (``[derive] binarize`` picks the second); the newest one is read.
@@ -45,12 +46,6 @@ def engine_for(options: OcrOptions) -> OcrEngine:
         if engine is None:
             engine = _engines[options] = create_engine(options)
         return engine
-
-
-def model_digest(identity: dict[str, Any]) -> str:
-    """A short stable digest of an engine's model identity (names + file checksums)."""
-    blob = json.dumps({k: identity.get(k) for k in ("engine", "model", "model_sha256")}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def pages_needing_ocr(
@@ -118,88 +113,71 @@ def load_page_image(catalog_url: str, store: Any, page_id: int) -> tuple[np.ndar
 
 
 def ocr_chunk(
-    catalog_url: str, store: Any, site: str, page_ids: list[int], options: OcrOptions, *, batch_pages: int = 8
+    catalog_url: str, store: Any, site: str, page_ids: list[int], options: OcrOptions, *, batch_pages: int = 16
 ) -> OcrChunkSummary:
-    """Recognize ``page_ids`` in batches; store JSON + hOCR objects, then ``ocr_result`` rows; pages → ocr_done."""
+    """Recognize ``page_ids``; store JSON + hOCR objects, then ``ocr_result`` rows; pages → ocr_done.
+
+    Pages are loaded ahead of recognition (``feed``); objects are written by a small thread pool while the
+    engine goes on, and catalog rows are written ``batch_pages`` at a time in one transaction.
+    """
     engine = engine_for(options)
     summary = OcrChunkSummary()
-    for start in range(0, len(page_ids), batch_pages):
-        ids = page_ids[start : start + batch_pages]
-        images: list[np.ndarray | None] = []
-        sources: list[str | None] = []
-        for pid in ids:
-            try:
-                img, key, _ = load_page_image(catalog_url, store, pid)
-                images.append(img)
-                sources.append(key)
-            except Exception as exc:  # unreadable input → that page's result carries the reason
-                if getattr(exc, "transient", False):
-                    raise
-                log.warning("page %s: cannot load OCR input: %s", pid, type(exc).__name__)
-                images.append(None)
-                sources.append(None)
-        results = engine.recognize(images)
-        for pid, result, src in zip(ids, results, sources, strict=True):
-            _record(catalog_url, store, site, pid, result, src)
-            summary.pages += 1
-            summary.seconds += result.seconds
-            summary.device = result.device
-            if result.ok:
-                summary.ok += 1
-                summary.lines += len(result.lines)
-            else:
-                summary.failed[pid] = result.error or "OCR_PAGE_FAILED"
+    inputs = PageInputs(lambda pid: load_page_image(catalog_url, store, pid))
+    pending: list[tuple[int, PageResult, Future[str]]] = []
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ocr-write") as writers:
+        for pid, raw in recognized(engine, page_ids, inputs, batch_pages):
+            result = inputs.explain(pid, raw)
+            key = writers.submit(store_result, store, site, pid, result, inputs.sources.get(pid))
+            pending.append((pid, result, key))
+            if len(pending) >= batch_pages:
+                _flush(catalog_url, pending, summary, inputs.transient_pages)
+        _flush(catalog_url, pending, summary, inputs.transient_pages)
+    inputs.raise_transient()  # after the readable pages are recorded: the task retry redoes only the rest
     return summary
 
 
-def _record(catalog_url: str, store: Any, site: str, page_id: int, result: PageResult, source: str | None) -> None:
-    identity = {"engine": result.engine, "model": result.model, "model_sha256": result.model_sha256}
-    digest = model_digest(identity)
-    doc = {**result.to_json(), "page_id": page_id, "image_key": source}
-    data = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
-    json_key = ocr_key(site, page_id, result.engine, digest, ".json")
-    # An earlier, different result for the same identity (e.g. a failed try) is kept under its own digest key.
-    if store.exists(json_key) and store.stat(json_key).sha256 != hashlib.sha256(data).hexdigest():
-        json_key = ocr_key(site, page_id, result.engine, hashlib.sha256(data).hexdigest(), ".json")
-    store.put(json_key, data, sha256=hashlib.sha256(data).hexdigest(), content_type="application/json")
-    if result.ok:
-        hocr = to_hocr(result).encode()
-        hkey = json_key.removesuffix(".json") + ".hocr"
-        store.put(hkey, hocr, sha256=hashlib.sha256(hocr).hexdigest(), content_type="application/xhtml+xml")
-    with session_scope(catalog_url) as s:
-        # older results of other engines/models stay, no longer current (versioned, never deleted)
-        s.execute(
-            update(OcrResult)
-            .where(OcrResult.page_id == page_id)
-            .where((OcrResult.engine != result.engine) | (OcrResult.model != result.model))
-            .values(is_current=False)
-        )
-        latest = s.scalars(
-            select(OcrResult)
-            .filter_by(page_id=page_id, engine=result.engine, model=result.model)
-            .order_by(OcrResult.version.desc())
-        ).first()
-        text, lines = result.text(), [ln.to_json() for ln in result.lines]
-        if latest is not None and (latest.text, latest.lines, latest.error) == (text, lines, result.error):
-            row = latest  # the same reading again: no new version
+def _flush(
+    catalog_url: str,
+    pending: list[tuple[int, PageResult, Future[str]]],
+    summary: OcrChunkSummary,
+    retry_later: set[int],
+) -> None:
+    done = [(pid, result, key.result()) for pid, result, key in pending]
+    pending.clear()
+    record_results(catalog_url, [d for d in done if d[0] not in retry_later])  # transient: no failed version
+    for pid, result, _ in done:
+        summary.pages += 1
+        summary.seconds += result.seconds
+        summary.device = result.device
+        if result.ok:
+            summary.ok += 1
+            summary.lines += len(result.lines)
         else:
-            # a different reading (reprocessing, or a retry of a failed page) is a new version; the earlier
-            # one stays, no longer current, with its own JSON object
-            if latest is not None:
-                latest.is_current = False
-            row = OcrResult(
-                page_id=page_id,
-                engine=result.engine,
-                model=result.model,
-                version=latest.version + 1 if latest is not None else 1,
-            )
-        row.model_sha256, row.device, row.seconds = dict(result.model_sha256), result.device, result.seconds
-        row.text, row.lines, row.error = text, lines, result.error
-        row.object_key, row.is_current = json_key, True
-        s.add(row)
-        page = s.get(Page, page_id)
-        if result.ok and page is not None and page.status == "preprocessed":
-            transition(s, page, "ocr_done")
+            summary.failed[pid] = result.error or "OCR_PAGE_FAILED"
+
+
+def build_document_pdfs(
+    catalog_url: str, store: Any, site: str, document_ids: list[int]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Searchable PDFs of ``document_ids``: ``({document: object key}, {document: why it was not built})``.
+
+    One document whose page cannot be loaded or rendered does not stop the others (transient errors are raised).
+    Documents with a page still lacking OCR are in neither dict.
+    """
+    built: dict[int, str] = {}
+    failed: dict[int, str] = {}
+    for document_id in document_ids:
+        try:
+            key = build_document_pdf(catalog_url, store, site, document_id)
+        except Exception as exc:
+            if getattr(exc, "transient", False):
+                raise
+            log.warning("document %s: searchable PDF not built: %s", document_id, type(exc).__name__)
+            failed[document_id] = f"{getattr(exc, 'code', 'OCR_PDF_FAILED')}: {type(exc).__name__}"
+            continue
+        if key is not None:
+            built[document_id] = key
+    return built, failed
 
 
 def build_document_pdf(catalog_url: str, store: Any, site: str, document_id: int) -> str | None:

@@ -98,8 +98,80 @@ def test_unreadable_derivative_gives_page_error_not_crash(ingested) -> None:  # 
         deriv.object_key = "sites/330106/derivatives/missing.png"  # points at nothing
         victim = deriv.page_id
     options = OcrOptions(engine="null")
-    summary = ocr_chunk(ref.catalog_url, store, SITE, [victim], options)
-    assert summary.failed and summary.failed[victim].startswith("OCR_")
+    others = [p for p in pages_needing_ocr(ref.catalog_url, SITE, {"engine": "x", "model": "y"}) if p != victim]
+    summary = ocr_chunk(ref.catalog_url, store, SITE, [victim, *others], options)
+    assert list(summary.failed) == [victim] and summary.ok == len(others)  # the chunk goes on
+    assert summary.failed[victim].startswith("OCR_INPUT_UNREADABLE: ObjectNotFound")  # why, not just "empty"
+    with session_scope(ref.catalog_url) as s:
+        assert s.scalars(select(OcrResult.error).filter_by(page_id=victim)).one() == summary.failed[victim]
+
+
+def test_a_failed_rerun_keeps_the_good_result_current(ingested) -> None:  # type: ignore[no-untyped-def]
+    """Reprocessing that cannot read a page records the failure as a version, but search and PDFs keep the
+    earlier good reading."""
+    _, ref, store = ingested
+    ppocr = OcrOptions(engine="ppocr", device="cpu")
+    page = pages_needing_ocr(ref.catalog_url, SITE, engine_for(ppocr).identity())[:1]
+    ocr_chunk(ref.catalog_url, store, SITE, page, ppocr)
+    with session_scope(ref.catalog_url) as s:
+        for deriv in s.scalars(select(Derivative).filter_by(page_id=page[0])):
+            deriv.object_key = "sites/330106/derivatives/gone.png"
+    for options in (ppocr, OcrOptions(engine="null")):  # same engine again, then another engine
+        summary = ocr_chunk(ref.catalog_url, store, SITE, page, options)
+        assert summary.failed[page[0]].startswith("OCR_INPUT_UNREADABLE")
+    with session_scope(ref.catalog_url) as s:
+        rows = s.scalars(select(OcrResult).filter_by(page_id=page[0]).order_by(OcrResult.id)).all()
+        assert [(r.engine, r.error is None, r.is_current) for r in rows] == [
+            ("ppocr", True, True),
+            ("ppocr", False, False),
+            ("null", False, False),
+        ]
+    assert "11010519491231002X" in "".join(h["snippet"] for h in search_text(ref.catalog_url, SITE, "1101051949"))
+
+
+def test_one_bad_document_does_not_stop_the_other_pdfs(ingested) -> None:  # type: ignore[no-untyped-def]
+    from dangan.ocr.stage import build_document_pdfs
+
+    _, ref, store = ingested
+    options = OcrOptions(engine="null")
+    ocr_chunk(
+        ref.catalog_url, store, SITE, pages_needing_ocr(ref.catalog_url, SITE, {"engine": "x", "model": "y"}), options
+    )
+    with session_scope(ref.catalog_url) as s:
+        docs = sorted({d for d in s.scalars(select(Page.document_id)) if d})
+        victim = s.scalars(select(Page).filter_by(document_id=docs[0])).first()
+        for deriv in s.scalars(select(Derivative).filter_by(page_id=victim.id)):
+            deriv.object_key = "sites/330106/derivatives/gone.png"
+    built, failed = build_document_pdfs(ref.catalog_url, store, SITE, docs)
+    assert set(built) == set(docs[1:]) and all(store.exists(k) for k in built.values())
+    assert list(failed) == [docs[0]] and "ObjectNotFound" in failed[docs[0]]
+
+
+def test_a_transient_load_failure_retries_the_chunk_without_a_failed_version(ingested) -> None:  # type: ignore[no-untyped-def]
+    from dangan.errors import StoreUnavailable
+
+    _, ref, store = ingested
+    todo = pages_needing_ocr(ref.catalog_url, SITE, {"engine": "x", "model": "y"})
+    with session_scope(ref.catalog_url) as s:
+        flaky = {d.object_key for d in s.scalars(select(Derivative).filter_by(page_id=todo[1]))}
+
+    class FlakyStore:  # the store is unreachable for one page's input, once
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(store, name)
+
+        def get(self, key: str) -> bytes:
+            if key in flaky:
+                flaky.discard(key)
+                raise StoreUnavailable("connection reset")
+            return store.get(key)
+
+    with pytest.raises(StoreUnavailable):
+        ocr_chunk(ref.catalog_url, FlakyStore(), SITE, todo, OcrOptions(engine="null"))
+    with session_scope(ref.catalog_url) as s:
+        recorded = set(s.scalars(select(OcrResult.page_id)))
+    assert recorded == set(todo) - {todo[1]}  # the others are done; no failed version for the flaky page
+    summary = ocr_chunk(ref.catalog_url, FlakyStore(), SITE, todo, OcrOptions(engine="null"))  # the retry
+    assert summary.ok == len(todo) and not summary.failed
 
 
 def test_searchable_pdf_and_search(ingested) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,88 @@
+"""Writing OCR results: a JSON (+ hOCR) object per page, then the catalog rows of a batch in one transaction.
+
+Results are versioned, never overwritten: another engine or model, or a different reading by the same one,
+is a new row and the earlier one stays, no longer current. A failed read never displaces a good one: it is
+kept (with its error, for the record and the retry) but the page's good current result stays current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dangan.catalog.db import session_scope
+from dangan.catalog.models import OcrResult, Page
+from dangan.catalog.states import transition
+from dangan.keys import ocr_key
+from dangan.ocr.base import PageResult
+from dangan.ocr.render import to_hocr
+
+
+def model_digest(identity: dict[str, Any]) -> str:
+    """A short stable digest of an engine's model identity (names + file checksums)."""
+    blob = json.dumps({k: identity.get(k) for k in ("engine", "model", "model_sha256")}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def store_result(store: Any, site: str, page_id: int, result: PageResult, source: str | None) -> str:
+    """Put the page's result JSON (and hOCR when it succeeded); returns the JSON object key."""
+    identity = {"engine": result.engine, "model": result.model, "model_sha256": result.model_sha256}
+    doc = {**result.to_json(), "page_id": page_id, "image_key": source}
+    data = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
+    sha = hashlib.sha256(data).hexdigest()
+    json_key = ocr_key(site, page_id, result.engine, model_digest(identity), ".json")
+    # An earlier, different result for the same identity (e.g. a failed try) is kept under its own digest key.
+    if store.exists(json_key) and store.stat(json_key).sha256 != sha:
+        json_key = ocr_key(site, page_id, result.engine, sha, ".json")
+    store.put(json_key, data, sha256=sha, content_type="application/json")
+    if result.ok:
+        hocr = to_hocr(result).encode()
+        hkey = json_key.removesuffix(".json") + ".hocr"
+        store.put(hkey, hocr, sha256=hashlib.sha256(hocr).hexdigest(), content_type="application/xhtml+xml")
+    return json_key
+
+
+def record_results(catalog_url: str, items: list[tuple[int, PageResult, str]]) -> None:
+    """Catalog rows for ``(page id, result, JSON key)`` items, in one transaction; good pages → ``ocr_done``."""
+    with session_scope(catalog_url) as s:
+        for page_id, result, json_key in items:
+            _record_row(s, page_id, result, json_key)
+
+
+def _record_row(s: Session, page_id: int, result: PageResult, json_key: str) -> None:
+    has_good = s.scalar(
+        select(OcrResult.id).where(OcrResult.page_id == page_id, OcrResult.is_current, OcrResult.error.is_(None))
+    )
+    current = result.ok or has_good is None
+    if current:  # older results of other engines/models stay, no longer current
+        s.execute(
+            update(OcrResult)
+            .where(OcrResult.page_id == page_id)
+            .where((OcrResult.engine != result.engine) | (OcrResult.model != result.model))
+            .values(is_current=False)
+        )
+    latest = s.scalars(
+        select(OcrResult)
+        .filter_by(page_id=page_id, engine=result.engine, model=result.model)
+        .order_by(OcrResult.version.desc())
+    ).first()
+    text, lines = result.text(), [ln.to_json() for ln in result.lines]
+    if latest is not None and (latest.text, latest.lines, latest.error) == (text, lines, result.error):
+        row = latest  # the same reading again: no new version
+    else:
+        if latest is not None and current:
+            latest.is_current = False
+        version = latest.version + 1 if latest is not None else 1
+        row = OcrResult(page_id=page_id, engine=result.engine, model=result.model, version=version)
+    row.model_sha256, row.device, row.seconds = dict(result.model_sha256), result.device, result.seconds
+    row.text, row.lines, row.error = text, lines, result.error
+    row.object_key, row.is_current = json_key, current
+    s.add(row)
+    s.flush()  # the next page's queries see this row
+    page = s.get(Page, page_id)
+    if result.ok and page is not None and page.status == "preprocessed":
+        transition(s, page, "ocr_done")
