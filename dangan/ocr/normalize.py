@@ -43,10 +43,15 @@ def _chinese(ch: str | None) -> bool:
 
 
 def _neighbour(chars: list[str], i: int, step: int) -> str | None:
+    j = _neighbour_at(chars, i, step)
+    return None if j is None else chars[j]
+
+
+def _neighbour_at(chars: list[str], i: int, step: int) -> int | None:
     j = i + step
     while 0 <= j < len(chars):
         if not chars[j].isspace():
-            return chars[j]
+            return j
         j += step
     return None
 
@@ -74,9 +79,11 @@ def normalize_text(text: str) -> str:
     for i, ch in enumerate(chars):
         if ch not in _FULL_MARKS or i in decided:
             continue
-        before, after = _neighbour(chars, i, -1), _neighbour(chars, i, +1)
+        # a neighbour already decided full-width (a parenthesis of a Chinese pair: "（签字）:") is Chinese
+        near = [_neighbour_at(chars, i, -1), _neighbour_at(chars, i, +1)]
+        chinese = any(j is not None and (decided.get(j) or _chinese(chars[j])) for j in near)
         digits_around = i > 0 and i + 1 < len(chars) and chars[i - 1].isdigit() and chars[i + 1].isdigit()
-        decided[i] = not digits_around and (_chinese(before) or _chinese(after))
+        decided[i] = not digits_around and chinese
     for i, full in decided.items():
         if full:
             chars[i] = _FULL_MARKS[chars[i]]

@@ -21,6 +21,9 @@ from dangan.ocr.normalize import normalize_text
         ("年度（2019）", "年度（2019）"),  # opened after Han: the pair stays full-width
         ("( 2019 )", "( 2019 )"),
         ("A（B）", "A(B)"),  # Latin inside and before → half-width pair
+        ("申报人（签字）：", "申报人（签字）："),  # a colon after a Chinese pair stays full-width
+        ("单位(盖章):", "单位（盖章）："),  # ... and is made full-width when the OCR read it half-width
+        ("(A):", "(A):"),  # after a Latin pair it stays half-width
         ("  姓名\u3000 张三 \n\t", "姓名 张三"),  # whitespace collapsed, ideographic space folded, stripped
         ("补缴。是否？", "补缴。是否？"),  # 。 kept, ? after Han → ？
         ("version 2.0?", "version 2.0?"),
