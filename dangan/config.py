@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -62,12 +62,33 @@ class DeriveSettings(BaseModel):
 
 
 class OcrSettings(BaseModel):
-    """OCR engine choice (validated again by the OCR layer's own options)."""
+    """``[ocr]``: the engine, the pages per chunk task, and any option of ``dangan.ocr.options.OcrOptions``
+    (``expected_model_sha256``, ``det_limit_side_len``, ``tesseract_psm``, ...). Unknown keys are refused here;
+    values are validated again, once, when the engine is built."""
+
+    model_config = ConfigDict(extra="allow")
 
     engine: str = "ppocr"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     model_dir: Path | None = None
+    expected_model_sha256: dict[str, str] | None = Field(
+        None, description="model file name -> pinned SHA-256; a different file refuses to load"
+    )
     chunk_size: int = Field(16, ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _known_ocr_options(self) -> OcrSettings:
+        from dangan.ocr.options import OcrOptions  # here, not at import: config is imported by everything
+
+        unknown = sorted(set(self.model_extra or {}) - set(OcrOptions.model_fields))
+        if unknown:
+            raise ValueError(f"unknown [ocr] setting(s): {', '.join(unknown)}; see dangan/ocr/options.py")
+        return self
+
+    def engine_options(self, engine: str | None = None, device: str | None = None) -> dict[str, Any]:
+        """Everything for ``OcrOptions`` (not yet validated), with per-run engine/device overrides."""
+        values = {k: v for k, v in self.model_dump().items() if k != "chunk_size" and v is not None}
+        return values | {"engine": engine or self.engine, "device": device or self.device}
 
 
 class TransferSettings(BaseModel):

@@ -268,8 +268,10 @@ def demo(
 @app.command()
 def ocr(
     paths: Annotated[list[Path], typer.Argument(help="image/PDF files or folders")],
-    engine: Annotated[str, typer.Option(help="ppocr, tesseract or paddle (needs the paddle extra)")] = "ppocr",
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    engine: Annotated[
+        str | None, typer.Option(help="ppocr, tesseract or paddle (needs the paddle extra); default: [ocr] engine")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda; default: [ocr] device")] = None,
     preprocess: Annotated[bool, typer.Option(help="deskew/crop/denoise before OCR")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per page")] = False,
     batch: Annotated[int, typer.Option(min=1, max=256, help="pages read at once (Tesseract: side by side)")] = 8,
@@ -280,7 +282,8 @@ def ocr(
     from dangan.ocr.stage import engine_for
 
     try:
-        eng = engine_for(OcrOptions.model_validate({"engine": engine, "device": device}))
+        # the [ocr] settings (model folder, pinned model checksums, tuning) apply here as in the flows
+        eng = engine_for(OcrOptions.model_validate(_settings().ocr.engine_options(engine, device)))
     except DanganError as exc:
         _fail(exc)
     except ValueError as exc:

@@ -16,10 +16,7 @@ from tasks.common import SLOT_LEASE_S, retry_transient_only, settings_from
 
 def ocr_options(settings: dict[str, Any], engine: str | None, device: str | None) -> OcrOptions:
     """OCR options from settings, with per-run engine/device overrides (validated here, once)."""
-    cfg = settings_from(settings).ocr
-    return OcrOptions.model_validate(
-        {"engine": engine or cfg.engine, "device": device or cfg.device, "model_dir": cfg.model_dir}
-    )
+    return OcrOptions.model_validate(settings_from(settings).ocr.engine_options(engine, device))
 
 
 @task(

@@ -14,6 +14,19 @@ from pathlib import Path
 
 from dangan.errors import ConfigError, OcrEngineUnavailable, OcrModelChecksumMismatch
 
+# SHA-256 of the model files in the rapidocr wheel that pyproject.toml pins (rapidocr 3.10.0). When the bundled
+# models are used and ``ocr.expected_model_sha256`` is not set, these are checked: a damaged installation, or a
+# rapidocr upgrade that brings different models, refuses to load instead of reading the archive differently.
+BUNDLED_SHA256 = {
+    "PP-OCRv6_det_small.onnx": "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+    "PP-OCRv6_rec_small.onnx": "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+    "ch_ppocr_mobile_v2.0_cls_mobile.onnx": "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+}
+_BUNDLED_HINT = (
+    "The models inside the installed rapidocr package are not the ones dangan was validated with. Reinstall it "
+    "(pip install --force-reinstall 'rapidocr==3.10.0'), or set `ocr.model_dir` and `ocr.expected_model_sha256` "
+    "to models you have validated."
+)
 _hash_lock = threading.Lock()
 _hash_cache: dict[tuple[str, int, int], str] = {}
 
@@ -56,6 +69,7 @@ class ModelFiles:
     rec: Path
     cls: Path | None = None
     keys: Path | None = None
+    bundled: bool = False  # found in the rapidocr wheel (checked against BUNDLED_SHA256 unless pinned otherwise)
 
     def paths(self) -> list[Path]:
         """All files that exist in this set."""
@@ -96,12 +110,23 @@ def find_model_files(model_dir: Path | None = None) -> ModelFiles:
         rec=rec,
         cls=_one(folder, "*cls*.onnx", required=False),
         keys=_one(folder, "*.txt", required=False),
+        bundled=model_dir is None,
     )
 
 
 def verify_checksums(files: ModelFiles, expected: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Hash every model file; raise ``OcrModelChecksumMismatch`` if one differs from its pinned digest."""
+    """Hash every model file; raise ``OcrModelChecksumMismatch`` if one differs from its pinned digest
+    (``expected``, else :data:`BUNDLED_SHA256` for the bundled files)."""
     digests = {p.name: sha256_file(p) for p in files.paths()}
+    hint = None
+    if expected is None and files.bundled:
+        expected = {name: want for name, want in BUNDLED_SHA256.items() if name in digests}
+        hint = _BUNDLED_HINT
+        if not expected:
+            raise OcrModelChecksumMismatch(
+                f"the rapidocr package ships none of the pinned model files ({', '.join(sorted(digests))})",
+                hint=hint,
+            )
     for name, want in (expected or {}).items():
         found = digests.get(name)
         if found is None:
@@ -115,6 +140,7 @@ def verify_checksums(files: ModelFiles, expected: Mapping[str, str] | None = Non
                 file=name,
                 expected=want.lower(),
                 found=found,
+                hint=hint,
             )
     return digests
 

@@ -33,7 +33,7 @@ from dangan.ocr.base import (
     recognize_each,
 )
 from dangan.ocr.layout import reading_order
-from dangan.ocr.models import find_model_files, sha256_file
+from dangan.ocr.models import find_model_files, sha256_file, verify_checksums
 from dangan.ocr.normalize import normalize_text
 from dangan.ocr.paddle_models import (
     PaddleModelDirs,
@@ -89,6 +89,7 @@ class PaddleOcrEngine:
             if runtime != "onnxruntime":
                 raise ConfigError("runtime paddle needs Paddle model folders (paddle_det_dir, paddle_rec_dir)")
             files = find_model_files(source_dir)
+            verify_checksums(files)  # the bundled files against BUNDLED_SHA256 (a source_dir is the user's own)
             sources = hashlib.sha256("".join(sha256_file(p) for p in files.paths()).encode()).hexdigest()[:12]
             dirs = prepare_model_dirs((cache_dir or default_cache_dir()) / sources, source_dir, with_cls=use_cls)
         if use_cls and dirs.cls is None:

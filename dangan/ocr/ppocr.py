@@ -7,6 +7,7 @@ optionally checked against pinned digests before any session is opened.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -64,7 +65,7 @@ class PpOcrEngine:
         if use_cls and files.cls is None:
             raise OcrEngineUnavailable("use_cls is set but the model folder has no *cls*.onnx file")
         if not use_cls:
-            files = type(files)(det=files.det, rec=files.rec, cls=None, keys=files.keys)
+            files = dataclasses.replace(files, cls=None)
         digests = verify_checksums(files, expected_model_sha256)
         choice = choose_device(device, files.det, threads)
         det_session = open_session(files.det, choice, threads)

@@ -103,6 +103,40 @@ def test_tampered_model_in_model_dir_is_caught(tmp_path):
         create_engine(OcrOptions(engine="ppocr", device="cpu", model_dir=tmp_path, expected_model_sha256=pins))
 
 
+def test_bundled_models_are_checked_against_the_pinned_digests(tmp_path):
+    """No pins configured: the bundled files must be the ones dangan ships digests for."""
+    from dataclasses import replace
+
+    from dangan.ocr.models import BUNDLED_SHA256, verify_checksums
+
+    files = find_model_files()
+    assert files.bundled and verify_checksums(files)[files.det.name] == BUNDLED_SHA256[files.det.name]
+    damaged = tmp_path / files.det.name  # what a damaged or swapped bundled file looks like
+    damaged.write_bytes(files.det.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(OcrModelChecksumMismatch) as info:
+        verify_checksums(replace(files, det=damaged))
+    assert info.value.details["file"] == files.det.name and "rapidocr==3.10.0" in (info.value.hint or "")
+    assert verify_checksums(replace(files, det=damaged, bundled=False))  # a model_dir is the user's to pin
+
+
+def test_ocr_settings_reach_the_engine(tmp_path):
+    """``[ocr]`` options (pinned checksums, tuning) are what the flows and `dangan ocr` build engines with."""
+    from dangan.config import load_settings
+    from tasks.common import settings_payload
+    from tasks.ocr import ocr_options
+
+    det = find_model_files().det
+    cfg = load_settings(
+        data_dir=tmp_path, ocr={"expected_model_sha256": {det.name: "0" * 64}, "det_limit_side_len": 960}
+    )
+    options = ocr_options(settings_payload(cfg), None, "cpu")
+    assert options.det_limit_side_len == 960 and options.device == "cpu"
+    with pytest.raises(OcrModelChecksumMismatch):
+        create_engine(options)
+    with pytest.raises(ValueError, match="unknown \\[ocr\\] setting"):
+        load_settings(data_dir=tmp_path, ocr={"det_limit": 960})
+
+
 def test_model_dir_problems_are_clear(tmp_path):
     with pytest.raises(OcrEngineUnavailable, match="det"):
         PpOcrEngine(tmp_path, device="cpu")

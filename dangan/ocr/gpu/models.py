@@ -4,7 +4,7 @@ converted to torch and smoke-run once on the chosen device (so a broken CUDA set
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ def load_models(
     if use_cls and files.cls is None:
         raise OcrEngineUnavailable("use_cls is set but the model folder has no *cls*.onnx file")
     if not use_cls:
-        files = type(files)(det=files.det, rec=files.rec, cls=None, keys=files.keys)
+        files = replace(files, cls=None)
     digests = verify_checksums(files, expected_sha256)
     det = converted_module(files.det, digests[files.det.name], choice.device, choice.half)
     rec = converted_module(files.rec, digests[files.rec.name], choice.device, choice.half)
