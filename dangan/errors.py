@@ -202,6 +202,14 @@ class OcrTransientFault(TransientError):
     code = "OCR_TRANSIENT"
 
 
+class OcrDeviceLost(OcrTransientFault):
+    """The GPU stopped working in the middle of a run (CUDA error on every page). Retryable: the retry builds a
+    new engine, which runs on CPU with the reason logged when CUDA stays unusable (``device = auto``)."""
+
+    code = "OCR_DEVICE_LOST"
+    default_hint = "Run again: a new engine is built, on CPU with the reason logged if the GPU stays unusable."
+
+
 class PageLimitExceeded(IngestError):
     """A multi-page image (TIFF) has more pages than ``ingest.max_pages`` allows."""
 

@@ -292,9 +292,13 @@ def ocr(
     ident = eng.identity()
     tally = {"pages": 0, "with text": 0, "no text": 0, "failed": 0}
     t0 = time.perf_counter()
-    for group in batches(iter_file_pages(list(paths), preprocess=preprocess), batch):
-        for fp, result in zip(group, eng.recognize([fp.image for fp in group]), strict=True):
-            _print_ocr_page(fp, result, ident, as_json, tally)
+    try:
+        for group in batches(iter_file_pages(list(paths), preprocess=preprocess), batch):
+            for fp, result in zip(group, eng.recognize([fp.image for fp in group]), strict=True):
+                _print_ocr_page(fp, result, ident, as_json, tally)
+    except DanganError as exc:  # e.g. the GPU failed mid-run: what was read so far, then what to do
+        _ocr_summary(tally, time.perf_counter() - t0, ident, as_json)
+        _fail(exc)
     _ocr_summary(tally, time.perf_counter() - t0, ident, as_json)
     if tally["failed"]:
         raise typer.Exit(1)

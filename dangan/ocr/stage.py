@@ -43,6 +43,10 @@ def engine_for(options: OcrOptions) -> OcrEngine:
     """The process-wide engine for these options (models stay loaded for the worker's life)."""
     with _engines_lock:
         engine = _engines.get(options)
+        if engine is not None and getattr(engine, "healthy", True) is False:  # its GPU failed mid-run
+            # dropped, not closed: a chunk on another thread may still be finishing with it
+            log.warning("OCR: rebuilding the %s engine after a device failure", options.engine)
+            engine = None
         if engine is None:
             engine = _engines[options] = create_engine(options)
         return engine

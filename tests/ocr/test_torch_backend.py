@@ -196,3 +196,34 @@ def test_cuda_that_passes_the_probe_but_fails_to_load_falls_back(monkeypatch, ca
         TorchPpOcrEngine(device="cuda", workers=1, cpu_fallback_ok=False)
     auto = create_engine(OcrOptions(engine="ppocr", device="auto"))  # auto: torch fails → onnxruntime
     assert isinstance(auto, PpOcrEngine) and "torch on CUDA failed" in auto.device_reason
+
+
+def test_a_device_failing_mid_run_is_a_retryable_error_and_the_engine_is_rebuilt(monkeypatch):
+    """CUDA dying mid-run fails every page of a batch with a device error: that is not the pages' fault. The
+    chunk gets a retryable OCR_DEVICE_LOST (no page recorded as failed) and engine_for builds a new engine."""
+    from dangan.errors import OcrDeviceLost
+    from dangan.ocr import stage
+
+    engine = TorchPpOcrEngine(device="cpu", workers=1)
+    line = render_page([(20, 15, "姓名 张三")], (300, 80))
+    assert [r.ok for r in engine.recognize([line])] == [True]
+
+    def dead(*args, **kwargs):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(engine.detector, "run", dead)
+    with pytest.raises(OcrDeviceLost) as info:
+        engine.recognize([line, line])
+    assert info.value.transient and info.value.code == "OCR_DEVICE_LOST" and engine.healthy is False
+    options = OcrOptions(engine="ppocr", device="cpu", backend="torch", torch_workers=1)
+    monkeypatch.setitem(stage._engines, options, engine)
+    rebuilt = stage.engine_for(options)
+    assert rebuilt is not engine and rebuilt.healthy and [r.ok for r in rebuilt.recognize([line])] == [True]
+
+    def chokes(*args, **kwargs):  # an ordinary error on every page is the pages' problem: they fail, no raise
+        raise ValueError("bad input shape")
+
+    monkeypatch.setattr(rebuilt.detector, "run", chokes)
+    assert [r.error.split(":")[0] for r in rebuilt.recognize([line, line])] == ["OCR_PAGE_FAILED"] * 2
+    engine.close()
+    rebuilt.close()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from dangan.errors import ConfigError, OcrModelChecksumMismatch
+from dangan.errors import ConfigError, OcrDeviceLost, OcrModelChecksumMismatch
 from dangan.ocr.base import (
     PAGE_FAILED,
     EngineCapabilities,
@@ -65,6 +65,15 @@ def _failure(exc: BaseException) -> str:
     return f"{PAGE_FAILED}: {type(exc).__name__}: {scrub(str(exc))[:300]}"
 
 
+_DEVICE_ERROR_MARKS = ("CUDA error", "CUBLAS_STATUS", "CUDNN_STATUS", "cuDNN error", "device-side assert", "NVML")
+
+
+def device_error(exc: BaseException) -> bool:
+    """True for errors that say the GPU itself failed (as opposed to one page the model chokes on)."""
+    text = f"{type(exc).__name__}: {exc}"
+    return "AcceleratorError" in text or any(mark in text for mark in _DEVICE_ERROR_MARKS)
+
+
 class TorchPpOcrEngine:
     """PP-OCR det + rec on torch; ``recognize_stream`` overlaps CPU work with device inference."""
 
@@ -100,6 +109,7 @@ class TorchPpOcrEngine:
             self.models = load_models(model_dir, expected_model_sha256, choice, use_cls)
         self.choice: TorchDevice = choice
         self.device_reason = choice.reason
+        self.healthy = True  # False once the device failed mid-run (engine_for then builds a new engine)
         on_cpu = not choice.is_cuda
         self.det_batch = min(det_batch, _CPU_DET_BATCH) if on_cpu else det_batch
         self.detector = TorchDetector(self.models.det, choice.device, choice.half, det_limit_side_len)
@@ -187,13 +197,15 @@ class TorchPpOcrEngine:
         try:
             maps = split_on_oom(run, good)
         except Exception:  # a page the model chokes on: retry pages alone to isolate it
-            maps = []
+            maps, errors = [], []
             for p in good:
                 try:
                     maps.extend(run([p]))
                 except Exception as exc:
                     p.error = _failure(exc)
                     maps.append(None)  # type: ignore[arg-type]
+                    errors.append(exc)
+            self._check_device(errors, len(good))
         for p, m in zip(good, maps, strict=True):
             p.prob, p.resized = m, None
         share = (time.perf_counter() - t0) / len(good)
@@ -239,12 +251,26 @@ class TorchPpOcrEngine:
 
     def _recognize_per_page(self, good: list[_Page]) -> list[tuple[str, float]]:
         texts: list[tuple[str, float]] = []
+        errors: list[Exception] = []
         for p in good:
             try:
                 texts.extend(self.recognizer.run(p.crops))
             except Exception as exc:
                 p.error, p.crops = _failure(exc), []
+                errors.append(exc)
+        self._check_device(errors, len(good))
         return texts
+
+    def _check_device(self, errors: list[Exception], pages: int) -> None:
+        """Every page of a batch failed with a GPU error: the device is gone, not the pages. Mark this engine
+        unhealthy (``engine_for`` replaces it) and raise a retryable error instead of failing the pages."""
+        if pages and len(errors) == pages and all(device_error(e) for e in errors):
+            self.healthy = False
+            log.warning("OCR: %s failed on every page of a batch; the engine will be rebuilt", self._id.device)
+            raise OcrDeviceLost(
+                f"{self._id.device} failed: {type(errors[0]).__name__}: {scrub(str(errors[0]))[:200]}",
+                device=self._id.device,
+            )
 
     def recognize_stream(self, sources: Iterable[PageSource]) -> Iterator[PageResult]:
         """One ``PageResult`` per source, in order. A source is an image or a zero-argument loader
