@@ -54,6 +54,16 @@ def plan_det_canvas(sizes: Sequence[tuple[int, int]], limit_side_len: int) -> tu
     return (max(s.resized_w for s in slots), max(s.resized_h for s in slots)), slots
 
 
+def same_shape_groups(shapes: Sequence[tuple[int, int]]) -> list[list[int]]:
+    """Indices of equal detection shapes, in first-seen order. Pages only share a detection run with pages of
+    their own size: the DB model pools over the whole input (squeeze-excitation blocks), so white padding up to a
+    bigger neighbour changes what it finds, and a page must read the same whatever it was batched with."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, shape in enumerate(shapes):
+        groups.setdefault(shape, []).append(i)
+    return list(groups.values())
+
+
 def rec_width(crop_w: int, crop_h: int) -> int:
     """Width of a crop resized to the recognizer's height (aspect kept, at least 1)."""
     return max(1, math.ceil(REC_HEIGHT * crop_w / max(crop_h, 1)))

@@ -3,7 +3,8 @@
 Pre-processing matches PP-OCR: resize so the longer side is at most ``limit_side_len`` with both sides a
 multiple of 32, scale to [-1, 1] (mean = std = 0.5), BGR channel order, NCHW. Post-processing: threshold the
 probability map, take contours, score each min-area box on the map, grow it by the DB unclip distance and
-map it back to page pixels. Several pages can share one run (``batch``): they are padded to a common size.
+map it back to page pixels. Pages of the same detection size share one run (``batch``); pages of other sizes
+run apart, never padded (see ``buckets.same_shape_groups``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-_PAD_VALUE = 1.0  # normalized white, so padding reads as empty paper
+from dangan.ocr.buckets import same_shape_groups
 
 
 @dataclass(frozen=True)
@@ -107,14 +108,11 @@ class TextDetector:
         if not pages_rgb:
             return []
         resized = [resize_for_det(np.ascontiguousarray(p[:, :, ::-1]), self.limit_side_len) for p in pages_rgb]
-        th = max(r.shape[0] for r in resized)
-        tw = max(r.shape[1] for r in resized)
-        batch = np.full((len(resized), 3, th, tw), _PAD_VALUE, dtype=np.float32)
-        for i, r in enumerate(resized):
-            batch[i, :, : r.shape[0], : r.shape[1]] = _normalize(r).transpose(2, 0, 1)
-        prob = self.session.run(None, {self._input: batch})[0][:, 0]
-        results = []
-        for i, (page, r) in enumerate(zip(pages_rgb, resized, strict=True)):
-            page_prob = prob[i, : r.shape[0], : r.shape[1]]
-            results.append(boxes_from_prob(page_prob, page.shape[1], page.shape[0], self.params))
+        results: list[list[tuple[np.ndarray, float]]] = [[] for _ in pages_rgb]
+        for group in same_shape_groups([r.shape[:2] for r in resized]):  # no padding: see same_shape_groups
+            batch = np.stack([_normalize(resized[i]).transpose(2, 0, 1) for i in group])
+            prob = self.session.run(None, {self._input: batch})[0][:, 0]
+            for k, i in enumerate(group):
+                page = pages_rgb[i]
+                results[i] = boxes_from_prob(prob[k], page.shape[1], page.shape[0], self.params)
         return results

@@ -88,3 +88,10 @@ def test_narrow_min_width_reads_the_form_the_same(form_image):
     [page] = engine.recognize([form_image])
     assert cer(squash("".join(FORM_LINES)), squash(page.text())) <= 0.02, page.text()
     assert "11010519491231002X" in page.text() and "15,380.00" in page.text()
+
+
+def test_detection_batches_only_pages_of_one_size():
+    from dangan.ocr.buckets import same_shape_groups
+
+    assert same_shape_groups([(896, 1280), (704, 192), (896, 1280), (704, 192), (64, 64)]) == [[0, 2], [1, 3], [4]]
+    assert same_shape_groups([]) == []

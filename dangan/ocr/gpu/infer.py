@@ -23,6 +23,7 @@ from dangan.ocr.buckets import (
     plan_rec_batches,
     rec_width,
     restore_order,
+    same_shape_groups,
 )
 from dangan.ocr.rec import crop_quad
 
@@ -72,14 +73,15 @@ class TorchDetector:
         """Device side: probability map (float16/32, resized-page size) and slot of each page."""
         import torch
 
-        (cw, ch), slots = plan_det_canvas(sizes, self.limit_side_len)
-        canvas = np.full((len(resized), ch, cw, 3), 255, dtype=np.uint8)  # white: padding reads as paper
-        for i, (img, slot) in enumerate(zip(resized, slots, strict=True)):
-            canvas[i, : slot.resized_h, : slot.resized_w] = img
-        with torch.inference_mode():
-            prob = self.module(_to_model_input(canvas, self.device, self.half))[:, 0]
-            maps = prob.cpu().numpy()
-        return [(maps[i, : s.resized_h, : s.resized_w], s) for i, s in enumerate(slots)]
+        _, slots = plan_det_canvas(sizes, self.limit_side_len)
+        out: list[tuple[np.ndarray, DetSlot] | None] = [None] * len(slots)
+        for group in same_shape_groups([(s.resized_w, s.resized_h) for s in slots]):
+            canvas = np.stack([resized[i] for i in group])  # equal shapes: no padding to change the result
+            with torch.inference_mode():
+                maps = self.module(_to_model_input(canvas, self.device, self.half))[:, 0].cpu().numpy()
+            for k, i in enumerate(group):
+                out[i] = (maps[k], slots[i])
+        return [o for o in out if o is not None]
 
 
 def prepare_crop(page_bgr: np.ndarray, quad: np.ndarray) -> np.ndarray:
