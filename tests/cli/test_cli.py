@@ -75,6 +75,7 @@ def test_ocr_json_standalone(tmp_path: Path) -> None:
     assert "11010519491231002X" in "".join(line["text"] for line in ok["lines"])
     bad = next(r for r in rows if r["path"].endswith("junk.tif"))
     assert bad["error"].startswith("INGEST_") and bad["lines"] == []
+    assert "note" not in ok and "note" not in bad  # only a readable page without text gets one
 
 
 def test_ocr_text_mode_says_why_a_page_has_no_text_and_sums_up(tmp_path: Path) -> None:
