@@ -32,6 +32,10 @@ def record_chunk_plan(catalog_url: str, batch_id: str, chunks: list[list[str]]) 
 
 def chunk_names(catalog_url: str, batch_id: str, token: str, chunk: int) -> list[str]:
     """The file names of chunk ``chunk`` of plan ``token``, in plan order (empty for an unknown plan)."""
-    with session_scope(catalog_url) as s:
-        rows = s.scalars(select(BatchFile).filter_by(batch_id=batch_id).order_by(BatchFile.id)).all()
-        return [r.name for r in rows if (r.details or {}).get("plan") == token and r.details.get("chunk") == chunk]
+    with session_scope(catalog_url) as s:  # JSON paths: SQLite json_extract, PostgreSQL ->>
+        stmt = select(BatchFile.name).where(
+            BatchFile.batch_id == batch_id,
+            BatchFile.details["plan"].as_string() == token,
+            BatchFile.details["chunk"].as_integer() == chunk,
+        )
+        return list(s.scalars(stmt.order_by(BatchFile.id)))

@@ -122,9 +122,11 @@ def verify_checksums(files: ModelFiles, expected: Mapping[str, str] | None = Non
     if expected is None and files.bundled:
         expected = {name: want for name, want in BUNDLED_SHA256.items() if name in digests}
         hint = _BUNDLED_HINT
-        if not expected:
+        unpinned = [p.name for p in (files.det, files.rec, files.cls) if p is not None and p.name not in expected]
+        if unpinned:  # e.g. an upgrade renamed the models: unknown files must not load unchecked
             raise OcrModelChecksumMismatch(
-                f"the rapidocr package ships none of the pinned model files ({', '.join(sorted(digests))})",
+                f"the rapidocr package ships model files dangan has no digest for: {', '.join(unpinned)}",
+                files=unpinned,
                 hint=hint,
             )
     for name, want in (expected or {}).items():

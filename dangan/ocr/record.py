@@ -58,12 +58,12 @@ def _record_row(s: Session, page_id: int, result: PageResult, json_key: str) -> 
         select(OcrResult.id).where(OcrResult.page_id == page_id, OcrResult.is_current, OcrResult.error.is_(None))
     )
     current = result.ok or has_good is None
-    if current:  # older results of other engines/models stay, no longer current
+    if current:  # every earlier result stays, no longer current (one current result per page, whatever engine)
         s.execute(
             update(OcrResult)
-            .where(OcrResult.page_id == page_id)
-            .where((OcrResult.engine != result.engine) | (OcrResult.model != result.model))
+            .where(OcrResult.page_id == page_id, OcrResult.is_current)
             .values(is_current=False)
+            .execution_options(synchronize_session="fetch")
         )
     latest = s.scalars(
         select(OcrResult)
@@ -74,8 +74,6 @@ def _record_row(s: Session, page_id: int, result: PageResult, json_key: str) -> 
     if latest is not None and (latest.text, latest.lines, latest.error) == (text, lines, result.error):
         row = latest  # the same reading again: no new version
     else:
-        if latest is not None and current:
-            latest.is_current = False
         version = latest.version + 1 if latest is not None else 1
         row = OcrResult(page_id=page_id, engine=result.engine, model=result.model, version=version)
     row.model_sha256, row.device, row.seconds = dict(result.model_sha256), result.device, result.seconds

@@ -7,6 +7,7 @@ engine + model identity; a failed page keeps its error and is tried again on the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -35,20 +36,22 @@ log = logging.getLogger(__name__)
 OCR_INPUT_KINDS = ("ocr-gray", "ocr-binary")
 READY = ("preprocessed", "ocr_done", "extracted", "validated", "needs_review")
 
-_engines: dict[OcrOptions, OcrEngine] = {}
+_engines: dict[str, OcrEngine] = {}  # keyed by the options' JSON: OcrOptions with pinned digests (a dict) is unhashable
 _engines_lock = threading.Lock()
 
 
 def engine_for(options: OcrOptions) -> OcrEngine:
     """The process-wide engine for these options (models stay loaded for the worker's life)."""
+    key = options.model_dump_json()
     with _engines_lock:
-        engine = _engines.get(options)
+        engine = _engines.get(key)
         if engine is not None and getattr(engine, "healthy", True) is False:  # its GPU failed mid-run
-            # dropped, not closed: a chunk on another thread may still be finishing with it
+            # dropped, not closed: a chunk on another thread may still be finishing with it (its worker threads
+            # end when the executor is garbage-collected)
             log.warning("OCR: rebuilding the %s engine after a device failure", options.engine)
             engine = None
         if engine is None:
-            engine = _engines[options] = create_engine(options)
+            engine = _engines[key] = create_engine(options)
         return engine
 
 
@@ -129,14 +132,20 @@ def ocr_chunk(
     inputs = PageInputs(lambda pid: load_page_image(catalog_url, store, pid))
     pending: list[tuple[int, PageResult, Future[str]]] = []
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ocr-write") as writers:
-        for pid, raw in recognized(engine, page_ids, inputs, batch_pages):
-            result = inputs.explain(pid, raw)
-            key = writers.submit(store_result, store, site, pid, result, inputs.sources.get(pid))
-            pending.append((pid, result, key))
-            if len(pending) >= batch_pages:
+        try:
+            for pid, raw in recognized(engine, page_ids, inputs, batch_pages):
+                result = inputs.explain(pid, raw)
+                key = writers.submit(store_result, store, site, pid, result, inputs.sources.get(pid))
+                pending.append((pid, result, key))
+                if len(pending) >= batch_pages:
+                    _flush(catalog_url, pending, summary, inputs.transient_pages)
+        except BaseException:
+            # recognition stopped (e.g. the GPU was lost): record what was read, so a retry need not redo it
+            with contextlib.suppress(Exception):
                 _flush(catalog_url, pending, summary, inputs.transient_pages)
+            raise
         _flush(catalog_url, pending, summary, inputs.transient_pages)
-    inputs.raise_transient()  # after the readable pages are recorded: the task retry redoes only the rest
+    inputs.raise_transient()  # after the readable pages are recorded
     return summary
 
 

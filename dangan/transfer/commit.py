@@ -30,7 +30,7 @@ from dangan.catalog.models import (
 from dangan.catalog.states import transition
 from dangan.pii import mask_id
 from dangan.transfer.errors import TransferReceiverConflict
-from dangan.transfer.merge import ReturnPlan, ocr_key, plan_return, settle_currency
+from dangan.transfer.merge import ReturnPlan, adopt_state, plan_return, settle_currency
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -171,8 +171,8 @@ def register_archive(
         session.add(page)
         session.flush()
         ids[pg["ref"]] = page.id
-    for v in catalog["derivatives"]:
-        if back and v["sha256"] in back.derivative_shas.get(v["page"], set()):
+    for i, v in enumerate(catalog["derivatives"]):
+        if back and i in back.derivatives_held:
             continue  # kept here (a released one is not, and comes back)
         session.add(
             Derivative(
@@ -186,8 +186,8 @@ def register_archive(
                 params_hash=v["params_hash"],
             )
         )
-    for o in ocr:
-        kept = back.ocr.get(o["page"], {}).get(ocr_key(o)) if back else None
+    for i, o in enumerate(ocr):
+        kept = back.ocr_matches.get(i) if back else None
         if kept is not None:  # same reading (plan_return checked): restore a released object, follow currency
             if kept.object_key is None and o.get("path"):
                 kept.object_key = key_for(o["path"])
@@ -209,8 +209,8 @@ def register_archive(
                 is_current=o["is_current"],
             )
         )
-    for f in fields:
-        kept_field = back.fields.get(f["document"], {}).get((f["name"], f["version"])) if back else None
+    for i, f in enumerate(fields):
+        kept_field = back.field_matches.get(i) if back else None
         if kept_field is not None:
             kept_field.is_current = f["is_current"]
             continue
@@ -230,6 +230,7 @@ def register_archive(
         )
     session.flush()
     if back:
+        adopt_state(session, catalog, back)
         settle_currency(session, back, ocr, fields)
     counts = {
         "dossiers": len(catalog["dossiers"]),

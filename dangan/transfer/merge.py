@@ -2,24 +2,25 @@
 
 When a person moves back, the receiving site still holds the archive it had (masters always, derivatives and
 OCR objects unless the source copy was released). The returning package holds that material again, plus what
-the other site added: documents scanned there, new OCR versions, reviewed field values.
+the other site added: documents scanned there, new OCR versions, reviewed field values, document states.
 
-:func:`plan_return` matches package rows to the rows kept here and refuses (``TransferReceiverConflict``) when
-the two copies diverged in a way only a person can settle:
+:func:`plan_return` matches package rows to the rows kept here, one to one, and refuses
+(``TransferReceiverConflict``) when the two copies diverged in a way only a person can settle:
 
-- a page kept here belongs to another person, or a document's pages are kept here only in part or spread over
-  several documents (document boundaries changed);
-- one OCR version (engine + model + version) or one field version (name + version) reads differently here and
-  in the package (both sites edited the same history).
+- a page kept here belongs to another person, or a package document's pages are not exactly one kept
+  document's pages (document boundaries changed);
+- one derivative (page + kind + parameters), OCR version (engine + model + version) or field version
+  (name + version) differs between here and the package (both sites edited the same history).
 
 Otherwise the receiver's copy is a prefix of the package's history: kept rows stay, only what is new is
-registered, released derivatives and OCR objects are restored, and which OCR result / field value is current
-follows the package (the site the person comes back from had the latest word).
+registered, released derivatives and OCR objects are restored, and the package's state wins for kept rows
+(document and page status, form type, dates, retention; which OCR result and field value is current): the
+site the person comes back from had the latest word. What changed is counted in the audit event.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,27 +31,34 @@ from dangan.catalog.models import Derivative, Document, Dossier, FieldValue, Mas
 from dangan.pii import mask_id
 from dangan.transfer.errors import TransferReceiverConflict
 
-OcrKey = tuple[str, str, int]
-FieldKey = tuple[str, int]
+DOCUMENT_STATE = ("form_type", "doc_date", "expected_pages", "page_count", "status")
+PAGE_STATE = ("status", "metrics")
 
 
 @dataclass
 class ReturnPlan:
-    """Package refs matched to rows the receiver kept, and what those rows already have."""
+    """Package refs and row indices matched to rows the receiver kept."""
 
     ids: dict[str, int] = field(default_factory=dict)  # dossier/document/page ref -> receiver row id
     held_pages: set[str] = field(default_factory=set)
     held_documents: set[str] = field(default_factory=set)
-    derivative_shas: dict[str, set[str]] = field(default_factory=dict)  # page ref -> sha256 of derivatives here
-    ocr: dict[str, dict[OcrKey, OcrResult]] = field(default_factory=dict)  # page ref -> versions here
-    fields: dict[str, dict[FieldKey, FieldValue]] = field(default_factory=dict)  # document ref -> versions here
+    derivatives_held: set[int] = field(default_factory=set)  # indices into catalog["derivatives"]
+    ocr_matches: dict[int, OcrResult] = field(default_factory=dict)  # index into the package's OCR rows
+    field_matches: dict[int, FieldValue] = field(default_factory=dict)  # index into the package's field rows
+    unmatched_ocr: dict[str, list[OcrResult]] = field(default_factory=dict)  # page ref -> rows only kept here
+    unmatched_fields: dict[tuple[str, str], list[FieldValue]] = field(default_factory=dict)  # (doc ref, name)
+    updated: Counter[str] = field(default_factory=Counter)
 
-    def counts(self) -> dict[str, int]:
-        """What was already here (recorded with the commit)."""
-        return {"held_documents": len(self.held_documents), "held_pages": len(self.held_pages)}
+    def counts(self) -> dict[str, Any]:
+        """What was already here, and what of it the package updated (recorded with the commit)."""
+        return {
+            "held_documents": len(self.held_documents),
+            "held_pages": len(self.held_pages),
+            "updated": dict(sorted(self.updated.items())),
+        }
 
 
-def ocr_key(row: dict[str, Any]) -> OcrKey:
+def ocr_key(row: dict[str, Any]) -> tuple[str, str, int]:
     """Identity of one OCR version in a package row."""
     return row["engine"], row["model"], int(row.get("version") or 1)
 
@@ -77,11 +85,21 @@ def plan_return(
     for d in catalog["dossiers"]:
         if d["category"] in dossiers:
             plan.ids[d["ref"]] = dossiers[d["category"]]
+    _match_pages(session, site, rid, person, catalog, plan)
+    _match_derivatives(session, site, rid, catalog["derivatives"], plan)
+    _match_ocr(session, site, rid, ocr, plan)
+    _match_fields(session, site, rid, fields, plan)
+    return plan
+
+
+def _match_pages(
+    session: Session, site: str, rid: str, person: Person, catalog: dict[str, Any], plan: ReturnPlan
+) -> None:
     masters = {m["ref"]: m["sha256"] for m in catalog["masters"]}
-    pages_of: dict[str, list[str]] = defaultdict(list)
+    pages_of: dict[str, set[str]] = defaultdict(set)
     kept_doc_of: dict[str, int] = {}
     for pg in catalog["pages"]:
-        pages_of[pg["document"]].append(pg["ref"])
+        pages_of[pg["document"]].add(pg["ref"])
         kept = session.execute(
             select(Page.id, Page.document_id, Dossier.person_id)
             .join(Master, Master.id == Page.master_id)
@@ -97,38 +115,112 @@ def plan_return(
             raise _conflict(site, rid, f"page {pg['page_index']} of one of its masters belongs to another record here")
         plan.ids[pg["ref"]], kept_doc_of[pg["ref"]] = kept.id, kept.document_id
         plan.held_pages.add(pg["ref"])
-    for doc_ref, page_refs in pages_of.items():
-        kept_docs = {kept_doc_of[p] for p in page_refs if p in kept_doc_of}
+    kept_pages_of: dict[int, set[str]] = defaultdict(set)
+    for ref, doc_id in kept_doc_of.items():
+        kept_pages_of[doc_id].add(ref)
+    matched: set[int] = set()
+    for doc_ref, refs in pages_of.items():
+        kept_docs = {kept_doc_of[p] for p in refs if p in kept_doc_of}
         if not kept_docs:
             continue
-        if len(kept_docs) > 1 or not all(p in kept_doc_of for p in page_refs):
+        doc_id = kept_docs.pop()
+        whole = not kept_docs and refs == kept_pages_of[doc_id] and refs == _all_pages(session, doc_id, plan)
+        if not whole or doc_id in matched:
             raise _conflict(site, rid, "a document's pages are grouped differently here")
-        plan.ids[doc_ref] = kept_docs.pop()
+        matched.add(doc_id)
+        plan.ids[doc_ref] = doc_id
         plan.held_documents.add(doc_ref)
-    _match_history(session, site, rid, plan, ocr, fields)
-    return plan
 
 
-def _match_history(
-    session: Session, site: str, rid: str, plan: ReturnPlan, ocr: list[dict[str, Any]], fields: list[dict[str, Any]]
+def _all_pages(session: Session, doc_id: int, plan: ReturnPlan) -> set[str]:
+    """Package refs of every page the kept document has (a kept page absent from the package maps to '')."""
+    by_id = {v: k for k, v in plan.ids.items() if k in plan.held_pages}
+    return {by_id.get(pid, "") for pid in session.scalars(select(Page.id).filter_by(document_id=doc_id))}
+
+
+def _match_derivatives(
+    session: Session, site: str, rid: str, derivatives: list[dict[str, Any]], plan: ReturnPlan
 ) -> None:
+    for i, v in enumerate(derivatives):
+        if v["page"] not in plan.held_pages:
+            continue
+        kept = session.scalars(
+            select(Derivative).filter_by(page_id=plan.ids[v["page"]], kind=v["kind"], params_hash=v["params_hash"])
+        ).first()
+        if kept is None:
+            continue  # released when the person left, or made at the other site: registered again
+        if kept.sha256 != v["sha256"]:
+            raise _conflict(site, rid, f"a {v['kind']} derivative of a page differs here")
+        plan.derivatives_held.add(i)
+
+
+def _match_ocr(session: Session, site: str, rid: str, ocr: list[dict[str, Any]], plan: ReturnPlan) -> None:
+    kept: dict[str, dict[tuple[str, str, int], OcrResult]] = {}
     for ref in plan.held_pages:
-        page_id = plan.ids[ref]
-        plan.derivative_shas[ref] = set(session.scalars(select(Derivative.sha256).filter_by(page_id=page_id)))
-        plan.ocr[ref] = {
-            (o.engine, o.model, o.version): o for o in session.scalars(select(OcrResult).filter_by(page_id=page_id))
-        }
-    for o in ocr:
-        kept = plan.ocr.get(o["page"], {}).get(ocr_key(o))
-        if kept is not None and (kept.text, kept.error) != (o["text"], o["error"]):
+        rows = session.scalars(select(OcrResult).filter_by(page_id=plan.ids[ref]))
+        kept[ref] = {(o.engine, o.model, o.version): o for o in rows}
+    for i, o in enumerate(ocr):
+        row = kept.get(o["page"], {}).pop(ocr_key(o), None)
+        if row is None:
+            continue
+        if (row.text, row.error) != (o["text"], o["error"]):
             raise _conflict(site, rid, f"OCR version {ocr_key(o)} of a page reads differently here")
+        plan.ocr_matches[i] = row
+    plan.unmatched_ocr = {ref: list(rows.values()) for ref, rows in kept.items() if rows}
+
+
+def _field_identity(value: Any, source: Any, page_ref: str | None) -> tuple[str, str, str]:
+    return str(value), str(source), page_ref or ""
+
+
+def _match_fields(session: Session, site: str, rid: str, fields: list[dict[str, Any]], plan: ReturnPlan) -> None:
+    """Per document, name and version the rows must be the same multiset (a CONFLICT field has several)."""
+    page_ref = {v: k for k, v in plan.ids.items() if k in plan.held_pages}
+    kept: dict[tuple[str, str, int], list[FieldValue]] = defaultdict(list)
     for ref in plan.held_documents:
-        rows = session.scalars(select(FieldValue).filter_by(document_id=plan.ids[ref]))
-        plan.fields[ref] = {(f.name, f.version): f for f in rows}
-    for f in fields:
-        kept_field = plan.fields.get(f["document"], {}).get((f["name"], f["version"]))
-        if kept_field is not None and kept_field.value != f["value"]:
-            raise _conflict(site, rid, f"version {f['version']} of field {f['name']!r} differs here")
+        for row in session.scalars(select(FieldValue).filter_by(document_id=plan.ids[ref]).order_by(FieldValue.id)):
+            kept[(ref, row.name, row.version)].append(row)
+    package: dict[tuple[str, str, int], list[int]] = defaultdict(list)
+    for i, item in enumerate(fields):
+        if item["document"] in plan.held_documents:
+            package[(item["document"], item["name"], item["version"])].append(i)
+    for key, rows in kept.items():
+        indices = package.get(key)
+        if indices is None:
+            plan.unmatched_fields.setdefault((key[0], key[1]), []).extend(rows)
+            continue
+        pool: dict[tuple[str, str, str], list[FieldValue]] = defaultdict(list)
+        for row in rows:
+            pool[_field_identity(row.value, row.source, page_ref.get(row.page_id) if row.page_id else None)].append(row)
+        for i in indices:
+            same = pool.get(_field_identity(fields[i]["value"], fields[i]["source"], fields[i].get("page")))
+            if not same:
+                raise _conflict(site, rid, f"version {key[2]} of field {key[1]!r} differs here")
+            plan.field_matches[i] = same.pop(0)
+        if any(pool.values()):
+            raise _conflict(site, rid, f"version {key[2]} of field {key[1]!r} differs here")
+
+
+def adopt_state(session: Session, catalog: dict[str, Any], plan: ReturnPlan) -> None:
+    """The package's state for kept documents, pages and dossiers (counted in ``plan.updated``)."""
+    for d in catalog["dossiers"]:
+        dossier = session.get(Dossier, plan.ids[d["ref"]]) if d["ref"] in plan.ids else None
+        if dossier is not None and dossier.retention != d["retention"]:
+            dossier.retention = d["retention"]
+            plan.updated["dossier.retention"] += 1
+    for rows, model, names, held in (
+        (catalog["documents"], Document, DOCUMENT_STATE, plan.held_documents),
+        (catalog["pages"], Page, PAGE_STATE, plan.held_pages),
+    ):
+        for row in rows:
+            if row["ref"] not in held:
+                continue
+            obj = session.get(model, plan.ids[row["ref"]])
+            for name in names:
+                value = (row.get(name) or {}) if name == "metrics" else row.get(name)
+                if name in row and getattr(obj, name) != value:
+                    setattr(obj, name, value)
+                    plan.updated[f"{model.__tablename__}.{name}"] += 1
 
 
 def settle_currency(
@@ -137,15 +229,15 @@ def settle_currency(
     """Rows only this site has (e.g. a rerun here after the person left) stop being current where the package
     has a current row for the same page (OCR) or the same document and field name."""
     current_pages = {o["page"] for o in ocr if o["is_current"]}
-    in_package = {(o["page"], ocr_key(o)) for o in ocr}
-    for ref, kept in plan.ocr.items():
-        for key, row in kept.items():
-            if ref in current_pages and (ref, key) not in in_package:
+    for ref, rows in plan.unmatched_ocr.items():
+        for row in rows:
+            if ref in current_pages and row.is_current:
                 row.is_current = False
+                plan.updated["ocr_result.is_current"] += 1
     current_fields = {(f["document"], f["name"]) for f in fields if f["is_current"]}
-    field_keys = {(f["document"], f["name"], f["version"]) for f in fields}
-    for ref, kept_fields in plan.fields.items():
-        for (name, version), value in kept_fields.items():
-            if (ref, name) in current_fields and (ref, name, version) not in field_keys:
+    for key, kept_fields in plan.unmatched_fields.items():
+        for value in kept_fields:
+            if key in current_fields and value.is_current:
                 value.is_current = False
+                plan.updated["field_value.is_current"] += 1
     session.flush()

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from dangan.catalog.sites import add_site
+from dangan.config import load_settings
 from dangan.ingest.batch import close_batch, open_batch, run_chunk
 from dangan.ingest.chunk_plan import PLANNED, chunk_names, record_chunk_plan
 
 SITE = "330106"
+
+
+@pytest.fixture
+def site_settings(tmp_path: Path, catalog_url: str):  # type: ignore[no-untyped-def]
+    """The site on SQLite and on PostgreSQL (the chunk query reads JSON paths, which differ by database)."""
+    settings = load_settings(data_dir=tmp_path / "data")
+    return settings, add_site(settings, SITE, "杭州市西湖区", catalog_url=catalog_url)
 
 
 def test_chunks_read_back_in_plan_order_and_replans_do_not_mix(batch_copy: Path, site_settings) -> None:  # type: ignore[no-untyped-def]

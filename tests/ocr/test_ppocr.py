@@ -117,6 +117,10 @@ def test_bundled_models_are_checked_against_the_pinned_digests(tmp_path):
         verify_checksums(replace(files, det=damaged))
     assert info.value.details["file"] == files.det.name and "rapidocr==3.10.0" in (info.value.hint or "")
     assert verify_checksums(replace(files, det=damaged, bundled=False))  # a model_dir is the user's to pin
+    renamed = tmp_path / "PP-OCRv7_det_small.onnx"  # an upgrade that renames its models is not waved through
+    renamed.write_bytes(b"new model")
+    with pytest.raises(OcrModelChecksumMismatch, match="no digest"):
+        verify_checksums(replace(files, det=renamed))
 
 
 def test_ocr_settings_reach_the_engine(tmp_path):

@@ -113,9 +113,10 @@ def test_a_failed_rerun_keeps_the_good_result_current(ingested) -> None:  # type
     ppocr = OcrOptions(engine="ppocr", device="cpu")
     page = pages_needing_ocr(ref.catalog_url, SITE, engine_for(ppocr).identity())[:1]
     ocr_chunk(ref.catalog_url, store, SITE, page, ppocr)
+    keys = {}
     with session_scope(ref.catalog_url) as s:
         for deriv in s.scalars(select(Derivative).filter_by(page_id=page[0])):
-            deriv.object_key = "sites/330106/derivatives/gone.png"
+            keys[deriv.id], deriv.object_key = deriv.object_key, "sites/330106/derivatives/gone.png"
     for options in (ppocr, OcrOptions(engine="null")):  # same engine again, then another engine
         summary = ocr_chunk(ref.catalog_url, store, SITE, page, options)
         assert summary.failed[page[0]].startswith("OCR_INPUT_UNREADABLE")
@@ -127,6 +128,25 @@ def test_a_failed_rerun_keeps_the_good_result_current(ingested) -> None:  # type
             ("null", False, False),
         ]
     assert "11010519491231002X" in "".join(h["snippet"] for h in search_text(ref.catalog_url, SITE, "1101051949"))
+    with session_scope(ref.catalog_url) as s:  # the input is back: a good rerun is the one current result
+        for deriv in s.scalars(select(Derivative).filter_by(page_id=page[0])):
+            deriv.object_key = keys[deriv.id]
+    assert ocr_chunk(ref.catalog_url, store, SITE, page, ppocr).ok == 1
+    with session_scope(ref.catalog_url) as s:
+        current = s.scalars(select(OcrResult.version).filter_by(page_id=page[0], is_current=True)).all()
+    assert current == [3]  # v1 good, v2 failed, v3 good: only v3 current, never two
+
+
+def test_pinned_model_digests_in_the_options_work_in_the_stage(ingested) -> None:  # type: ignore[no-untyped-def]
+    """Options with ``expected_model_sha256`` (a dict) key the per-process engine cache too."""
+    from dangan.ocr.models import find_model_files, sha256_file
+
+    _, ref, store = ingested
+    det = find_model_files().det
+    options = OcrOptions(engine="ppocr", device="cpu", expected_model_sha256={det.name: sha256_file(det)})
+    page = pages_needing_ocr(ref.catalog_url, SITE, engine_for(options).identity())[:1]
+    assert ocr_chunk(ref.catalog_url, store, SITE, page, options).ok == 1
+    assert engine_for(options) is engine_for(options.model_copy())  # one engine per distinct options
 
 
 def test_one_bad_document_does_not_stop_the_other_pdfs(ingested) -> None:  # type: ignore[no-untyped-def]

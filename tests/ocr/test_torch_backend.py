@@ -218,13 +218,16 @@ def test_a_device_failing_mid_run_is_a_retryable_error_and_the_engine_is_rebuilt
         engine.recognize([line, line])
     assert info.value.transient and info.value.code == "OCR_DEVICE_LOST" and engine.healthy is False
     options = OcrOptions(engine="ppocr", device="cpu", backend="torch", torch_workers=1)
-    monkeypatch.setitem(stage._engines, options, engine)
+    monkeypatch.setitem(stage._engines, options.model_dump_json(), engine)
     rebuilt = stage.engine_for(options)
     assert rebuilt is not engine and rebuilt.healthy and [r.ok for r in rebuilt.recognize([line])] == [True]
 
     def chokes(*args, **kwargs):  # an ordinary error on every page is the pages' problem: they fail, no raise
         raise ValueError("bad input shape")
 
+    from dangan.ocr.gpu.engine import device_error
+
+    assert not device_error(RuntimeError("CUDA error: out of memory"))  # a page too big: that page's problem
     monkeypatch.setattr(rebuilt.detector, "run", chokes)
     assert [r.error.split(":")[0] for r in rebuilt.recognize([line, line])] == ["OCR_PAGE_FAILED"] * 2
     engine.close()

@@ -168,3 +168,57 @@ def test_return_between_separate_catalogs(settings: Settings, catalog_url: str) 
     assert _person(src.catalog_url, SRC, archive.resident_id).status == "active"
     left = _person(dst.catalog_url, DST, archive.resident_id)
     assert (left.status, left.transferred_to) == ("transferred_out", SRC)
+
+
+def test_conflicting_field_candidates_and_newer_states_come_back(
+    settings: Settings, sites: tuple[SiteRef, SiteRef]
+) -> None:
+    """A CONFLICT field keeps several readings under one name and version: they match as a set. The document
+    state B reached (validated after review) is the one A holds afterwards, and the audit counts the update."""
+    src, dst = sites
+    archive = make_archive(src, 55, documents=1)
+    with session_scope(src.catalog_url) as s:
+        doc = s.scalars(select(Document).where(Document.site_code == SRC)).one()
+        kept = s.scalars(select(FieldValue).filter_by(document_id=doc.id)).one()
+        s.add(FieldValue(document_id=doc.id, name="name", value="张山", confidence=0.6, box=kept.box,
+                         source="candidate", flags=["CONFLICT"], is_current=False))  # fmt: skip
+    assert run_transfer(settings, archive.resident_id, SRC, DST, retry=FAST).state == "done"
+    with session_scope(dst.catalog_url) as s:
+        s.scalars(select(Document).where(Document.site_code == DST)).one().status = "validated"
+    assert run_transfer(settings, archive.resident_id, DST, SRC, retry=FAST).state == "done"
+    with session_scope(src.catalog_url) as s:
+        doc = s.scalars(select(Document).where(Document.site_code == SRC)).one()
+        values = sorted(s.scalars(select(FieldValue.value).filter_by(document_id=doc.id)))
+        returned = s.scalars(select(AuditEvent).filter_by(action="person.returned", site_code=SRC)).one()
+        assert doc.status == "validated" and values == ["张三", "张山"]  # nothing doubled
+    assert returned.details["updated"]["document.status"] == 1
+
+
+@pytest.mark.parametrize("change", ["split", "derivative"])
+def test_a_regrouped_or_rederived_kept_copy_is_refused(
+    settings: Settings, sites: tuple[SiteRef, SiteRef], change: str
+) -> None:
+    """B split a document in two, or A's kept derivative is not the package's: refused, nothing changes."""
+    src, dst = sites
+    archive = make_archive(src, 56, documents=1, pages=2)
+    assert run_transfer(settings, archive.resident_id, SRC, DST, retry=FAST).state == "done"
+    if change == "split":
+        with session_scope(dst.catalog_url) as s:
+            doc = s.scalars(select(Document).where(Document.site_code == DST)).one()
+            part = Document(
+                site_code=DST, dossier_id=doc.dossier_id, batch_id=doc.batch_id, source_file="part2.png", page_count=1
+            )
+            doc.page_count = 1
+            s.add(part)
+            s.flush()
+            moved = s.scalars(select(Page).filter_by(document_id=doc.id).order_by(Page.seq.desc())).first()
+            moved.document_id, moved.seq = part.id, 1  # a consistent split: it passes 四性检测 at A
+    else:
+        with session_scope(src.catalog_url) as s:
+            pages = select(Page.id).where(Page.site_code == SRC)
+            s.scalars(select(Derivative).where(Derivative.page_id.in_(pages))).first().sha256 = "0" * 64
+    kept = row_counts(src.catalog_url, SRC)
+    back = run_transfer(settings, archive.resident_id, DST, SRC, retry=FAST)
+    assert (back.state, back.reason_code) == ("failed", "TRANSFER_RECEIVER_CONFLICT")
+    assert row_counts(src.catalog_url, SRC) == kept | {"transfers": kept["transfers"] + 1}
+    assert _person(src.catalog_url, SRC, archive.resident_id).status == "transferred_out"

@@ -66,11 +66,14 @@ def _failure(exc: BaseException) -> str:
 
 
 _DEVICE_ERROR_MARKS = ("CUDA error", "CUBLAS_STATUS", "CUDNN_STATUS", "cuDNN error", "device-side assert", "NVML")
+_MEMORY_MARKS = ("out of memory", "ALLOC_FAILED")  # a page too big for free memory: that page's problem
 
 
 def device_error(exc: BaseException) -> bool:
     """True for errors that say the GPU itself failed (as opposed to one page the model chokes on)."""
     text = f"{type(exc).__name__}: {exc}"
+    if any(mark in text for mark in _MEMORY_MARKS):
+        return False
     return "AcceleratorError" in text or any(mark in text for mark in _DEVICE_ERROR_MARKS)
 
 
@@ -258,13 +261,15 @@ class TorchPpOcrEngine:
             except Exception as exc:
                 p.error, p.crops = _failure(exc), []
                 errors.append(exc)
-        self._check_device(errors, len(good))
+        # pages without crops (blank) never touch the device: they neither prove nor disprove it works
+        self._check_device(errors, sum(1 for p in good if p.crops or p.error))
         return texts
 
     def _check_device(self, errors: list[Exception], pages: int) -> None:
         """Every page of a batch failed with a GPU error: the device is gone, not the pages. Mark this engine
         unhealthy (``engine_for`` replaces it) and raise a retryable error instead of failing the pages."""
-        if pages and len(errors) == pages and all(device_error(e) for e in errors):
+        # two pages at least: one page failing alone may be that page (e.g. an odd size the kernels reject)
+        if pages >= 2 and len(errors) == pages and all(device_error(e) for e in errors):
             self.healthy = False
             log.warning("OCR: %s failed on every page of a batch; the engine will be rebuilt", self._id.device)
             raise OcrDeviceLost(
