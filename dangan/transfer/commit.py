@@ -230,7 +230,7 @@ def register_archive(
         )
     session.flush()
     if back:
-        adopt_state(session, catalog, back)
+        adopt_state(session, catalog, back, ids)
         settle_currency(session, back, ocr, fields)
     counts = {
         "dossiers": len(catalog["dossiers"]),

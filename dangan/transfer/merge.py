@@ -201,13 +201,20 @@ def _match_fields(session: Session, site: str, rid: str, fields: list[dict[str, 
             raise _conflict(site, rid, f"version {key[2]} of field {key[1]!r} differs here")
 
 
-def adopt_state(session: Session, catalog: dict[str, Any], plan: ReturnPlan) -> None:
-    """The package's state for kept documents, pages and dossiers (counted in ``plan.updated``)."""
+def adopt_state(session: Session, catalog: dict[str, Any], plan: ReturnPlan, ids: dict[str, int]) -> None:
+    """The package's state for kept documents, pages and dossiers (counted in ``plan.updated``); ``ids`` maps
+    every package ref to its receiver row, new ones included (a kept document B filed elsewhere moves)."""
     for d in catalog["dossiers"]:
         dossier = session.get(Dossier, plan.ids[d["ref"]]) if d["ref"] in plan.ids else None
         if dossier is not None and dossier.retention != d["retention"]:
             dossier.retention = d["retention"]
             plan.updated["dossier.retention"] += 1
+    for d in catalog["documents"]:
+        if d["ref"] in plan.held_documents:
+            doc = session.get(Document, plan.ids[d["ref"]])
+            if doc is not None and doc.dossier_id != ids[d["dossier"]]:
+                doc.dossier_id = ids[d["dossier"]]
+                plan.updated["document.dossier"] += 1
     for rows, model, names, held in (
         (catalog["documents"], Document, DOCUMENT_STATE, plan.held_documents),
         (catalog["pages"], Page, PAGE_STATE, plan.held_pages),

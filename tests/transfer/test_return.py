@@ -183,15 +183,21 @@ def test_conflicting_field_candidates_and_newer_states_come_back(
         s.add(FieldValue(document_id=doc.id, name="name", value="张山", confidence=0.6, box=kept.box,
                          source="candidate", flags=["CONFLICT"], is_current=False))  # fmt: skip
     assert run_transfer(settings, archive.resident_id, SRC, DST, retry=FAST).state == "done"
-    with session_scope(dst.catalog_url) as s:
-        s.scalars(select(Document).where(Document.site_code == DST)).one().status = "validated"
+    with session_scope(dst.catalog_url) as s:  # B reviewed it, and filed it under another category
+        moved = s.scalars(select(Document).where(Document.site_code == DST)).one()
+        moved.status = "validated"
+        other = Dossier(person_id=s.get(Dossier, moved.dossier_id).person_id, category="失业保险", retention="30")
+        s.add(other)
+        s.flush()
+        moved.dossier_id = other.id
     assert run_transfer(settings, archive.resident_id, DST, SRC, retry=FAST).state == "done"
     with session_scope(src.catalog_url) as s:
         doc = s.scalars(select(Document).where(Document.site_code == SRC)).one()
         values = sorted(s.scalars(select(FieldValue.value).filter_by(document_id=doc.id)))
         returned = s.scalars(select(AuditEvent).filter_by(action="person.returned", site_code=SRC)).one()
         assert doc.status == "validated" and values == ["张三", "张山"]  # nothing doubled
-    assert returned.details["updated"]["document.status"] == 1
+        assert s.get(Dossier, doc.dossier_id).category == "失业保险"
+    assert returned.details["updated"]["document.status"] == returned.details["updated"]["document.dossier"] == 1
 
 
 @pytest.mark.parametrize("change", ["split", "derivative"])
