@@ -8,11 +8,13 @@ baselines, box centres are rotated by −skew, grouped into rows, and rows are r
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from dangan.ocr.base import OcrLine
+from dangan.ocr.normalize import normalize_text
 
 _MAX_SKEW_DEG = 20.0
 
@@ -79,3 +81,15 @@ def reading_order(lines: Sequence[OcrLine], skew_deg: float | None = None) -> li
     for row in rows:
         ordered.extend(lines[i] for _, _, _, i in sorted(row, key=lambda r: r[1]))
     return ordered
+
+
+def recognized_lines(items: Iterable[tuple[Any, str, float]], min_confidence: float) -> list[OcrLine]:
+    """The page's lines from ``(4-point box, raw text, confidence)``, as every engine reports them: text
+    normalized, empty or below-``min_confidence`` lines dropped, in reading order."""
+    lines = []
+    for box, raw, conf in items:
+        text = normalize_text(raw)
+        if text and conf >= min_confidence:
+            quad = tuple((float(x), float(y)) for x, y in box)
+            lines.append(OcrLine(text=text, confidence=round(float(conf), 5), box=quad))
+    return reading_order(lines)

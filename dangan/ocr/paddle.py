@@ -32,9 +32,8 @@ from dangan.ocr.base import (
     quad_from_bbox,
     recognize_each,
 )
-from dangan.ocr.layout import reading_order
+from dangan.ocr.layout import recognized_lines
 from dangan.ocr.models import find_model_files, sha256_file, verify_checksums
-from dangan.ocr.normalize import normalize_text
 from dangan.ocr.paddle_models import (
     PaddleModelDirs,
     check_pins,
@@ -182,18 +181,12 @@ class PaddleOcrEngine:
         return self._id.as_dict()
 
     def _lines(self, result: Mapping[str, Any]) -> list[OcrLine]:
-        lines = []
+        items = []
         for text, score, poly in zip(result["rec_texts"], result["rec_scores"], result["rec_polys"], strict=True):
-            text, conf = normalize_text(str(text)), float(score)
-            if not text or conf < self.min_confidence:
-                continue
             pts = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
-            if len(pts) == 4:
-                box = tuple((float(x), float(y)) for x, y in pts)
-            else:
-                box = quad_from_bbox(*pts.min(axis=0), *pts.max(axis=0))
-            lines.append(OcrLine(text=text, confidence=round(conf, 5), box=box))
-        return reading_order(lines)
+            box = pts if len(pts) == 4 else quad_from_bbox(*pts.min(axis=0), *pts.max(axis=0))
+            items.append((box, str(text), float(score)))
+        return recognized_lines(items, self.min_confidence)
 
     def recognize(self, images: Sequence[np.ndarray | None]) -> list[PageResult]:
         """One ``PageResult`` per image, pages run one after another; a failing page carries ``error``."""

@@ -28,9 +28,8 @@ from dangan.ocr.base import (
 )
 from dangan.ocr.cls import LineOrientation
 from dangan.ocr.det import TextDetector
-from dangan.ocr.layout import reading_order
+from dangan.ocr.layout import recognized_lines
 from dangan.ocr.models import find_model_files, model_identity, verify_checksums
-from dangan.ocr.normalize import normalize_text
 from dangan.ocr.rec import crop_quad, load_charset
 from dangan.ocr.rec_bucketed import BucketedRecognizer
 from dangan.ocr.runtime import choose_device, open_session, session_metadata
@@ -115,13 +114,9 @@ class PpOcrEngine:
         crops = [crop_quad(bgr, q) for q, _ in quads]
         if self.orientation is not None:
             crops = self.orientation.apply(crops)
-        lines = []
-        for (quad, _), (text, conf) in zip(quads, self.recognizer.recognize(crops), strict=True):
-            text = normalize_text(text)
-            if text and conf >= self.min_confidence:
-                box = tuple((float(x), float(y)) for x, y in quad)
-                lines.append(OcrLine(text=text, confidence=round(conf, 5), box=box))
-        return reading_order(lines)
+        texts = self.recognizer.recognize(crops)
+        items = ((quad, text, conf) for (quad, _), (text, conf) in zip(quads, texts, strict=True))
+        return recognized_lines(items, self.min_confidence)
 
     def recognize(self, images: Sequence[np.ndarray | None]) -> list[PageResult]:
         """One ``PageResult`` per image; unusable or failing pages carry ``error`` instead of lines."""

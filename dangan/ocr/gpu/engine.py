@@ -27,7 +27,6 @@ from dangan.ocr.base import (
     PAGE_FAILED,
     EngineCapabilities,
     EngineIdentity,
-    OcrLine,
     PageResult,
     check_image,
     image_size,
@@ -35,8 +34,7 @@ from dangan.ocr.base import (
 from dangan.ocr.det import DetParams, boxes_from_prob
 from dangan.ocr.gpu.device import TorchDevice, choose_torch_device, cpu_fallback
 from dangan.ocr.gpu.infer import TorchDetector, TorchRecognizer, prepare_crop, split_on_oom
-from dangan.ocr.layout import reading_order
-from dangan.ocr.normalize import normalize_text
+from dangan.ocr.layout import recognized_lines
 from dangan.pii import scrub
 
 if TYPE_CHECKING:
@@ -242,13 +240,8 @@ class TorchPpOcrEngine:
         if p.error is not None:
             return self._id.page([], p.seconds, *p.size, p.error)
         t0 = time.perf_counter()
-        lines = []
-        for (quad, _), (raw, conf) in zip(p.quads, texts, strict=True):
-            text = normalize_text(raw)
-            if text and conf >= self.min_confidence:
-                box = tuple((float(x), float(y)) for x, y in quad)
-                lines.append(OcrLine(text=text, confidence=round(conf, 5), box=box))
-        lines = reading_order(lines)
+        items = ((quad, raw, conf) for (quad, _), (raw, conf) in zip(p.quads, texts, strict=True))
+        lines = recognized_lines(items, self.min_confidence)
         self._add("finish", time.perf_counter() - t0)
         return self._id.page(lines, p.seconds + per_crop * len(texts), *p.size)
 
