@@ -1,0 +1,20 @@
+"""site signing keys: public keys per site with rotation and revocation (reserved slot; filled in by the change that needs it)
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+from __future__ import annotations
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
