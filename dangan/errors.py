@@ -73,6 +73,16 @@ class ConfigError(PermanentError):
     default_hint = "Check dangan.toml and DANGAN_* environment variables."
 
 
+class SiteCodeInvalid(PermanentError, ValueError):
+    """A site code that is not 6 digits (also a ValueError, so pydantic reports it as a parameter error)."""
+
+    code = "SITE_CODE_INVALID"
+    default_hint = (
+        "Give the county's 6-digit GB/T 2260 code, e.g. site=330106 or site=\"330106\" "
+        "(站点代码为 6 位行政区划代码)."
+    )
+
+
 class SiteNotFound(PermanentError):
     code = "SITE_NOT_FOUND"
     default_hint = "List sites with `dangan sites list`; add one with `dangan sites add CODE --name NAME`."

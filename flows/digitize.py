@@ -22,6 +22,7 @@ from dangan.fourprops import markdown as fourprops_markdown
 from flows.events import emit_domain_event
 from flows.ingest import ingest_batch
 from flows.ocr import ocr_pages
+from flows.params import SiteCode
 from flows.review import start_reviews as start_review_runs
 from flows.runners import default_task_runner
 from tasks.common import settings_payload
@@ -31,7 +32,7 @@ from tasks.fourprops import four_properties_task
 @flow(name="digitize", task_runner=default_task_runner())
 def digitize(
     source: str,
-    site: str,
+    site: SiteCode,
     manifest: str | None = None,
     operator: str | None = None,
     ocr_engine: str | None = None,

@@ -21,6 +21,7 @@ from prefect.artifacts import (
 from dangan.config import load_settings
 from dangan.fixity import finding_rows, fixity_markdown
 from flows.events import emit_domain_event
+from flows.params import SiteCode
 from flows.runners import default_task_runner
 from tasks.common import settings_payload
 from tasks.fixity import chunk_task, finish_task, plan_task, untracked_task
@@ -28,7 +29,7 @@ from tasks.fixity import chunk_task, finish_task, plan_task, untracked_task
 
 @flow(name="fixity-audit", log_prints=False, task_runner=default_task_runner())
 def fixity_audit(
-    site: str,
+    site: SiteCode,
     sample_fraction: float = 1.0,
     repair_from: str | None = None,
     settings: dict[str, Any] | None = None,

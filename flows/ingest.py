@@ -26,6 +26,7 @@ from dangan.ingest import batch
 from dangan.ingest.chunk_plan import chunk_names, record_chunk_plan
 from dangan.reports import ingest_markdown, outcome_rows, report_masker
 from flows.events import emit_domain_event
+from flows.params import SiteCode
 from flows.runners import default_task_runner
 from tasks.common import settings_from, settings_payload
 from tasks.ingest import close_batch_task, ingest_chunk_task, open_batch_task
@@ -36,7 +37,7 @@ CHUNK_DEPLOYMENT = "ingest-chunk/ingest-chunk"
 @flow(name="ingest-batch", log_prints=False, task_runner=default_task_runner())
 def ingest_batch(
     source: str,
-    site: str,
+    site: SiteCode,
     manifest: str | None = None,
     operator: str | None = None,
     chunk_size: int | None = None,
@@ -122,7 +123,7 @@ def _run_chunks_on_workers(
 
 @flow(name="ingest-chunk")
 def ingest_chunk_flow(
-    site: str,
+    site: SiteCode,
     batch_id: str,
     source: str,
     manifest: str | None,

@@ -18,6 +18,7 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 
 from dangan.config import load_settings
 from dangan.transfer.reconcile import parse_selector, reconcile, select_persons
+from flows.params import SiteCode
 from flows.runners import default_task_runner
 from tasks.common import settings_payload
 from tasks.transfer import migrate_chunk_task
@@ -62,8 +63,8 @@ def ensure_limits(names: list[str], slots: int) -> dict[str, str]:
 
 @flow(name="regional-migration", log_prints=False, task_runner=default_task_runner())
 def regional_migration(
-    from_site: str,
-    to_site: str,
+    from_site: SiteCode,
+    to_site: SiteCode,
     selector: str | dict[str, Any] | None = "all",
     max_concurrent: int = 4,
     chunk_size: int = 20,

@@ -18,6 +18,7 @@ from dangan.catalog.models import Page
 from dangan.catalog.sites import get_site
 from dangan.config import load_settings
 from dangan.ocr.stage import engine_for, pages_needing_ocr
+from flows.params import SiteCode
 from flows.runners import default_task_runner
 from tasks.common import settings_payload
 from tasks.ocr import document_pdfs_task, ocr_chunk_task, ocr_options
@@ -25,7 +26,7 @@ from tasks.ocr import document_pdfs_task, ocr_chunk_task, ocr_options
 
 @flow(name="ocr-pages", task_runner=default_task_runner())
 def ocr_pages(
-    site: str,
+    site: SiteCode,
     selector: dict[str, Any] | None = None,
     engine: str | None = None,
     device: str | None = None,

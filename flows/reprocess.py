@@ -11,6 +11,7 @@ from dangan.catalog.sites import get_site
 from dangan.config import load_settings
 from dangan.reprocess import Selector, diff, select_pages, snapshot
 from flows.ocr import ocr_pages
+from flows.params import SiteCode
 from flows.runners import default_task_runner
 from tasks.common import settings_payload
 
@@ -19,7 +20,7 @@ STAGES = ("ocr", "extract")
 
 @flow(name="reprocess", task_runner=default_task_runner())
 def reprocess(
-    site: str,
+    site: SiteCode,
     selector: dict[str, Any] | None = None,
     stages: list[str] | None = None,
     engine: str | None = None,

@@ -24,6 +24,7 @@ from dangan.extract.review import apply_corrections, review_items, shown
 from dangan.pii import Masker
 from dangan.quality.rules import data_docs_dir, rules_from
 from dangan.reports import document_maskers
+from flows.params import SiteCode
 
 
 class ReviewInput(RunInput):
@@ -111,7 +112,7 @@ def start_reviews(site: str, document_ids: list[int], payload: dict[str, Any], b
 
 @flow(name="review-document", log_prints=False)
 def review_document(
-    site: str,
+    site: SiteCode,
     document_id: int,
     settings: dict[str, Any] | None = None,
     timeout: int = 7 * 24 * 3600,

@@ -11,6 +11,7 @@ from dangan.config import load_settings
 from dangan.transfer import driver
 from dangan.transfer.rows import FINAL, ORDER
 from flows.events import emit_domain_event
+from flows.params import SiteCodeOrEmpty
 from tasks.common import settings_payload
 from tasks.transfer import request_task, step_task
 
@@ -18,8 +19,8 @@ from tasks.transfer import request_task, step_task
 @flow(name="transfer-archive", log_prints=False)
 def transfer_archive(
     person_id: int | None = None,
-    from_site: str = "",
-    to_site: str = "",
+    from_site: SiteCodeOrEmpty = "",
+    to_site: SiteCodeOrEmpty = "",
     settings: dict[str, Any] | None = None,
     keep_source: bool | None = None,
     transfer_id: str | None = None,
