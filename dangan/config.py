@@ -99,6 +99,19 @@ class TransferSettings(BaseModel):
     )
 
 
+class AccessSettings(BaseModel):
+    """``[access]``: the local access policy until the reading room's operator accounts exist.
+
+    ``grants`` maps an operator (``actor``) to permissions (``pii.reveal``, ``sites.admin``, or ``*``); no one
+    holds any permission unless granted here. ``granted_by`` names who edits this section, shown in refusals.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    grants: dict[str, list[str]] = Field(default_factory=dict, description="actor -> permissions")
+    granted_by: str = Field("the archive room's head (档案室负责人)", description="who grants permissions")
+
+
 class Settings(BaseSettings):
     """Everything dangan needs to run; see the module docstring for sources."""
 
@@ -117,6 +130,7 @@ class Settings(BaseSettings):
     derive: DeriveSettings = DeriveSettings()
     ocr: OcrSettings = OcrSettings()
     transfer: TransferSettings = TransferSettings()
+    access: AccessSettings = AccessSettings()
     qa: dict[str, Any] = Field(default_factory=dict, description="QA threshold overrides")
     quality: dict[str, Any] = Field(default_factory=dict, description="validation rule overrides (QualityRules)")
     task_runner: Literal["threads", "dask"] = Field("threads", description="how a flow runs its chunk tasks")

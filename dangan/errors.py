@@ -88,6 +88,25 @@ class SiteNotFound(PermanentError):
     default_hint = "List sites with `dangan sites list`; add one with `dangan sites add CODE --name NAME`."
 
 
+# --- access (dangan.access: the local policy until reading-room accounts exist) ------------------------------
+class PermissionDenied(PermanentError):
+    """The acting operator lacks a permission (``actor, permission`` and the refused ``action`` in details)."""
+
+    code = "ACCESS_DENIED"
+
+
+class RevealReasonRequired(PermanentError):
+    """Personal data is shown in clear only with a stated reason (recorded in the audit trail)."""
+
+    code = "ACCESS_REASON_REQUIRED"
+
+
+class SiteChangeRefused(PermanentError):
+    """A registry change that would re-point a site's catalog or objects without the needed flag or evidence."""
+
+    code = "SITE_CHANGE_REFUSED"
+
+
 # --- paths from outside ----------------------------------------------------------------------------------
 class UnsafePath(PermanentError):
     code = "PATH_UNSAFE"

@@ -25,7 +25,8 @@ export_app = typer.Typer(help="Export extracted data.", no_args_is_help=True)
 def _settings(ctx: typer.Context) -> Settings:
     """Settings loaded at the edge; honours the root command's ``--data-dir`` when there is one."""
     root = ctx.find_root()
-    return load_settings(data_dir=root.params.get("data_dir") if root is not ctx else None)
+    params = root.params if root is not ctx else {}
+    return load_settings(data_dir=params.get("data_dir"), actor=params.get("actor"))
 
 
 _fail = fail
@@ -151,9 +152,14 @@ def export_records(
     site: Annotated[str, typer.Option(help="site code")],
     fmt: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
     out: Annotated[Path | None, typer.Option(help="output file (default: standard output)")] = None,
-    full_ids: Annotated[bool, typer.Option("--full-ids", help="export resident IDs unmasked")] = False,
+    full_ids: Annotated[
+        bool,
+        typer.Option("--full-ids", "--reveal", help="export personal fields in clear (needs pii.reveal and --reason)"),
+    ] = False,
+    reason: Annotated[str | None, typer.Option(help="why personal data is shown in clear (audited)")] = None,
 ) -> None:
-    """One record per document: fields, contributions, validation status and reasons (IDs masked)."""
+    """One record per document: fields, contributions, validation status and reasons (personal fields masked)."""
+    from dangan.access import audit, authorise_reveal
     from dangan.catalog.sites import get_site
     from dangan.extract.export import FORMATS, iter_records, write_records
 
@@ -162,16 +168,42 @@ def export_records(
     s = _settings(ctx)
     try:
         ref = get_site(s, site)
+        who = authorise_reveal(s, ref.catalog_url, site, "exported records", reason) if full_ids else None
+    except DanganError as exc:
+        _fail(exc)
+    shown = [0]
+
+    def counted(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for rec in records:
+            yield rec
+            shown[0] += 1
+
+    outcome = "failed"
+    try:
         records = iter_records(ref.catalog_url, site, full_ids=full_ids)
         if not full_ids:
             records = _masked_source_files(ref.catalog_url, records)
         if out is None:
-            count = write_records(records, sys.stdout, fmt)
+            count = write_records(counted(records), sys.stdout, fmt)
         else:
             with out.open("w", encoding="utf-8", newline="") as fh:
-                count = write_records(records, fh, fmt)
+                count = write_records(counted(records), fh, fmt)
+        outcome = "ok"
     except DanganError as exc:
         _fail(exc)
+    finally:
+        if who is not None:  # who saw how many records in clear, whatever happened after the start
+            details = {"what": "exported records", "records": shown[0], "format": fmt, "to": str(out or "stdout")}
+            audit(
+                ref.catalog_url,
+                actor=who,
+                action="pii.reveal",
+                entity_type="site",
+                entity_id=site,
+                site_code=site,
+                outcome=outcome,
+                details=details,
+            )
     err_console.print(f"{count} records exported" + (f" to {out}" if out else ""))
 
 

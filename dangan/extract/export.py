@@ -1,11 +1,12 @@
 """Export of extracted records: one per document with fields, contributions and validation outcome.
 
-Resident IDs are masked (``330106********123X``) unless the caller asks for full IDs explicitly.
+Every personal field (name, resident ID, phone, address, birth date, ethnicity, sex, person code: see
+``dangan.pii.PERSONAL_FIELDS``) is masked unless the caller asks for clear values explicitly; the CLI allows that
+only to an operator granted ``pii.reveal`` and records it in the audit trail.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from typing import Any, TextIO
@@ -14,8 +15,9 @@ from sqlalchemy import select
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Document
+from dangan.csvsafe import SafeDictWriter
 from dangan.extract.store import CONTRIBUTION_PREFIX, FORM_TYPE_FIELD, contribution_rows, current_fields
-from dangan.pii import mask_id, mask_name
+from dangan.pii import mask_field
 from dangan.quality.store import current_result
 
 STANDARD_FIELDS = (
@@ -40,7 +42,8 @@ FORMATS = ("jsonl", "csv")
 
 
 def iter_records(catalog_url: str, site: str, *, full_ids: bool = False) -> Iterator[dict[str, Any]]:
-    """Every document of ``site`` that has extracted fields, in document id order."""
+    """Every document of ``site`` that has extracted fields, in document id order (personal fields masked
+    unless ``full_ids``)."""
     with session_scope(catalog_url) as s:
         for doc in s.scalars(select(Document).where(Document.site_code == site).order_by(Document.id)):
             fields = current_fields(s, doc.id)
@@ -51,10 +54,8 @@ def iter_records(catalog_url: str, site: str, *, full_ids: bool = False) -> Iter
                 for name, fv in sorted(fields.items())
                 if not name.startswith(CONTRIBUTION_PREFIX) and name != FORM_TYPE_FIELD
             }
-            if values.get("id_number") and not full_ids:
-                values["id_number"] = mask_id(values["id_number"])
-            if values.get("name") and not full_ids:
-                values["name"] = mask_name(values["name"])
+            if not full_ids:
+                values = {name: mask_field(name, value) for name, value in values.items()}
             result = current_result(s, doc.id)
             yield {
                 "document_id": doc.id,
@@ -80,7 +81,7 @@ def write_records(records: Iterator[dict[str, Any]], out: TextIO, fmt: str = "js
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     count = 0
-    writer: csv.DictWriter | None = None
+    writer: SafeDictWriter | None = None
     for rec in records:
         if fmt == "jsonl":
             out.write(json.dumps(rec, ensure_ascii=False) + "\n")
@@ -98,7 +99,8 @@ def write_records(records: Iterator[dict[str, Any]], out: TextIO, fmt: str = "js
                     *STANDARD_FIELDS,
                     "contributions",
                 ]
-                writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+                # cells come from scans and file names: a leading = + - @ must not become a spreadsheet formula
+                writer = SafeDictWriter(out, fieldnames=columns, lineterminator="\n")
                 writer.writeheader()
             writer.writerow(
                 {

@@ -79,7 +79,10 @@ def test_review_and_export(truth_batch, tmp_path: Path) -> None:  # type: ignore
     assert len(rows) == len(ids) and {r["validation_status"] for r in rows} == {"passed"}
     assert right not in target.read_text(encoding="utf-8")
     assert {r["id_number"] for r in rows if r["source_file"] == bad} == {right[:6] + "********" + right[-4:]}
-    result = CliRunner().invoke(app, [*base, "export", "records", "--site", SITE, "--full-ids"])
+    grant = {"DANGAN_ACTOR": "li.ming", "DANGAN_ACCESS__GRANTS": '{"li.ming": ["pii.reveal"]}'}
+    reveal = [*base, "export", "records", "--site", SITE, "--full-ids", "--reason", "transfer case 2024-118"]
+    result = CliRunner().invoke(app, reveal, env=grant)
+    assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert {r["fields"]["id_number"] for r in records if r["source_file"] == bad} == {right}
     stmt = next(r for r in records if r["form_type"] == "account_statement")
