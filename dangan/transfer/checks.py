@@ -39,7 +39,6 @@ _EXEC_MAGIC = (
     (b"PK\x03\x04", "zip archive"),
 )
 _EXT_FORMAT = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "tif": "tiff", "tiff": "tiff", "pdf": "pdf", "webp": "webp"}
-_PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|RichMedia|XFA)\b")
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,11 @@ def check_path(path: str) -> str | None:
 
 
 def check_content(path: str, head: bytes, data: bytes | None) -> list[Problem]:
-    """Executable or active content where only scans, images and JSON belong."""
+    """Executable or active content where only scans, images and JSON belong.
+
+    PDFs are parsed (``dangan.imaging.pdf_active``): active features are looked for in the object graph, never
+    by searching bytes, which matched ``/JS`` inside compressed image data of dangan's own searchable PDFs.
+    """
     problems = [
         Problem(SECURITY, "EXECUTABLE_CONTENT", path, f"content looks like a {what}")
         for magic, what in _EXEC_MAGIC
@@ -84,9 +87,25 @@ def check_content(path: str, head: bytes, data: bytes | None) -> list[Problem]:
         problems.append(Problem(SECURITY, "CONTENT_TYPE_MISMATCH", path, f"content is not {_EXT_FORMAT[ext]}"))
     elif ext == "json" and head and head.lstrip()[:1] not in (b"{", b"["):
         problems.append(Problem(SECURITY, "CONTENT_TYPE_MISMATCH", path, "content is not JSON"))
-    if (data or head).lstrip()[:5] == b"%PDF-" and (found := _PDF_ACTIVE.search(data or head)):
-        problems.append(Problem(SECURITY, "ACTIVE_PDF_CONTENT", path, f"PDF with {found.group(1).decode()} action"))
+    if (data or head).lstrip()[:5] == b"%PDF-":
+        problems += _pdf_problems(path, ext, data, problems)
     return problems
+
+
+def _pdf_problems(path: str, ext: str, data: bytes | None, found: list[Problem]) -> list[Problem]:
+    """Active content of a PDF from its parsed object graph (``dangan.imaging.pdf_active``), never its raw bytes.
+
+    Codes: ``ACTIVE_PDF_CONTENT`` (which feature, reached how, in which object), ``PDF_UNREADABLE``,
+    ``PDF_TOO_COMPLEX``. Without ``data`` (a caller that kept only the head of a file not named .pdf) the PDF
+    cannot be examined, which is a refusal too.
+    """
+    if data is None:
+        if any(p.code == "CONTENT_TYPE_MISMATCH" for p in found):
+            return []  # already refused for being a PDF under another name
+        return [Problem(SECURITY, "CONTENT_TYPE_MISMATCH", path, f"content is a PDF under a .{ext} name")]
+    from dangan.imaging.pdf_active import scan_pdf
+
+    return [Problem(SECURITY, f.code, path, f.message) for f in scan_pdf(data)]
 
 
 def check_master(
