@@ -21,13 +21,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-SITE_CODE = re.compile(r"^\d{6}$")
+# ASCII only: \d would accept full-width and other Unicode digits (３３０１０６), and ``$`` a trailing newline;
+# such a code would be registered, then never match the code typed elsewhere, nor be a safe path or key part.
+SITE_CODE = re.compile(r"[0-9]{6}", re.ASCII)
 
 
 def validate_site_code(code: str) -> str:
-    """Return ``code`` if it is a 6-digit GB/T 2260 administrative code, else raise ``ValueError``."""
-    if not SITE_CODE.match(code or ""):
-        raise ValueError(f"site code must be a 6-digit GB/T 2260 administrative code, got {code!r}")
+    """Return ``code`` if it is exactly six ASCII digits (a GB/T 2260 code), else raise ``ValueError``."""
+    if not isinstance(code, str) or not SITE_CODE.fullmatch(code):
+        raise ValueError(f"site code must be a 6-digit GB/T 2260 administrative code (ASCII 0-9), got {code!r}")
     return code
 
 
@@ -37,6 +39,10 @@ class IngestSettings(BaseModel):
     chunk_size: int = Field(50, ge=1, le=2000, description="pages (files) per Prefect task")
     max_pixels: int = Field(250_000_000, ge=1_000_000, description="per page, checked before decoding")
     max_pdf_pages: int = Field(500, ge=1)
+    max_pages: int = Field(500, ge=1, description="pages of a multi-page TIFF, counted from its IFDs before decoding")
+    max_total_pixels: int = Field(
+        5_000_000_000, ge=1_000_000, description="all pages of one file together (~570 A4 pages at 300 dpi)"
+    )
     max_file_bytes: int = Field(2 * 1024**3, ge=1)
     pdf_render_dpi: int = Field(300, ge=72, le=1200)
     make_derivatives: bool = True
@@ -112,6 +118,55 @@ class AccessSettings(BaseModel):
     granted_by: str = Field("the archive room's head (档案室负责人)", description="who grants permissions")
 
 
+REPLICA_TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}", re.ASCII)
+
+
+class ReplicaTargetSettings(BaseModel):
+    """One place that keeps a second copy of masters (``[replication.targets.NAME]``).
+
+    Exactly one of ``url`` (a store URL: another bucket, or a folder; with ``removable`` a mounted removable
+    medium, which must exist: an unmounted path is refused, never filled on the local disk) and ``site`` (a
+    registered site whose store keeps the copy). ``sites``: the source sites it serves (empty: every site).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+    site: str | None = None
+    sites: list[str] = Field(default_factory=list)
+    removable: bool = False
+
+    @model_validator(mode="after")
+    def _one_location(self) -> ReplicaTargetSettings:
+        if (self.url is None) == (self.site is None):
+            raise ValueError("a replica target names exactly one of url= (a store) or site= (a registered site)")
+        if self.removable and self.url is None:
+            raise ValueError("removable = true needs url = the folder where the medium is mounted")
+        for code in [*self.sites, *([self.site] if self.site else [])]:
+            validate_site_code(code)
+        return self
+
+
+class ReplicationSettings(BaseModel):
+    """``[replication]``: where second copies of masters go (定期检测和拷贝), and how much a run does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    targets: dict[str, ReplicaTargetSettings] = Field(default_factory=dict)
+    chunk_size: int = Field(200, ge=1, le=5000, description="masters per replication task")
+    search_limit: int = Field(
+        10_000, ge=0, le=10_000_000, description="objects listed per store when a repair looks for a copy by metadata"
+    )
+
+    @field_validator("targets")
+    @classmethod
+    def _target_names(cls, value: dict[str, ReplicaTargetSettings]) -> dict[str, ReplicaTargetSettings]:
+        for name in value:
+            if not REPLICA_TARGET_NAME.fullmatch(name):
+                raise ValueError(f"replica target name {name!r}: lowercase letters, digits, '-' or '_' (at most 40)")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything dangan needs to run; see the module docstring for sources."""
 
@@ -130,6 +185,7 @@ class Settings(BaseSettings):
     derive: DeriveSettings = DeriveSettings()
     ocr: OcrSettings = OcrSettings()
     transfer: TransferSettings = TransferSettings()
+    replication: ReplicationSettings = ReplicationSettings()
     access: AccessSettings = AccessSettings()
     qa: dict[str, Any] = Field(default_factory=dict, description="QA threshold overrides")
     quality: dict[str, Any] = Field(default_factory=dict, description="validation rule overrides (QualityRules)")

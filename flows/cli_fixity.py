@@ -20,7 +20,13 @@ from flows.cli_support import cli_settings
 _out = Console()
 _err = Console(stderr=True)
 
-_STYLE = {"missing": "red", "changed": "bold red", "metadata_mismatch": "yellow", "untracked": "cyan"}
+_STYLE = {
+    "missing": "red",
+    "changed": "bold red",
+    "metadata_mismatch": "yellow",
+    "untracked": "cyan",
+    "unverifiable": "yellow",
+}
 
 
 def _cfg() -> Settings:
@@ -31,37 +37,71 @@ def fixity(
     site: Annotated[str, typer.Option("--site", help="site code to audit")],
     sample: Annotated[float, typer.Option("--sample", help="fraction of objects to re-hash, in (0, 1]")] = 1.0,
     seed: Annotated[int | None, typer.Option("--seed", help="sampling seed (repeat a sampled run)")] = None,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair", help="repair damaged objects by content from a verified copy (replicas, then other sites)"
+        ),
+    ] = False,
     repair_from: Annotated[
-        str | None, typer.Option("--repair-from", help="site code whose store holds replicas to repair from")
+        str | None, typer.Option("--repair-from", help="repair, looking in this site's store first")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as one JSON line")] = False,
     local: Annotated[bool, typer.Option("--local", help="run in this process without a Prefect flow run")] = False,
+    adopt_digests: Annotated[
+        bool,
+        typer.Option(
+            "--adopt-digests",
+            help="first record the digest of OCR objects catalogued without one (when the store's record agrees)",
+        ),
+    ] = False,
 ) -> None:
     """Verify every stored master, derivative, quarantined file and OCR output of a site (fixity audit)."""
     settings = _cfg()
+    adopted: dict[str, Any] | None = None
     try:
+        if adopt_digests:
+            adopted = _adopt(settings, site)
         if local:
             from dangan.fixity import audit_registered_site
 
             report = audit_registered_site(
-                settings, site, sample_fraction=sample, seed=seed, repair_from=repair_from
+                settings, site, sample_fraction=sample, seed=seed, repair_from=repair_from, repair=repair
             ).to_dict()
         else:
             from flows.fixity import fixity_audit
             from tasks.common import settings_payload
 
-            report = fixity_audit(site, sample, repair_from=repair_from, settings=settings_payload(settings), seed=seed)
+            report = fixity_audit(
+                site,
+                sample,
+                repair_from=repair_from,
+                settings=settings_payload(settings),
+                seed=seed,
+                repair=repair,
+            )
     except DanganError as exc:
         _err.print(f"[bold red]Error {exc.code}[/]: {exc.message}")
         if exc.hint:
             _err.print(f"[yellow]What to do:[/] {exc.hint}")
         raise typer.Exit(2) from None
+    if adopted is not None:
+        report = {**report, "adopted": adopted}
     if as_json:
         print(json.dumps(report, ensure_ascii=False))
     else:
         _print_tables(report)
     if not report["passed"]:
         raise typer.Exit(1)
+
+
+def _adopt(settings: Settings, site: str) -> dict[str, Any]:
+    """Digests adopted for OCR objects that had none (``dangan.fixity.adopt``), as a report dict."""
+    from dangan.fixity.adopt import adopt_ocr_digests
+    from dangan.fixity.run import site_stores
+
+    ref, store, _ = site_stores(settings, site)
+    return adopt_ocr_digests(ref.catalog_url, store, ref.code, actor=settings.actor).to_dict()
 
 
 def _print_tables(report: dict[str, Any]) -> None:
@@ -85,6 +125,17 @@ def _print_tables(report: dict[str, Any]) -> None:
             style = "green" if row["repaired"] == "yes" else _STYLE.get(row["status"])
             table.add_row(*(str(v) for v in row.values()), style=style)
         _out.print(table)
+    adopted = report.get("adopted")
+    if adopted is not None:
+        _out.print(f"digests adopted for {len(adopted['adopted'])} OCR object(s)")
+        for key, code in sorted(adopted["refused"].items()):
+            _out.print(f"[yellow]not adopted[/] {key}: {code} (bytes and the store's record disagree or are gone)")
+    if counts.get("unverifiable"):
+        _out.print(
+            f"[yellow]{counts['unverifiable']} object(s) unverifiable (FIXITY_DIGEST_UNRECORDED)[/]: the catalog "
+            "has no digest for them. What to do: run again with --adopt-digests. "
+            "目录中无摘要，请加 --adopt-digests 重新运行。"
+        )
     verdict = "[green]all verified[/]" if report["passed"] else f"[red]{counts['failed']} failure(s) remain[/]"
     _out.print(verdict)
 

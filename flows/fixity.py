@@ -1,4 +1,4 @@
-"""Flow ``fixity_audit``: re-hash a site's stored objects against the catalog, repair from a replica site.
+"""Flow ``fixity_audit``: re-hash a site's stored objects against the catalog, repair by content.
 
 Chunks of keys run as concurrent tasks; a progress artifact follows them. At the end: a markdown summary, a
 table of findings, and one Prefect event per finding (``dangan.fixity.failed`` for objects still damaged,
@@ -35,11 +35,13 @@ def fixity_audit(
     settings: dict[str, Any] | None = None,
     seed: int | None = None,
     chunk_size: int | None = None,
+    repair: bool = False,
 ) -> dict[str, Any]:
     """Audit ``site`` (all objects, or a ``sample_fraction`` chosen by ``seed``); returns the report dict.
 
-    ``repair_from`` names a site whose store holds replicas under the same keys: missing and changed objects
-    are restored from it when its copy has the catalogued SHA-256.
+    ``repair`` restores missing and changed objects by content from a verified copy in any store the
+    configuration names (replica targets, then other sites); ``repair_from`` (implies ``repair``) names a
+    site whose store is searched first.
     """
     cfg = load_settings(**(settings or {}))
     payload = settings_payload(cfg)
@@ -55,7 +57,8 @@ def fixity_audit(
     # Called from a sync flow, Prefect's sync/async wrapper returns the id itself, not a coroutine.
     progress = cast(UUID, create_progress_artifact(0.0, key=f"fixity-progress-{site}", description="chunks re-hashed"))
     futures = [
-        chunk_task.submit(payload, site, keys, plan.run_id, repair_from, index=i) for i, keys in enumerate(plan.chunks)
+        chunk_task.submit(payload, site, keys, plan.run_id, repair_from, index=i, repair=repair)
+        for i, keys in enumerate(plan.chunks)
     ]
     steps = len(futures) + 1  # + the untracked listing
     results = []
@@ -79,8 +82,8 @@ def fixity_audit(
 
 def _emit(site: str, report: dict[str, Any]) -> None:
     for f in report["findings"]:
-        if f["status"] == "untracked":
-            event = "dangan.fixity.untracked"
+        if f["status"] in ("untracked", "unverifiable"):  # reported, not failures
+            event = f"dangan.fixity.{f['status']}"
         elif f["repaired"]:
             event = "dangan.fixity.repaired"
         else:

@@ -18,6 +18,7 @@ from dangan.fixity import (
     audit_untracked,
     finish_run,
     plan_run,
+    repair_finder,
     site_stores,
 )
 from dangan.fixity.model import ObjectCheck
@@ -49,14 +50,24 @@ def chunk_task(
     repair_from: str | None = None,
     index: int = 0,
     limits: bool = True,
+    repair: bool = False,
 ) -> dict[str, Any]:
-    """Re-hash (and repair) one chunk, holding a ``storage-{site}`` slot when ``limits``; a ChunkResult dict."""
+    """Re-hash (and, with ``repair`` or ``repair_from``, repair by content) one chunk, holding a
+    ``storage-{site}`` slot when ``limits``; a ChunkResult dict."""
     cfg = settings_from(settings)
-    ref, store, replica = site_stores(cfg, site, repair_from)
+    ref, store, _ = site_stores(cfg, site, repair_from)
+    finder = repair_finder(cfg, site, repair_from) if repair or repair_from else None
 
     def run() -> ChunkResult:
         return audit_chunk(
-            ref.catalog_url, store, ref.code, keys, run_id=run_id, replica_store=replica, actor=cfg.actor
+            ref.catalog_url,
+            store,
+            ref.code,
+            keys,
+            run_id=run_id,
+            finder=finder,
+            location=ref.store_url,
+            actor=cfg.actor,
         )
 
     if not limits:

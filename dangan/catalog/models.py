@@ -61,10 +61,37 @@ class Site(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SiteKey(Base):
+    """A site's public signing key (dangan/transfer/keys.py): active, retired (rotated) or revoked. No foreign key
+    to ``site``: another county's key may be trusted before that county is registered as a transfer partner."""
+
+    __tablename__ = "site_key"
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_code: Mapped[str] = mapped_column(String(6), index=True)
+    algorithm: Mapped[str] = mapped_column(String(20))
+    public_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(500))
+
+
 class ScanBatch(Base):
     """One delivery of scanner output (a hot folder or inbox prefix), with its manifest."""
 
     __tablename__ = "scan_batch"
+    __table_args__ = (
+        # one open batch per site and source: two ingests of one folder started at once share it (migration 0010)
+        Index(
+            "uq_scan_batch_open_source",
+            "site_code",
+            "source_key",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     site_code: Mapped[str] = mapped_column(ForeignKey("site.code"), index=True)
     source: Mapped[str] = mapped_column(String(1000))
@@ -257,6 +284,12 @@ class OcrResult(Base):
     seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     object_key: Mapped[str | None] = mapped_column(String(500))
+    # digests of the JSON object and its hOCR sibling (fixity); NULL on rows from before migration 0008 until
+    # `dangan fixity --adopt-digests` records them
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    hocr_sha256: Mapped[str | None] = mapped_column(String(64))
+    hocr_size: Mapped[int | None] = mapped_column(BigInteger)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -330,3 +363,4 @@ class AuditEvent(Base):
 
 
 import dangan.catalog.validation_models  # noqa: E402,F401  (validation_result joins Base.metadata for Alembic)
+import dangan.catalog.replica_models  # noqa: E402,F401  (replica joins Base.metadata for Alembic)

@@ -18,7 +18,7 @@ from dangan.fixity.check import check_object, repair_object
 from dangan.fixity.model import FAILURES, ChunkResult, FixityReport, ObjectCheck, Status, Target
 from dangan.fixity.plan import catalogued_keys, is_sampled
 from dangan.fixity.report import finding_rows, fixity_markdown
-from dangan.fixity.run import audit_registered_site, site_stores
+from dangan.fixity.run import audit_registered_site, repair_finder, site_stores
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -42,5 +42,6 @@ __all__ = [
     "object_entity_id",
     "plan_run",
     "repair_object",
+    "repair_finder",
     "site_stores",
 ]

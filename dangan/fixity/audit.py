@@ -5,9 +5,9 @@ chunks as separate tasks (``tasks/fixity.py``); :func:`audit_site` runs them all
 
 Audit trail: one ``audit_event`` per finding (``fixity.missing|changed|metadata_mismatch|untracked``, entity
 type ``object``, entity id :func:`object_entity_id` of the key, the key itself in details), one
-``fixity.repaired`` per repaired object, and one ``fixity.run`` summary per run; nothing for OK objects.
-Untracked objects (e.g. a master stored just before a crash, adopted by the next ingest) are reported,
-never deleted.
+``fixity.repaired`` per repaired object (where the verified copy came from, its digests), and one
+``fixity.run`` summary per run; nothing for OK objects. Untracked objects (e.g. a master stored just before
+a crash, adopted by the next ingest) are reported, never deleted.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any
 
 from dangan.catalog.audit import record
 from dangan.catalog.db import session_scope
-from dangan.fixity.check import check_object, repair_object
+from dangan.fixity.check import check_object
+from dangan.fixity.locate import ContentFinder, RepairSource, repair_by_content
 from dangan.fixity.model import ChunkResult, FixityReport, ObjectCheck, Status
 from dangan.fixity.plan import (
     catalogued_keys,
@@ -88,12 +89,20 @@ def audit_chunk(
     *,
     run_id: str,
     replica_store: ObjectStore | None = None,
+    finder: ContentFinder | None = None,
+    location: str | None = None,
     actor: str = "fixity-audit",
 ) -> ChunkResult:
-    """Re-hash the catalogued objects at ``keys``, repair from ``replica_store`` if given, record findings.
+    """Re-hash the catalogued objects at ``keys``; repair damaged ones by content, record findings.
 
-    Each finding's events are written as soon as it is known, so a retried chunk loses no repair record.
+    ``finder`` searches the stores a repair may copy from (see ``dangan.fixity.locate``); ``replica_store``
+    alone is the older form (one store, searched by the same content rules). ``location`` identifies
+    ``store`` (its URL) so a damaged object is never its own copy. Each finding's events are written as soon
+    as it is known, so a retried chunk loses no repair record.
     """
+    if finder is None and replica_store is not None:
+        finder = ContentFinder([RepairSource(f"store:{replica_store.name}", replica_store, replica_store.name)], [site])
+    where = location or store.name
     result = ChunkResult()
     for target in resolve_targets(catalog_url, site, keys):
         check = check_object(store, target)
@@ -101,9 +110,9 @@ def audit_chunk(
         if check.status is Status.OK:
             result.ok += 1
             continue
-        if replica_store is not None:
-            repair_object(store, replica_store, target, check)
-        _record_findings(catalog_url, site, [check], run_id, actor, replica_store)
+        if finder is not None:
+            repair_by_content(store, where, target, check, finder)
+        _record_findings(catalog_url, site, [check], run_id, actor)
         result.findings.append(check)
     return result
 
@@ -136,7 +145,7 @@ def _unreferenced(
         for key, sha, size in listed
         if key not in known
     ]
-    _record_findings(catalog_url, site, out, run_id, actor, None)
+    _record_findings(catalog_url, site, out, run_id, actor)
     return out
 
 
@@ -146,7 +155,6 @@ def _record_findings(
     checks: list[ObjectCheck],
     run_id: str,
     actor: str,
-    replica: ObjectStore | None,
 ) -> None:
     if not checks:
         return
@@ -164,7 +172,7 @@ def _record_findings(
             if c.repair_error:
                 details["repair_error"] = c.repair_error
             entity = object_entity_id(c.key)
-            outcome = "warning" if c.status is Status.UNTRACKED else "failed"
+            outcome = "warning" if c.status in (Status.UNTRACKED, Status.UNVERIFIABLE) else "failed"
             record(
                 s,
                 actor=actor,
@@ -176,8 +184,17 @@ def _record_findings(
                 details=details,
             )
             if c.repaired:
-                source = {"run_id": run_id, "key": c.key, "kind": c.kind, "sha256": c.expected}
-                source["replica"] = replica.name if replica is not None else None
+                origin = c.repaired_from or {}
+                source = {
+                    "run_id": run_id,
+                    "key": c.key,
+                    "kind": c.kind,
+                    "sha256": c.expected,
+                    "sm3": origin.get("sm3"),
+                    "source": origin.get("source"),
+                    "replica": origin.get("store"),
+                    "from_key": origin.get("key"),
+                }
                 record(
                     s,
                     actor=actor,
@@ -238,18 +255,31 @@ def audit_site(
     seed: int | None = None,
     chunk: int | None = None,
     replica_store: ObjectStore | None = None,
+    finder: ContentFinder | None = None,
+    location: str | None = None,
     actor: str = "fixity-audit",
 ) -> FixityReport:
     """Audit every (or a deterministic sample of the) catalogued object(s) of ``site`` in this process.
 
     Re-hashes masters, derivatives, quarantined originals and OCR outputs; reports missing, changed and
-    metadata-mismatched objects and untracked ones under masters/derivatives; repairs from
-    ``replica_store`` (same keys) when given; writes the audit events described in the module docstring.
-    ``chunk`` is the number of keys per chunk (default ``DEFAULT_CHUNK``), as the flow's tasks get them.
+    metadata-mismatched objects and untracked ones under masters/derivatives; repairs by content from the
+    stores of ``finder`` (or ``replica_store``) when given; writes the audit events described in the module
+    docstring. ``chunk`` is the number of keys per chunk (default ``DEFAULT_CHUNK``), as the flow's tasks get
+    them.
     """
     plan = plan_run(catalog_url, site, sample_fraction=sample_fraction, seed=seed, chunk=chunk)
     results = [
-        audit_chunk(catalog_url, store, site, keys, run_id=plan.run_id, replica_store=replica_store, actor=actor)
+        audit_chunk(
+            catalog_url,
+            store,
+            site,
+            keys,
+            run_id=plan.run_id,
+            replica_store=replica_store,
+            finder=finder,
+            location=location,
+            actor=actor,
+        )
         for keys in plan.chunks
     ]
     untracked = audit_untracked(catalog_url, store, site, run_id=plan.run_id, actor=actor)

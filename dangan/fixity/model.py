@@ -9,29 +9,42 @@ from typing import Any
 
 
 class Status(StrEnum):
-    """Outcome of checking one object (``untracked``: stored, but no catalog row references it)."""
+    """Outcome of checking one object (``untracked``: stored, but no catalog row references it;
+    ``unverifiable``: catalogued without a SHA-256, so its bytes cannot be verified)."""
 
     OK = "ok"
     MISSING = "missing"
     CHANGED = "changed"
     METADATA_MISMATCH = "metadata_mismatch"
     UNTRACKED = "untracked"
+    UNVERIFIABLE = "unverifiable"
 
 
 #: Statuses that mean catalogued content is not (verifiably) what was recorded.
 FAILURES = (Status.MISSING, Status.CHANGED, Status.METADATA_MISMATCH)
 
+#: Stable code of each finding (reports, events); the store's codes where one exists.
+CODES = {
+    Status.MISSING: "STORE_NOT_FOUND",
+    Status.CHANGED: "STORE_CHECKSUM_MISMATCH",
+    Status.METADATA_MISMATCH: "STORE_METADATA_MISMATCH",
+    Status.UNTRACKED: "FIXITY_UNTRACKED",
+    Status.UNVERIFIABLE: "FIXITY_DIGEST_UNRECORDED",
+}
+
 
 @dataclass(frozen=True)
 class Target:
-    """A catalogued object to verify. ``expected`` is the catalog SHA-256; None when only the store's own
-    metadata records it (OCR JSON/hOCR objects). ``retain_until``: the catalog's retention (masters), which a
-    repair re-applies."""
+    """A catalogued object to verify. ``expected`` is the catalog SHA-256; None when the catalog records none
+    (OCR rows from before migration 0008: the object is ``unverifiable``). ``retain_until``: the catalog's
+    retention (masters), which a repair re-applies. ``sm3``: an SM3 digest recorded for the content (by a
+    verified replica), checked too."""
 
     key: str
     kind: str  # master | derivative | quarantine | ocr
     expected: str | None
     retain_until: datetime | None = None
+    sm3: str | None = None
 
 
 @dataclass
@@ -51,20 +64,29 @@ class ObjectCheck:
     size: int | None = None
     repaired: bool = False
     repair_error: str | None = None
+    #: Where a repair took the verified copy from: ``{"source", "store", "key", "sha256", "sm3"}``.
+    repaired_from: dict[str, Any] | None = None
 
     @property
     def failed(self) -> bool:
         """A catalogued object that is still not what was recorded (repaired ones are not)."""
         return self.status in FAILURES and not self.repaired
 
+    @property
+    def code(self) -> str | None:
+        """The finding's stable code (None for an OK object)."""
+        return CODES.get(self.status)
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["status"] = str(self.status)
+        out["code"] = self.code
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ObjectCheck:
-        return cls(**{**data, "status": Status(data["status"])})
+        fields = {k: v for k, v in data.items() if k != "code"}
+        return cls(**{**fields, "status": Status(data["status"])})
 
 
 @dataclass
@@ -122,8 +144,12 @@ class FixityReport:
         return [f for f in self.findings if f.status is Status.UNTRACKED]
 
     @property
+    def unverifiable(self) -> list[ObjectCheck]:
+        return [f for f in self.findings if f.status is Status.UNVERIFIABLE]
+
+    @property
     def passed(self) -> bool:
-        """True when no failure remains (untracked objects are reported, not failures)."""
+        """True when no failure remains (untracked and unverifiable objects are reported, not failures)."""
         return not self.failures
 
     def counts(self) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """What a fixity audit checks: every object the catalog references for a site, optionally a sample of them.
 
 Objects are masters, derivatives (document PDFs included), quarantined originals, and per-page OCR JSON/hOCR.
-The catalog keeps SHA-256 for all but the OCR outputs, whose SHA-256 lives only in the store's metadata.
+The catalog keeps the SHA-256 of each (OCR outputs: ``ocr_result.sha256`` / ``hocr_sha256`` since migration
+0008; rows from before have none and their objects are reported ``unverifiable``).
 Sampling is by key hash: ``sha256(seed, key) < fraction``, so the same seed selects the same objects on every
 run, and an object keeps its selection as the site grows.
 """
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Derivative, Master, OcrResult, Page, QuarantineItem
+from dangan.catalog.replica_models import Replica
 from dangan.errors import ConfigError
 from dangan.fixity.model import Target
 
@@ -100,10 +102,17 @@ def resolve_targets(catalog_url: str, site: str, keys: list[str]) -> list[Target
 
 
 def _targets(s: Session, site: str, keys: list[str]) -> Iterator[Target]:
+    # An SM3 recorded by a verified replica copy is checked too when a repair reads a candidate copy.
+    sm3s = dict(
+        s.execute(
+            select(Replica.object_key, Replica.sm3).where(Replica.object_key.in_(keys), Replica.sm3.is_not(None))
+        ).all()
+    )
     masters = select(Master.object_key, Master.sha256, Master.retain_until)
     for key, sha, retain in s.execute(masters.where(Master.site_code == site, Master.object_key.in_(keys))):
         # SQLite hands back naive datetimes; the catalog stores UTC.
-        yield Target(key, "master", sha, retain.replace(tzinfo=UTC) if retain and retain.tzinfo is None else retain)
+        retain = retain.replace(tzinfo=UTC) if retain and retain.tzinfo is None else retain
+        yield Target(key, "master", sha, retain, sm3s.get(key))
     derivs = select(Derivative.object_key, Derivative.sha256).join(Page, Page.id == Derivative.page_id)
     for key, sha in s.execute(derivs.where(Page.site_code == site, Derivative.object_key.in_(keys))):
         yield Target(key, "derivative", sha)
@@ -115,11 +124,18 @@ def _targets(s: Session, site: str, keys: list[str]) -> Iterator[Target]:
             yield Target(qkey, "quarantine", qsha)
     wanted = set(keys)
     json_keys = {k.removesuffix(HOCR) + JSON if k.endswith(HOCR) else k for k in keys}
-    ocr = select(OcrResult.object_key, OcrResult.error).join(Page, Page.id == OcrResult.page_id)
-    for json_key, error in s.execute(ocr.where(Page.site_code == site, OcrResult.object_key.in_(json_keys))):
+    ocr = select(OcrResult.object_key, OcrResult.error, OcrResult.sha256, OcrResult.hocr_sha256).join(
+        Page, Page.id == OcrResult.page_id
+    )
+    digests: dict[str, str | None] = {}
+    for json_key, error, sha, hocr_sha in s.execute(
+        ocr.where(Page.site_code == site, OcrResult.object_key.in_(json_keys))
+    ):
         for key in _ocr_keys(json_key, error):
-            if key in wanted:
-                yield Target(key, "ocr", None)
+            if key in wanted:  # a row that records the digest wins over one that does not (same key)
+                digests[key] = digests.get(key) or (hocr_sha if key.endswith(HOCR) else sha)
+    for key, expected in digests.items():
+        yield Target(key, "ocr", expected)
 
 
 def referenced(catalog_url: str, keys: list[str]) -> set[str]:

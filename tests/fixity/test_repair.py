@@ -66,10 +66,13 @@ def test_repair_refused_when_replica_cannot_supply_the_recorded_bytes(archive: A
     assert store.get(damaged) == before  # nothing half-restored
 
 
-def test_replica_must_be_another_store(archive: Archive) -> None:
+def test_repair_from_must_be_another_site(archive: Archive) -> None:
+    # A site sharing the store is a fine source now (its copies live under its own keys); the site itself is not.
     add_site(archive.settings, REPLICA, "同一存储", store_url=archive.ref.store_url)
-    with pytest.raises(ConfigError):
-        audit_registered_site(archive.settings, SITE, repair_from=REPLICA)
+    assert audit_registered_site(archive.settings, SITE, repair_from=REPLICA).passed
+    with pytest.raises(ConfigError) as refused:
+        audit_registered_site(archive.settings, SITE, repair_from=SITE)
+    assert refused.value.code == "FIXITY_REPAIR_SOURCE_INVALID"
 
 
 def test_s3_classification_and_repair(s3_server: S3TestServer, s3_bucket: str, tmp_path: Path) -> None:
