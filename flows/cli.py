@@ -35,9 +35,12 @@ def _settings() -> Settings:
 @app.callback()
 def main(
     data_dir: Annotated[Path | None, typer.Option(help="data folder (default ./.dangan or DANGAN_DATA_DIR)")] = None,
+    actor: Annotated[
+        str | None, typer.Option(help="acting operator for permissions and audit (default: settings actor)")
+    ] = None,
 ) -> None:
     """Load settings once; keep Prefect local and offline."""
-    State.settings = load_settings(data_dir=data_dir)
+    State.settings = load_settings(data_dir=data_dir, actor=actor)
     apply_offline_environment(State.settings)
 
 
@@ -79,12 +82,14 @@ def sites_add(
     name: Annotated[str, typer.Option(help="site name, e.g. 杭州市西湖区")],
     store: Annotated[str | None, typer.Option(help="object store URL (folder or s3://bucket/prefix?...)")] = None,
     database: Annotated[str | None, typer.Option(help="catalog URL (default: the home catalog)")] = None,
+    update: Annotated[bool, typer.Option(help="change a registered site's locations (needs sites.admin)")] = False,
+    force: Annotated[bool, typer.Option(help="re-point even if the new location lacks the site's objects")] = False,
 ) -> None:
-    """Register a county site (or update its name and locations)."""
+    """Register a county site (or rename it; moving its locations needs --update). Audited."""
     from dangan.catalog.sites import add_site
 
     try:
-        ref = add_site(_settings(), code, name, store_url=store, catalog_url=database)
+        ref = add_site(_settings(), code, name, store_url=store, catalog_url=database, update=update, force=force)
         _open_store(ref.store_url)
     except DanganError as exc:
         _fail(exc)
@@ -357,7 +362,9 @@ def search(
     site: Annotated[str, typer.Option(help="site code")],
     limit: Annotated[int, typer.Option(help="most hits shown")] = 50,
 ) -> None:
-    """Full-text search over the site's OCR results (whitespace-insensitive)."""
+    """Full-text search over the site's OCR results (whitespace-insensitive). Queries with 4+ digits in a row
+    (identity or phone numbers) need the pii.reveal permission and are audited."""
+    from dangan.access import guard_search
     from dangan.catalog.sites import get_site
     from dangan.ocr.stage import search_text
     from dangan.pii import Masker
@@ -365,6 +372,7 @@ def search(
 
     try:
         ref = get_site(_settings(), site)
+        guard_search(_settings(), ref.catalog_url, site, text)
     except DanganError as exc:
         _fail(exc)
     hits = search_text(ref.catalog_url, site, text, limit)

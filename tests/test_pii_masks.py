@@ -33,8 +33,10 @@ def test_names_show_at_most_the_first_character() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["钟燕", "欧阳娜娜", "张", "钟燕 女 汉族", "13812345678", "0571-87654321", "浙江省杭州市西湖区长江路8号", "1986-05-07",
-     "苗族", "330159127085", "12", "123", "33010682120702", "330106821207023"],
+    [
+        *("钟燕", "欧阳娜娜", "张", "钟燕 女 汉族", "13812345678", "0571-87654321", "浙江省杭州市西湖区长江路8号"),
+        *("1986-05-07", "苗族", "330159127085", "12", "123", "33010682120702", "330106821207023"),
+    ],
 )
 @pytest.mark.parametrize("field", sorted(PERSONAL_FIELDS))
 def test_every_field_mask_hides_at_least_as_much_as_it_shows(field: str, value: str) -> None:

@@ -64,7 +64,8 @@ def test_reveal_needs_a_reason_and_the_permission_and_is_audited(truth_batch, tm
 
     no_reason = runner.invoke(app, [*export, "--reveal"], env=GRANT)
     assert no_reason.exit_code == 2 and "ACCESS_REASON_REQUIRED" in no_reason.output
-    denied = runner.invoke(app, [*export, "--full-ids", "--reason", "transfer case 2024-118"], env={"DANGAN_ACTOR": "wang"})
+    reason = ["--reason", "transfer case 2024-118"]
+    denied = runner.invoke(app, [*export, "--full-ids", *reason], env={"DANGAN_ACTOR": "wang"})
     assert denied.exit_code == 2 and "ACCESS_DENIED" in denied.output and "pii.reveal" in denied.output
     assert "档案室负责人" in denied.output and "{" not in denied.stdout  # who grants it; no record printed
     with_env_grant = {**GRANT, "DANGAN_ACCESS__GRANTS": '{"someone.else": ["pii.reveal"]}'}
