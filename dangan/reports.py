@@ -106,7 +106,8 @@ def batch_masker(
     if manifest_rows is None and store is not None and manifest_key:
         from dangan.ingest.manifest import parse_manifest
 
-        manifest_rows = parse_manifest(store.get(manifest_key), site=site).rows.values()
+        parsed = parse_manifest(store.get(manifest_key), site=site)
+        manifest_rows = [*parsed.rows.values(), *parsed.rejected.values()]  # a rejected line's values too
     for row in manifest_rows or ():
         ids.append(row.resident_id)
         names.append(row.name)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import BatchFile, Master, Page, QualityIssue, QuarantineItem, ScanBatch
@@ -93,14 +95,11 @@ def open_batch(
     key = source_key(site, src.description)
     store = _store(ref)
     with session_scope(ref.catalog_url) as s:
-        batch = s.scalars(
-            select(ScanBatch).filter_by(site_code=site, source_key=key).order_by(ScanBatch.created_at.desc())
-        ).first()
+        batch = find_batch(s, site, key)
         if batch is None:
-            batch = ScanBatch(site_code=site, source=src.description, source_key=key, operator=operator)
-            s.add(batch)
-            s.flush()
-        else:
+            fresh = ScanBatch(site_code=site, source=src.description, source_key=key, operator=operator, status="open")
+            batch = _create_batch(s, fresh)
+        if batch.status != "open":
             transition(s, batch, "open", actor=settings.actor, details={"reason": "re-run"})
         if raw is not None:
             sha = hashlib.sha256(raw).hexdigest()
@@ -120,12 +119,36 @@ def open_batch(
     )
 
 
+def find_batch(s: Session, site: str, key: str) -> ScanBatch | None:
+    """The newest batch from this source (a re-run reopens it)."""
+    return s.scalars(
+        select(ScanBatch).filter_by(site_code=site, source_key=key).order_by(ScanBatch.created_at.desc())
+    ).first()
+
+
+def _create_batch(s: Session, batch: ScanBatch) -> ScanBatch:
+    """Insert ``batch``, or return the open batch of the same source that a concurrent ingest created first.
+
+    The catalog decides (one open batch per site and source, migration 0010): two ingests of one folder started
+    at once share one batch instead of splitting its files between two.
+    """
+    try:
+        with s.begin_nested():
+            s.add(batch)
+    except IntegrityError:
+        winner = find_batch(s, batch.site_code, batch.source_key)
+        if winner is None:  # another constraint failed: not the race resolved here
+            raise
+        return winner
+    return batch
+
+
 def context_for(
     settings: Settings, ref: SiteRef, batch_id: str, manifest_given: bool, manifest: Manifest | None = None
 ) -> IngestContext:
     """Build the per-chunk context from settings (thresholds and limits validated here, once)."""
     ing = settings.ingest
-    rows = manifest.rows.values() if manifest else ()
+    ids, names = manifest.personal_values() if manifest else ([], [])
     return IngestContext(
         site=ref.code,
         batch_id=batch_id,
@@ -139,7 +162,7 @@ def context_for(
         make_derivatives=ing.make_derivatives,
         max_file_bytes=ing.max_file_bytes,
         manifest_given=manifest_given,
-        mask=Masker([r.resident_id for r in rows], [r.name for r in rows]),
+        mask=Masker(ids, names),
     )
 
 
@@ -161,7 +184,8 @@ def run_chunk(
             outcomes.append(gone)
             continue
         row = parsed.rows.get(name) if parsed else None
-        outcome = asdict(ingest_file(ctx, src, item, row))
+        rejected = parsed.rejected.get(name) if parsed else None
+        outcome = asdict(ingest_file(ctx, src, item, row, rejected))
         record_outcome(ref.catalog_url, batch_id, outcome)
         outcomes.append(outcome)
     return outcomes

@@ -26,7 +26,7 @@ from dangan.imaging.decode import DecodedPage, DecodeLimits, iter_pages, probe
 from dangan.imaging.derive import DeriveParams, make_ocr_derivative
 from dangan.imaging.qa import QaThresholds, evaluate, measure
 from dangan.ingest import register
-from dangan.ingest.manifest import ManifestRow
+from dangan.ingest.manifest import ManifestRow, RejectedRow
 from dangan.ingest.source import Source, SourceFile
 from dangan.keys import EXT_BY_FORMAT, derivative_key, master_key, quarantine_key
 from dangan.pii import MASK_IDS, Masker
@@ -75,8 +75,14 @@ class _PreparedPage:
     issues: list[Any]
 
 
-def ingest_file(ctx: IngestContext, source: Source, item: SourceFile, row: ManifestRow | None) -> FileOutcome:
-    """Ingest one file; permanent problems end as a quarantine item, transient ones propagate (retry)."""
+def ingest_file(
+    ctx: IngestContext, source: Source, item: SourceFile, row: ManifestRow | None, rejected: RejectedRow | None = None
+) -> FileOutcome:
+    """Ingest one file; permanent problems end as a quarantine item, transient ones propagate (retry).
+
+    ``rejected``: the file's manifest line has bad values; the file is quarantined (``INGEST_MANIFEST_INVALID``)
+    rather than filed under a person, site or date the catalog cannot trust.
+    """
     if item.problem is not None:
         data = _read_if_safe(source, item)
         return _quarantine(ctx, item, data, item.problem)
@@ -89,6 +95,8 @@ def ingest_file(ctx: IngestContext, source: Source, item: SourceFile, row: Manif
         existing = register.find_master(s, ctx.site, sha)
         if existing is not None:
             return _existing(ctx, item, data, existing)
+    if rejected is not None:
+        return _quarantine(ctx, item, data, rejected.quarantine_error())
     if ctx.manifest_given and row is None:
         err = PermanentError(f"{item.name} is not listed in the batch manifest", name=item.name)
         return _quarantine(ctx, item, data, {**err.to_dict(), "code": "INGEST_NOT_IN_MANIFEST"})

@@ -69,6 +69,12 @@ class LocalFolderSource:
         files: list[SourceFile] = []
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for d in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
+                dirnames.remove(d)  # never followed (it may lead out of the folder, or in a circle), but reported
+                path = Path(dirpath) / d
+                rel = normalize_name(path.relative_to(self.root).as_posix())
+                if not any(fnmatch.fnmatch(rel, pat) for pat in self.ignore):
+                    files.append(self._linked_folder(path, rel))
             for fn in sorted(filenames):
                 path = Path(dirpath) / fn
                 rel = normalize_name(path.relative_to(self.root).as_posix())
@@ -76,6 +82,18 @@ class LocalFolderSource:
                     continue
                 files.append(self._entry(path, rel))
         return _flag_collisions(files)
+
+    def _linked_folder(self, path: Path, rel: str) -> SourceFile:
+        """A link to a folder inside the source: listed with ``PATH_UNSAFE`` (quarantined, nothing read), so a
+        scanner folder linked in rather than copied is not left out of the batch without a word."""
+        err = UnsafePath(
+            f"{rel} is a link to a folder; linked folders are not followed, so its files were not ingested",
+            hint="Copy the folder's files into the batch folder (not a link) and run the batch again "
+            "(请将文件复制到批次目录，不要使用链接，然后重新运行).",
+            name=rel,
+            kind="folder_link",
+        )
+        return SourceFile(rel, 0, str(path), problem=err.to_dict())
 
     def _entry(self, path: Path, rel: str) -> SourceFile:
         real = path.resolve()

@@ -15,13 +15,13 @@ document is always clean and, with ``degrade``, the first page of the second doc
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dangan.csvsafe import SafeDictWriter
 from dangan.errors import ConfigError
 from dangan.samples import degrade as scanner
 from dangan.samples import forms, writers
@@ -115,7 +115,7 @@ def generate_samples(
         if bad_files and p["index"] == 0:
             rows += _bad_files(batch, p, site, operator, layout_rng.choice(dpi), seed)
     with batch.manifest_path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+        writer = SafeDictWriter(fh, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return batch

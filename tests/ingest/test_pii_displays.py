@@ -1,6 +1,6 @@
 """File names that carry a person's name and ID never reach an operator's screen, an artifact or a log unmasked.
 
-Scanners name files after people (``钟燕_登记表.png``, ``330106198212070023_1.tif``) and folders after IDs; the
+Scanners name files after people (``钟燕_登记表.png``, ``330106198212070024_1.tif``) and folders after IDs; the
 batch manifest says whose they are. Every display masks them: the ingest summary artifacts, the 四性检测
 report, ``dangan ingest`` (tables and ``--json``), ``dangan search``, the review form and ``dangan export``.
 """
@@ -24,7 +24,7 @@ from dangan.pii import mask_id, mask_name
 from tests.ingest import badfiles
 
 SITE = "330106"
-RID, NAME = "330106198212070023", "钟燕"
+RID, NAME = "330106198212070024", "钟燕"
 SECRETS = (RID, NAME, "19821207")  # the birth date is the part of an ID a mask must drop
 runner = CliRunner()
 
