@@ -135,8 +135,16 @@ def status(
         ("quality_issues", "Quality issues by code"),
         ("quarantined", "Quarantined files by code"),
         ("transfers", "Transfers by state"),
+        ("outputs", "OCR outputs (results per page, searchable PDFs per document)"),
     ):
         console.print(counts_table(f"{title} · site {site}", data[key]))
+    gaps = data["outputs"]
+    if gaps["ocr_missing"] or gaps["pdf_missing"] or gaps["pdf_stale"]:
+        err_console.print(
+            f"[yellow]{gaps['ocr_missing']} page(s) lost their OCR result, {gaps['pdf_missing']} searchable PDF(s) "
+            f"missing, {gaps['pdf_stale']} stale.[/] What to do: rerun `dangan digitize` on the batch (or the "
+            "ocr-pages flow): it builds what is missing. 缺少双层PDF：请重新运行数字化流程补建。"
+        )
 
 
 @app.command()
@@ -587,7 +595,7 @@ def _register_plugins() -> None:
     """Command groups that live beside their flows (transfer, fixity, extraction/review/export)."""
     import importlib
 
-    for name in ("flows.cli_transfer", "flows.cli_fixity", "flows.cli_extract"):
+    for name in ("flows.cli_transfer", "flows.cli_fixity", "flows.cli_replicate", "flows.cli_extract", "flows.cli_keys"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:  # only tolerate the module itself being absent

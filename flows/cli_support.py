@@ -6,6 +6,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dangan.config import Settings, apply_offline_environment, load_settings
 from dangan.errors import DanganError
@@ -30,9 +31,10 @@ def cli_settings() -> Settings:
 
 def fail(exc: DanganError) -> NoReturn:
     """Print a dangan error for an operator (code, message, files concerned, what to do) and exit 2."""
-    err_console.print(f"[bold red]Error {exc.code}[/]: {exc.message}")
+    # messages and hints are plain text: "[access]" or a file name in brackets is not rich markup
+    err_console.print(f"[bold red]Error {exc.code}[/]: {escape(exc.message)}")
     for name in exc.details.get("files") or []:
-        err_console.print(f"  · {name}")
+        err_console.print(f"  · {escape(str(name))}")
     if exc.hint:
-        err_console.print(f"[yellow]What to do:[/] {exc.hint}")
+        err_console.print(f"[yellow]What to do:[/] {escape(exc.hint)}")
     raise typer.Exit(2)

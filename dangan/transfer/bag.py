@@ -26,6 +26,8 @@ CATALOG_PATH = "data/metadata/catalog.json"
 OCR_PATH = "data/ocr/results.json"
 FIELDS_PATH = "data/fields/fields.json"
 METADATA_PATHS = (CATALOG_PATH, OCR_PATH, FIELDS_PATH)
+#: The source's signature (dangan/transfer/signature.py): a tag file written last, over the tag manifest.
+SIGNATURE_NAME = "dangan-signature.json"
 CHUNK = 1 << 20
 
 
@@ -44,8 +46,14 @@ def algorithms() -> tuple[str, ...]:
 
 
 def tag_file_names(algs: tuple[str, ...]) -> list[str]:
-    """Tag files in write order; tag manifests last (they cover everything before them)."""
-    return [*(f"manifest-{a}.txt" for a in algs), "bagit.txt", "bag-info.txt", *(f"tagmanifest-{a}.txt" for a in algs)]
+    """Tag files in write order: tag manifests after what they cover, the signature (over them) last."""
+    return [
+        *(f"manifest-{a}.txt" for a in algs),
+        "bagit.txt",
+        "bag-info.txt",
+        *(f"tagmanifest-{a}.txt" for a in algs),
+        SIGNATURE_NAME,
+    ]
 
 
 def digests_of(data: bytes, algs: tuple[str, ...]) -> dict[str, str]:

@@ -7,7 +7,7 @@ with exponential backoff + jitter, used by the CLI without Prefect, by kill test
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -18,10 +18,12 @@ from dangan.catalog.models import Transfer
 from dangan.catalog.sites import get_site
 from dangan.config import Settings
 from dangan.errors import DanganError
-from dangan.pii import mask_id
+from dangan.pii import mask_id, scrub
 from dangan.storage import describe_store_url
 from dangan.transfer import rows
+from dangan.transfer.cleanup import CLEANED, clean_receiver
 from dangan.transfer.errors import TransferNotFound, TransferPersonNotActive, TransferSameSite
+from dangan.transfer.problems import problems_of
 from dangan.transfer.protocol import STEPS, Ctx, Opener, default_opener
 from dangan.transfer.retry import RetryPolicy, call_with_retry
 from dangan.transfer.snapshot import find_person
@@ -29,13 +31,19 @@ from dangan.transfer.snapshot import find_person
 
 @dataclass(frozen=True)
 class TransferOutcome:
-    """How a transfer ended (or where it stands)."""
+    """How a transfer ended (or where it stands). A failed one carries why: ``problems`` lists each file and
+    finding with what to do (see :mod:`dangan.transfer.problems`), ``cleanup`` what was removed from (or
+    quarantined at) the receiver."""
 
     transfer_id: str
     state: str
     reason_code: str | None
     package: dict[str, Any]
     receipt: dict[str, Any] | None
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    message: str | None = None
+    hint: str | None = None
+    cleanup: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The CLI's ``--json`` shape."""
@@ -43,6 +51,10 @@ class TransferOutcome:
             "transfer_id": self.transfer_id,
             "state": self.state,
             "reason_code": self.reason_code,
+            "message": self.message,
+            "hint": self.hint,
+            "problems": self.problems,
+            "cleanup": self.cleanup,
             "package": self.package,
             "receipt": self.receipt,
         }
@@ -75,18 +87,20 @@ def request_transfer(
     with session_scope(src.catalog_url) as s:
         person = find_person(s, from_site, resident_id)
         if person.status != "active":
-            done = s.scalars(
+            # Already moved to ``to_site``: that transfer is the answer, finished ("done") or still to finish
+            # (committed at both sites, killed before its receipt): rerunning it resumes there.
+            moved = s.scalars(
                 select(Transfer)
                 .where(
                     Transfer.person_resident_id == resident_id,
                     Transfer.from_site == from_site,
                     Transfer.to_site == to_site,
-                    Transfer.state == "done",
+                    Transfer.state.in_(("committed", "done")),
                 )
                 .order_by(Transfer.created_at.desc())
             ).first()
-            if person.transferred_to == to_site and done is not None:
-                return done.id
+            if person.transferred_to == to_site and moved is not None:
+                return moved.id
             raise TransferPersonNotActive(
                 f"person {mask_id(resident_id)} is {person.status} (to {person.transferred_to})", site=from_site
             )
@@ -144,6 +158,8 @@ def current_state(ctx: Ctx) -> str:
 def run_ctx_step(ctx: Ctx) -> str:
     """Run the step the row's state calls for; returns the new state. Transient errors propagate."""
     state = current_state(ctx)
+    if state == "failed":  # finish a cleanup a transient error interrupted (no-op once recorded)
+        clean_receiver(ctx, _reason_code(ctx), ctx.actor)
     if state in rows.FINAL:
         return state
     try:
@@ -159,7 +175,14 @@ def run_ctx_step(ctx: Ctx) -> str:
                 continue
         if not failed:
             raise  # e.g. a permanent error after commit: the transfer stays committed, the operator must look
+        # nothing of a failed transfer is registered at the receiver: what it copied there must not linger
+        clean_receiver(ctx, exc.code, ctx.actor)
     return current_state(ctx)
+
+
+def _reason_code(ctx: Ctx) -> str:
+    info = rows.load(ctx.primary_url, ctx.transfer_id)
+    return (info.reason_code if info else None) or "TRANSFER_FAILED"
 
 
 def _site_of(ctx: Ctx, url: str) -> str:
@@ -222,4 +245,28 @@ def outcome(settings: Settings, from_site: str, transfer_id: str) -> TransferOut
         "prefix": f"sites/{dst.code}/packages/{transfer_id}/",
         "source_prefix": f"sites/{from_site}/packages/{transfer_id}/",
     }
-    return TransferOutcome(transfer_id, info.state, info.reason_code, package, info.receipt or None)
+    return with_failure(
+        TransferOutcome(transfer_id, info.state, info.reason_code, package, info.receipt or None),
+        [src.catalog_url, dst.catalog_url],
+    )
+
+
+def with_failure(out: TransferOutcome, catalog_urls: list[str]) -> TransferOutcome:
+    """``out`` with why it failed (problems, message, hint) and the receiver cleanup, from the audit trail."""
+    if out.state != "failed":
+        return out
+    error: dict[str, Any] = {}
+    cleanup: dict[str, Any] | None = None
+    for url in dict.fromkeys(catalog_urls):  # source first; the receiver's own catalog when it has one
+        error = error or rows.event_details(url, out.transfer_id, "transfer.failed").get("error") or {}
+        cleaned = rows.event_details(url, out.transfer_id, CLEANED)
+        cleanup = cleanup or ({k: cleaned[k] for k in ("deleted", "quarantined") if k in cleaned} or None)
+    if not error:  # failed before this version recorded errors: the code is all there is
+        error = {"code": out.reason_code, "message": f"transfer failed with {out.reason_code}"}
+    return replace(
+        out,
+        problems=problems_of(error),
+        message=scrub(str(error.get("message") or "")) or None,
+        hint=error.get("hint"),
+        cleanup=cleanup,
+    )

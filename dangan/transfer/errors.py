@@ -46,25 +46,46 @@ class TransferVerifyFailed(TransferError):
     """Receiver-side checks (四性检测) failed; ``problems`` lists each property, file and code."""
 
     code = "TRANSFER_VERIFY_FAILED"
-    default_hint = "The package was not committed. Inspect the named files at both sites, then request again."
+    default_hint = (
+        "Nothing was committed and the receiver was cleaned up. Each problem names its file and what to do; "
+        "correct the source, then request the transfer again."
+    )
 
 
 class TransferReceiverConflict(TransferError):
     """The receiving site already holds this person (or a page of a transferred master) from elsewhere."""
 
     code = "TRANSFER_RECEIVER_CONFLICT"
+    default_hint = (
+        "Compare both copies with the receiving site's staff and resolve the duplicate there, then request again."
+    )
 
 
 class BagRefused(TransferError):
     """An offline bag failed validation; ``files`` names every offending file."""
 
     code = "TRANSFER_BAG_REFUSED"
-    default_hint = "Export the package again from the source site; do not edit bags by hand."
+    default_hint = (
+        "Nothing was written at this site. Each problem names its file and what to do: content the receiver "
+        "rejects must be corrected at the source before a new export; a damaged bag needs a new export."
+    )
 
 
 class TransferWrongDestination(TransferError):
     code = "TRANSFER_WRONG_DESTINATION"
+    default_hint = "Import the bag at the site it is addressed to, or export a new package with `--to` this site."
 
 
 class ReceiptInvalid(TransferError):
     code = "TRANSFER_RECEIPT_INVALID"
+
+
+class SignatureRefused(TransferError):
+    """A bag or receipt signature that this site cannot accept; ``details['reason']`` says which check failed
+    (SIGNATURE_MISSING, SIGNATURE_UNKNOWN_KEY, SIGNATURE_WRONG_SITE, SIGNATURE_KEY_REVOKED, SIGNATURE_INVALID …)."""
+
+    code = "TRANSFER_SIGNATURE_REFUSED"
+    default_hint = (
+        "Nothing was written. The package is not provably from its source site: ask the source to send it again, "
+        "and check the source's public key with `dangan keys list`. / 包的来源无法验证，未写入任何数据。"
+    )

@@ -23,9 +23,19 @@ from dangan.pii import mask_id
 from dangan.storage import describe_store_url
 from dangan.transfer import bag, rows
 from dangan.transfer.checks import INTEGRITY, SECURITY, Problem
-from dangan.transfer.driver import TransferOutcome, context, drive, outcome, request_transfer, run_ctx_step
+from dangan.transfer.driver import (
+    TransferOutcome,
+    context,
+    drive,
+    outcome,
+    request_transfer,
+    run_ctx_step,
+    with_failure,
+)
 from dangan.transfer.errors import BagRefused, TransferStateError, TransferWrongDestination
+from dangan.transfer.keys import Trust, signer
 from dangan.transfer.package import FolderSink, build_plan, copy_package, write_plan
+from dangan.transfer.problems import accept_ocr_siblings
 from dangan.transfer.protocol import Ctx, Opener, decode_limits, default_opener
 from dangan.transfer.retry import RetryPolicy
 from dangan.transfer.verify import VerifyReport, verify_bag
@@ -59,7 +69,8 @@ def export_package(
             raise TransferStateError(f"transfer {tid} is {state}; cannot export", transfer_id=tid, state=state)
     else:
         tid = new_id()
-        write_plan(store, build_plan(src, store, resident_id, tid, None, datetime.now(UTC)))
+        key = signer(settings, site, actor=actor)
+        write_plan(store, build_plan(src, store, resident_id, tid, None, datetime.now(UTC), key))
     out_dir.mkdir(parents=True, exist_ok=True)
     files, size = copy_package(store, f"sites/{site}/packages/{tid}/", FolderSink(out_dir))
     with session_scope(src.catalog_url) as s:
@@ -75,9 +86,12 @@ def export_package(
     return {"transfer_id": tid, "path": str(out_dir), "files": files, "bytes": size}
 
 
-def check_folder(bag_dir: Path, *, destination: str | None = None, limits: Any = None) -> VerifyReport:
-    """The ``bagit`` library's validation plus SM3 and the four-property checks, as one report."""
-    report = verify_bag(bag.FolderBag(Path(bag_dir)), destination=destination, limits=limits)
+def check_folder(bag_dir: Path, *, trust: Trust, destination: str | None = None, limits: Any = None) -> VerifyReport:
+    """The source's signature, the ``bagit`` library's validation plus SM3 and the four-property checks, as one
+    report."""
+    reader = bag.FolderBag(Path(bag_dir))
+    report = verify_bag(reader, trust=trust, destination=destination, limits=limits)
+    accept_ocr_siblings(report, reader)
     try:
         bagit.Bag(str(bag_dir)).validate(processes=1)
     except bagit.BagValidationError as exc:
@@ -104,13 +118,18 @@ def import_package(
     actor = actor or settings.actor
     opener = opener or default_opener
     dst = get_site(settings, site)
-    report = check_folder(bag_dir, destination=site, limits=decode_limits(settings))
+    report = check_folder(bag_dir, trust=Trust(settings), destination=site, limits=decode_limits(settings))
     tid = report.info_value("Dangan-Transfer-Id") or "unknown"
     if not report.ok:
         _refuse(dst, tid, report, actor)
     assert report.catalog is not None
     if report.info_value("Dangan-Destination-Site") not in (site, "unspecified"):
-        raise TransferWrongDestination(f"bag is addressed to {report.info_value('Dangan-Destination-Site')}")
+        addressed = report.info_value("Dangan-Destination-Site")
+        raise TransferWrongDestination(
+            f"bag is addressed to {addressed}, not {site}",
+            file="bag-info.txt",
+            problems=[Problem(SECURITY, "WRONG_DESTINATION", "bag-info.txt", f"addressed to {addressed}").to_dict()],
+        )
     src_code = str(report.info_value("Dangan-Source-Site"))
     resident_id = report.catalog["person"]["resident_id"]
     try:
@@ -154,7 +173,8 @@ def _local(dst: SiteRef, tid: str) -> TransferOutcome:
     info = rows.load(dst.catalog_url, tid)
     assert info is not None
     package = {"store": describe_store_url(dst.store_url), "prefix": f"sites/{dst.code}/packages/{tid}/"}
-    return TransferOutcome(tid, info.state, info.reason_code, package, info.receipt or None)
+    out = TransferOutcome(tid, info.state, info.reason_code, package, info.receipt or None)
+    return with_failure(out, [dst.catalog_url])
 
 
 def _refuse(dst: SiteRef, tid: str, report: VerifyReport, actor: str) -> None:

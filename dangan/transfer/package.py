@@ -26,7 +26,9 @@ from dangan.keys import master_key, package_prefix
 from dangan.pii import scrub
 from dangan.storage import ObjectStore
 from dangan.transfer import bag
-from dangan.transfer.snapshot import binary_entries, counts, snapshot
+from dangan.transfer.keys import Signer
+from dangan.transfer.signature import sign_bag
+from dangan.transfer.snapshot import binary_entries, counts, object_sources, snapshot
 
 SOFTWARE = "dangan 0.1.0 (bagit RFC 8493)"
 UNSPECIFIED = "unspecified"
@@ -58,8 +60,10 @@ def build_plan(
     transfer_id: str,
     to_site: str | None,
     bagging_date: datetime,
+    signer: Signer,
 ) -> PackagePlan:
-    """Snapshot the catalog, re-hash every binary at the source (fixity before sending) and make the tag files.
+    """Snapshot the catalog, re-hash every binary at the source (fixity before sending), make the tag files and
+    sign them with the source site's key (``signer``).
 
     Raises ``ChecksumMismatch`` when a source object does not match its catalogued SHA-256 or size.
     """
@@ -98,6 +102,16 @@ def build_plan(
         payload_bytes=total,
     )
     plan.tag_files = _tag_files(plan, src, snap["catalog"], to_site, bagging_date, algs)
+    when = bagging_date if bagging_date.tzinfo else bagging_date.replace(tzinfo=UTC)
+    plan.tag_files[bag.SIGNATURE_NAME] = sign_bag(
+        plan.tag_files,
+        metadata[bag.CATALOG_PATH],
+        transfer_id=transfer_id,
+        source=src.code,
+        destination=to_site or UNSPECIFIED,
+        signed_at=when.isoformat(),
+        signer=signer,
+    )
     return plan
 
 
@@ -126,7 +140,7 @@ def _tag_files(
         files[f"tagmanifest-{a}.txt"] = bag.manifest_text(
             {name: bag.digests_of(data, (a,))[a] for name, data in covered.items()}
         )
-    return {name: files[name] for name in bag.tag_file_names(algs)}
+    return {name: files[name] for name in bag.tag_file_names(algs) if name in files}
 
 
 def write_plan(store: ObjectStore, plan: PackagePlan) -> None:
@@ -235,9 +249,7 @@ def copy_package(
     manifest, _ = bag.parse_manifest(src.get(prefix + f"manifest-{bag.PRIMARY}.txt"))
     catalog = json.loads(src.get(prefix + bag.CATALOG_PATH))
     ocr = json.loads(src.get(prefix + bag.OCR_PATH))
-    sources = {m["path"]: m["source_key"] for m in catalog["masters"]}
-    sources |= {v["path"]: v["source_key"] for v in catalog["derivatives"]}
-    sources |= {o["path"]: o["source_key"] for o in ocr if o["path"]}
+    sources = object_sources(catalog, ocr)
     n = size = 0
     for path, sha256 in sorted(manifest.items()):
         key = sources.get(path, prefix + path)

@@ -20,6 +20,7 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -43,10 +44,12 @@ from dangan.transfer.errors import (
     TransferStateError,
     TransferVerifyFailed,
 )
-from dangan.transfer.keys import site_key
+from dangan.transfer.keys import Signer, Trust, signer
 from dangan.transfer.package import StoreSink, build_plan, copy_package, receiver_key, write_plan
-from dangan.transfer.receipt import receipt_bytes, sign
+from dangan.transfer.problems import accept_ocr_siblings
+from dangan.transfer.receipt import receipt_bytes, sign, verify_receipt
 from dangan.transfer.release import release_source_copy
+from dangan.transfer.signature import check_signature
 from dangan.transfer.verify import verify_bag
 
 FAULT_ENV = "DANGAN_FAULT_KILL_AT"
@@ -122,7 +125,8 @@ def step_package(ctx: Ctx) -> None:
     store = ctx.opener(ctx.src)
     info = rows.load(ctx.primary_url, ctx.transfer_id)
     assert info is not None
-    plan = build_plan(ctx.src, store, ctx.resident_id, ctx.transfer_id, ctx.dst.code, info.created_at)
+    key = signer(ctx.settings, ctx.src_code, actor=ctx.actor)
+    plan = build_plan(ctx.src, store, ctx.resident_id, ctx.transfer_id, ctx.dst.code, info.created_at, key)
     try:
         write_plan(store, plan)
     except ObjectConflict:
@@ -135,9 +139,11 @@ def step_package(ctx: Ctx) -> None:
 
 
 def step_copy(ctx: Ctx) -> None:
-    """packaged → copied: every file to the receiver (streamed, or server-side within one bucket)."""
+    """packaged → copied: every file to the receiver (streamed, or server-side within one bucket), once the
+    package's source signature checks out (a forged package never reaches the receiver's store)."""
     assert ctx.src is not None
     src_store, dst_store = ctx.opener(ctx.src), ctx.opener(ctx.dst)
+    _require_signed(ctx, bag.StoreBag(src_store, package_prefix(ctx.src.code, ctx.transfer_id), ctx.key_for))
     files, size = copy_package(
         src_store,
         package_prefix(ctx.src.code, ctx.transfer_id),
@@ -171,12 +177,15 @@ def ensure_receiver_row(ctx: Ctx, state: str) -> None:
 
 def step_verify(ctx: Ctx) -> None:
     """copied → verified: the receiver re-hashes every file and runs the four-property checks."""
+    reader = bag.StoreBag(ctx.opener(ctx.dst), ctx.dst_prefix, ctx.key_for)
     report = verify_bag(
-        bag.StoreBag(ctx.opener(ctx.dst), ctx.dst_prefix, ctx.key_for),
+        reader,
+        trust=Trust(ctx.settings),
         transfer_id=ctx.transfer_id,
         destination=ctx.dst.code,
         limits=decode_limits(ctx.settings),
     )
+    accept_ocr_siblings(report, reader)
     if not report.ok:
         named = report.files_named()
         raise TransferVerifyFailed(
@@ -238,6 +247,18 @@ def step_commit(ctx: Ctx) -> None:
     fault_point("committed")
 
 
+def _require_signed(ctx: Ctx, reader: bag.BagReader) -> None:
+    """Refuse (permanently, nothing written) a package whose source signature this site cannot accept."""
+    info = bag.parse_bag_info(reader.read_tag("bag-info.txt") or b"")
+    problems = check_signature(reader, Trust(ctx.settings), info)
+    if problems:
+        raise TransferVerifyFailed(
+            f"the package's source signature was refused: {problems[0].code}: {problems[0].message}",
+            files=sorted({p.file for p in problems if p.file}),
+            problems=[p.to_dict() for p in problems],
+        )
+
+
 def _require_source_holds(ctx: Ctx) -> None:
     """Refuse a commit when the source's person already left for another site (e.g. an offline bag imported
     after an online transfer elsewhere): committing would leave the archive live at two sites."""
@@ -268,11 +289,14 @@ def _mark_source(session: Any, ctx: Ctx) -> None:
 def step_finish(ctx: Ctx) -> None:
     """committed → done: a signed receipt, stored in both catalogs and both stores."""
     dst_store = ctx.opener(ctx.dst)
+    key = signer(ctx.settings, ctx.dst.code, actor=ctx.actor)  # before the row lock: it reads the key registry
     with session_scope(ctx.dst.catalog_url) as s:
         row = rows.lock(s, ctx.transfer_id)
         if not row.receipt:  # built once; a re-run re-stores the same bytes
-            row.receipt = build_receipt(ctx, dst_store)
+            row.receipt = build_receipt(ctx, dst_store, key)
         receipt = dict(row.receipt)
+    # The source accepts the receipt only with the receiver's registered public key (no shared secret).
+    verify_receipt(receipt, Trust(ctx.settings), site=ctx.dst.code)
     data = receipt_bytes(receipt)
     sha = hashlib.sha256(data).hexdigest()
     dst_store.put(receipt_key(ctx.dst.code, ctx.transfer_id), data, sha256=sha, content_type="application/json")
@@ -289,7 +313,7 @@ def step_finish(ctx: Ctx) -> None:
     ctx.advance("committed", "done", {"receipt_sha256": sha, "source_objects_released": released})
 
 
-def build_receipt(ctx: Ctx, dst_store: ObjectStore) -> dict[str, Any]:
+def build_receipt(ctx: Ctx, dst_store: ObjectStore, key: Signer) -> dict[str, Any]:
     """Receipt body from the stored package and both audit trails, signed with the receiving site's key."""
     tags = {name: dst_store.get(ctx.dst_prefix + name) for name in ("manifest-sha256.txt", "tagmanifest-sha256.txt")}
     info = bag.parse_bag_info(dst_store.get(ctx.dst_prefix + "bag-info.txt"))
@@ -319,7 +343,7 @@ def build_receipt(ctx: Ctx, dst_store: ObjectStore) -> dict[str, Any]:
         "checks": verified.get("checks", {}),
         "timestamps": {k: times[k] for k in (*rows.ORDER,) if k in times},
     }
-    return sign(body, site_key(ctx.settings, ctx.dst.code))
+    return sign(body, key, signed_at=datetime.now(UTC).isoformat())
 
 
 STEPS: dict[str, Callable[[Ctx], None]] = {

@@ -25,9 +25,11 @@ from dangan.transfer.checks import (
     check_master,
     check_path,
 )
+from dangan.transfer.signature import check_signature, signature_summary
 
 if TYPE_CHECKING:
     from dangan.imaging.model import DecodeLimits
+    from dangan.transfer.keys import Trust
 
 
 @dataclass
@@ -43,6 +45,7 @@ class VerifyReport:
     info: dict[str, list[str]] = field(default_factory=dict)
     manifest_sha256: str | None = None
     tagmanifest_sha256: str | None = None
+    signed_by: dict[str, Any] = field(default_factory=dict)  # site and key id of the source's signature
     catalog: dict[str, Any] | None = None
     ocr: list[dict[str, Any]] = field(default_factory=list)
     fields: list[dict[str, Any]] = field(default_factory=list)
@@ -64,6 +67,7 @@ class VerifyReport:
             "algorithms": self.algorithms,
             "unchecked_algorithms": self.unchecked,
             "checks": {p: not any(x.property == p for x in self.problems) for p in PROPERTIES},
+            "signed_by": self.signed_by,
             "problems": [p.to_dict() for p in self.problems[:50]],
         }
 
@@ -118,11 +122,13 @@ def _check_tags(reader: bag.BagReader, report: VerifyReport) -> None:
 def verify_bag(
     reader: bag.BagReader,
     *,
+    trust: Trust,
     transfer_id: str | None = None,
     destination: str | None = None,
     limits: DecodeLimits | None = None,
 ) -> VerifyReport:
-    """Check structure, fixity (SHA-256 and SM3 where available) and the four properties of a bag."""
+    """Check the source's signature (against the keys ``trust`` holds), structure, fixity (SHA-256 and SM3 where
+    available) and the four properties of a bag."""
     if limits is None:
         from dangan.imaging.model import DecodeLimits
 
@@ -139,6 +145,8 @@ def verify_bag(
     dest = report.info_value("Dangan-Destination-Site")
     if destination and dest not in (destination, "unspecified"):
         report.problems.append(Problem(SECURITY, "WRONG_DESTINATION", "bag-info.txt", f"bag is addressed to {dest}"))
+    report.problems.extend(check_signature(reader, trust, report.info))
+    report.signed_by = signature_summary(reader)
     manifests = _manifests(reader, report, "manifest")
     _check_tags(reader, report)
     if bag.PRIMARY not in manifests:
@@ -230,6 +238,8 @@ def _parse_metadata(
             parsed[path] = json.loads(held[path])
         except ValueError as exc:
             report.problems.append(Problem(USABILITY, "METADATA_INVALID", path, f"not JSON: {exc}"))
+        except RecursionError:  # a hostile, absurdly nested document
+            report.problems.append(Problem(SECURITY, "METADATA_INVALID", path, "JSON nested too deeply"))
     catalog = parsed.get(bag.CATALOG_PATH)
     if not isinstance(catalog, dict):
         return {}, {}

@@ -18,7 +18,7 @@ from dangan.config import Settings
 from dangan.transfer import bag as bagmod
 from dangan.transfer import check_folder, export_package, import_package, verify_receipt
 from dangan.transfer.errors import BagRefused
-from dangan.transfer.keys import site_key
+from dangan.transfer.keys import Trust
 from tests.transfer.archive import DST, SRC, make_archive, row_counts
 from tests.transfer.conftest import FAST
 
@@ -33,7 +33,7 @@ def exported(settings: Settings, sites: tuple[SiteRef, SiteRef], tmp_path: Path)
     return Path(result["path"]), archive.resident_id
 
 
-def test_export_is_a_valid_bag_with_sm3(exported: tuple[Path, str]) -> None:
+def test_export_is_a_valid_bag_with_sm3(settings: Settings, exported: tuple[Path, str]) -> None:
     folder, rid = exported
     bagit.Bag(str(folder)).validate()  # the bagit library's own validator
     info = bagmod.parse_bag_info((folder / "bag-info.txt").read_bytes())
@@ -42,10 +42,10 @@ def test_export_is_a_valid_bag_with_sm3(exported: tuple[Path, str]) -> None:
     assert {"养老保险; retention=permanent", "医疗保险; retention=30"} == set(info["Dangan-Dossier"])
     tag_text = "".join(p.read_text() for p in folder.glob("*.txt"))
     assert rid not in tag_text
-    assert check_folder(folder).ok
+    assert check_folder(folder, trust=Trust(settings)).ok
     if bagmod.sm3_available():
         entries, bad = bagmod.parse_manifest((folder / "manifest-sm3.txt").read_bytes())
-        assert not bad and len(entries) == 4 * 3 + 3  # masters, derivatives, OCR objects + 3 metadata files
+        assert not bad and len(entries) == 4 * 4 + 3  # masters, derivatives, OCR JSON + hOCR, 3 metadata files
         for path, digest in entries.items():
             assert hashlib.new("sm3", (folder / path).read_bytes()).hexdigest() == digest
 
@@ -61,7 +61,7 @@ def rebag(folder: Path) -> None:
     oxum = f"{sum(p.stat().st_size for p in files)}.{len(files)}"
     (folder / "bag-info.txt").write_text(re.sub(r"Payload-Oxum: \S+", f"Payload-Oxum: {oxum}", info))
     for a in algs:
-        names = [n for n in bagmod.tag_file_names(algs) if not n.startswith("tagmanifest")]
+        names = [n for n in bagmod.tag_file_names(algs) if not n.startswith("tagmanifest") and n != bagmod.SIGNATURE_NAME]
         entries = {n: bagmod.digests_of((folder / n).read_bytes(), (a,))[a] for n in names}
         (folder / f"tagmanifest-{a}.txt").write_bytes(bagmod.manifest_text(entries))
 
@@ -132,13 +132,15 @@ def forge_page_gap(folder: Path) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("forge", [forge_executable, forge_truncated_master, forge_page_gap])
-def test_four_property_checks_catch_consistently_forged_bags(exported: tuple[Path, str], forge: object) -> None:
+def test_four_property_checks_catch_consistently_forged_bags(
+    settings: Settings, exported: tuple[Path, str], forge: object
+) -> None:
     """Fixity alone passes (manifests recomputed); authenticity/integrity/usability/security do not."""
     folder, _ = exported
     named, code = forge(folder)  # type: ignore[operator]
     rebag(folder)
     bagit.Bag(str(folder)).validate()
-    report = check_folder(folder)
+    report = check_folder(folder, trust=Trust(settings))
     assert not report.ok
     assert any(p.code == code and p.file == named for p in report.problems), report.problems
 
@@ -153,7 +155,7 @@ def test_import_commits_through_the_protocol(
         assert s.get(Transfer, exported["transfer_id"]).state == "packaged"  # type: ignore[union-attr]
     out = import_package(settings, Path(exported["path"]), DST, retry=FAST)
     assert (out.transfer_id, out.state) == (exported["transfer_id"], "done")
-    verify_receipt(out.receipt or {}, site_key(settings, DST))
+    verify_receipt(out.receipt or {}, Trust(settings))
     again = import_package(settings, Path(exported["path"]), DST, retry=FAST)  # same media delivered twice
     assert again.state == "done" and again.receipt == out.receipt
     counts = row_counts(dst.catalog_url, DST)
