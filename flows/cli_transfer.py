@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from dangan.config import Settings
 from dangan.errors import ConfigError, DanganError
+from dangan.pii import scrub
 from flows.cli_support import cli_settings, fail
 
 _err = Console(stderr=True)
@@ -33,11 +34,50 @@ def _print(result: dict[str, Any], as_json: bool, keys: tuple[str, ...]) -> None
         return
     for key in keys:
         value = result.get(key)
+        if key == "problems" or (value is None and key in ("message", "hint", "cleanup")):
+            continue
         shown = value if not isinstance(value, dict) else json.dumps(value, ensure_ascii=False)[:200]
         _err.print(f"{key}: {shown}")
+    _problems_table(result.get("problems") or [])
 
 
-OUTCOME_KEYS = ("transfer_id", "state", "reason_code", "package", "receipt")
+def _problems_table(problems: list[dict[str, Any]]) -> None:
+    """Why a transfer or bag was refused: one row per file and finding, with what to do."""
+    if not problems:
+        return
+    from rich.table import Table
+
+    table = Table(title="Problems (nothing was committed)")
+    for col in ("file", "property", "code", "message", "what to do / 怎么办"):
+        table.add_column(col, overflow="fold")
+    for p in problems:
+        todo = "\n".join(h for h in (p.get("hint"), p.get("hint_zh")) if h)
+        table.add_row(p.get("file") or "-", p.get("property") or "-", p["code"], p.get("message") or "", todo)
+    _err.print(table)
+
+
+def _refused(exc: DanganError, as_json: bool) -> NoReturn:
+    """A refusal raised before any transfer row existed (bag refused, wrong destination …): the same problem
+    list as a failed transfer's outcome, as one JSON line with ``--json``; exit code 2."""
+    from dangan.transfer.problems import problems_of
+
+    problems = problems_of(exc.to_dict())
+    if as_json:
+        refusal = {
+            "transfer_id": exc.details.get("transfer_id"),
+            "state": "refused",
+            "reason_code": exc.code,
+            "message": scrub(exc.message),
+            "hint": exc.hint,
+            "problems": problems,
+        }
+        print(json.dumps(refusal, ensure_ascii=False))
+    else:
+        _problems_table(problems)
+    _fail(exc)
+
+
+OUTCOME_KEYS = ("transfer_id", "state", "reason_code", "message", "hint", "problems", "cleanup", "package", "receipt")
 
 
 def transfer(
@@ -77,7 +117,7 @@ def transfer(
                 keep_source=False if release_source else None,
             )
     except DanganError as exc:
-        _fail(exc)
+        _refused(exc, as_json)
     _print(result, as_json, OUTCOME_KEYS)
     if result["state"] != "done":
         raise typer.Exit(1)
@@ -197,7 +237,7 @@ def import_(
     try:
         result = import_package(_cfg(), folder, site).to_dict()
     except DanganError as exc:
-        _fail(exc)
+        _refused(exc, as_json)
     _print(result, as_json, OUTCOME_KEYS)
     if result["state"] != "done":
         raise typer.Exit(1)

@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from dangan.config import load_settings
 from dangan.transfer import driver
+from dangan.transfer.problems import markdown_table
 from dangan.transfer.rows import FINAL, ORDER
 from flows.events import emit_domain_event
 from flows.params import SiteCodeOrEmpty
@@ -30,9 +31,9 @@ def transfer_archive(
     Give ``transfer_id`` (from ``dangan.transfer.request_transfer``; the CLI does this) or ``person_id`` (the
     source catalog's person row id): never the resident ID, which Prefect would store among the run's parameters.
 
-    Returns ``{"transfer_id", "state", "reason_code", "package", "receipt"}``. ``keep_source=False`` (default:
-    setting ``transfer.keep_source``) releases the source's derivative and OCR objects after the commit (masters are
-    always kept). Every step is a task that reads the recorded state, so re-running this flow after a crash
+    Returns ``TransferOutcome.to_dict()`` (a failed transfer carries its problem list). ``keep_source=False``
+    (default: setting ``transfer.keep_source``) releases the source's derivative and OCR objects after the commit
+    (masters are always kept). Every step is a task that reads the recorded state, so re-running this flow after a crash
     continues where the catalog says.
     """
     cfg = load_settings(**(settings or {}))
@@ -52,19 +53,29 @@ def transfer_archive(
         state = step_task(payload, from_site, tid, state=state, keep_source=keep_source)
     result = driver.outcome(cfg, from_site, tid)
     logger.info("transfer %s: %s", tid[:12], result.state)
-    emit_domain_event(f"dangan.transfer.{result.state}", from_site, tid, {"to": to_site, "reason": result.reason_code})
+    event: dict[str, Any] = {"to": to_site, "reason": result.reason_code}
+    if result.state == "failed":  # why, per file, with what to do (masked: bag paths and scrubbed messages)
+        event |= {"message": result.message, "problems": result.problems, "cleanup": result.cleanup}
+    emit_domain_event(f"dangan.transfer.{result.state}", from_site, tid, event)
     receipt = result.receipt or {}
     key_id = receipt.get("signature", {}).get("key_id", "-")
+    lines = [
+        f"# Transfer {tid}",
+        f"- {from_site} → {to_site}, person {receipt.get('person') or '(masked in catalog)'}",
+        f"- state **{result.state}**" + (f", reason `{result.reason_code}`" if result.reason_code else ""),
+        f"- package `{result.package['prefix']}` ({receipt.get('package', {}).get('files', '?')} files)",
+        f"- receipt signed by {receipt.get('verifying_site', '-')}, key {key_id}",
+    ]
+    if result.state == "failed":
+        lines += [f"- {result.message or ''}", f"- what to do: {result.hint or '-'}"]
+        if result.cleanup:
+            lines.append(
+                f"- receiver cleaned up: {result.cleanup.get('deleted', 0)} objects deleted, "
+                f"{result.cleanup.get('quarantined', 0)} kept as quarantined (retention)"
+            )
+        lines += ["", *markdown_table(result.problems)]
     create_markdown_artifact(
-        "\n".join(
-            [
-                f"# Transfer {tid}",
-                f"- {from_site} → {to_site}, person {receipt.get('person') or '(masked in catalog)'}",
-                f"- state **{result.state}**" + (f", reason `{result.reason_code}`" if result.reason_code else ""),
-                f"- package `{result.package['prefix']}` ({receipt.get('package', {}).get('files', '?')} files)",
-                f"- receipt signed by {receipt.get('verifying_site', '-')}, key {key_id}",
-            ]
-        ),
+        "\n".join(lines),
         key=f"transfer-{tid}",
         description=f"Transfer {tid[:12]}",
     )

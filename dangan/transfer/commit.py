@@ -29,8 +29,10 @@ from dangan.catalog.models import (
 )
 from dangan.catalog.states import transition
 from dangan.pii import mask_id
+from dangan.transfer.cleanup import release_adopted
 from dangan.transfer.errors import TransferReceiverConflict
 from dangan.transfer.merge import ReturnPlan, adopt_state, plan_return, settle_currency
+from dangan.transfer.snapshot import OCR_DIGESTS
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -53,6 +55,12 @@ def _batch(session: Session, site: str, transfer_id: str, source_batch: str, fro
         )
         session.flush()  # no ORM relationship orders this insert before its documents
     return batch_id
+
+
+def _ocr_digests(row: dict[str, Any]) -> dict[str, Any]:
+    """The digests of an OCR row's JSON and hOCR objects (verified in the bag), for the catalog columns that
+    record them (fixity checks objects against them)."""
+    return {k: row.get(k) for k in OCR_DIGESTS if hasattr(OcrResult, k)}
 
 
 def register_archive(
@@ -207,6 +215,7 @@ def register_archive(
                 error=o["error"],
                 object_key=key_for(o["path"]) if o.get("path") else None,
                 is_current=o["is_current"],
+                **_ocr_digests(o),
             )
         )
     for i, f in enumerate(fields):
@@ -229,6 +238,9 @@ def register_archive(
             )
         )
     session.flush()
+    # masters a failed attempt left here were quarantined (dangan.transfer.cleanup): now they are registered
+    master_keys = [key_for(m["path"]) for m in catalog["masters"]]
+    release_adopted(session, site, master_keys, actor=actor, transfer_id=transfer_id)
     if back:
         adopt_state(session, catalog, back, ids)
         settle_currency(session, back, ocr, fields)

@@ -18,6 +18,7 @@ from dangan.errors import ObjectNotFound
 from dangan.keys import package_prefix
 from dangan.storage import ObjectStore
 from dangan.transfer.rows import event_details
+from dangan.transfer.snapshot import hocr_key
 
 
 def release_source_copy(src: SiteRef, store: ObjectStore, resident_id: str, transfer_id: str, actor: str) -> int:
@@ -32,8 +33,11 @@ def release_source_copy(src: SiteRef, store: ObjectStore, resident_id: str, tran
         )
         pages = select(Page.id).where(Page.document_id.in_(docs))
         keys = list(s.scalars(select(Derivative.object_key).where(Derivative.page_id.in_(pages))))
-        ocr = select(OcrResult.object_key).where(OcrResult.page_id.in_(pages), OcrResult.object_key.is_not(None))
-        keys += [k for k in s.scalars(ocr) if k]
+        ocr = select(OcrResult.object_key, OcrResult.error).where(
+            OcrResult.page_id.in_(pages), OcrResult.object_key.is_not(None)
+        )
+        for key, error in s.execute(ocr):  # the JSON object and its hOCR sibling
+            keys += [k for k in (key, hocr_key(key, error)) if k]
         if not keys and earlier:  # an interrupted release: rows were cleared, objects may remain
             keys = list(earlier.get("keys", []))
         s.execute(delete(Derivative).where(Derivative.page_id.in_(pages)))

@@ -137,6 +137,8 @@ def snapshot(session: Session, site: str, resident_id: str) -> dict[str, Any]:
     }
     ocr_rows = [
         {
+            **_ocr_objects(o.page_id, o.id, o.engine, o.object_key, o.error),
+            **{k: getattr(o, k, None) for k in OCR_DIGESTS},
             "page": f"p{o.page_id}",
             "engine": o.engine,
             "model": o.model,
@@ -148,10 +150,6 @@ def snapshot(session: Session, site: str, resident_id: str) -> dict[str, Any]:
             "seconds": o.seconds,
             "error": o.error,
             "is_current": o.is_current,
-            "path": f"data/ocr/p{o.page_id}/{token(o.engine)}-{o.id}{_ext(o.object_key, '.json')}"
-            if o.object_key
-            else None,
-            "source_key": o.object_key,
         }
         for o in ocr
     ]
@@ -173,13 +171,52 @@ def snapshot(session: Session, site: str, resident_id: str) -> dict[str, Any]:
     return {"catalog": catalog, "ocr": ocr_rows, "fields": field_rows}
 
 
+#: Digest columns of an OCR row (JSON object and its hOCR sibling); carried when the catalog records them.
+OCR_DIGESTS = ("sha256", "size", "hocr_sha256", "hocr_size")
+JSON, HOCR = ".json", ".hocr"
+
+
+def hocr_key(json_key: str | None, error: str | None) -> str | None:
+    """The hOCR object the OCR stage writes next to a page's result JSON (only for a page read without error).
+
+    The receiver's fixity audit expects it wherever the catalog has such a row, so it travels in the package."""
+    if json_key is None or error is not None or not json_key.endswith(JSON):
+        return None
+    return json_key.removesuffix(JSON) + HOCR
+
+
+def _ocr_objects(page_id: int, ocr_id: int, engine: str, key: str | None, error: str | None) -> dict[str, Any]:
+    if not key:
+        return {"path": None, "source_key": None}
+    path = f"data/ocr/p{page_id}/{token(engine)}-{ocr_id}{_ext(key, JSON)}"
+    out: dict[str, Any] = {"path": path, "source_key": key}
+    if (hocr := hocr_key(key, error)) is not None and path.endswith(JSON):
+        out |= {"hocr_path": path.removesuffix(JSON) + HOCR, "hocr_source_key": hocr}
+    return out
+
+
 def binary_entries(snap: dict[str, Any]) -> list[tuple[str, str, str | None, int | None]]:
-    """``(bag path, source key, catalogued sha256, catalogued size)`` of every binary payload object."""
+    """``(bag path, source key, catalogued sha256, catalogued size)`` of every binary payload object: masters,
+    derivatives, each OCR result's JSON and its hOCR sibling (every object the receiver's rows will name)."""
     cat = snap["catalog"]
     out = [(m["path"], m["source_key"], m["sha256"], m["size"]) for m in cat["masters"]]
     out += [(v["path"], v["source_key"], v["sha256"], v["size"]) for v in cat["derivatives"]]
-    out += [(o["path"], o["source_key"], None, None) for o in snap["ocr"] if o["path"]]
+    out += [(o["path"], o["source_key"], o.get("sha256"), o.get("size")) for o in snap["ocr"] if o["path"]]
+    out += [
+        (o["hocr_path"], o["hocr_source_key"], o.get("hocr_sha256"), o.get("hocr_size"))
+        for o in snap["ocr"]
+        if o.get("hocr_path")
+    ]
     return out
+
+
+def object_sources(catalog: dict[str, Any], ocr: list[dict[str, Any]]) -> dict[str, str]:
+    """``{bag path: source key}`` of every binary payload object of a stored package's metadata."""
+    sources = {m["path"]: m["source_key"] for m in catalog["masters"]}
+    sources |= {v["path"]: v["source_key"] for v in catalog["derivatives"]}
+    sources |= {o["path"]: o["source_key"] for o in ocr if o.get("path")}
+    sources |= {o["hocr_path"]: o["hocr_source_key"] for o in ocr if o.get("hocr_path")}
+    return sources
 
 
 def counts(snap: dict[str, Any]) -> dict[str, int]:

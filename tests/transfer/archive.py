@@ -158,8 +158,22 @@ def make_archive(
                 okey = f"sites/{site.code}/ocr/{page.id}/ppocr.json"
                 store.put(okey, ocr_json, sha256=sha(ocr_json))
                 objects[okey] = ocr_json
+                # the OCR stage writes an hOCR sibling for every page read without error (fixity expects it)
+                hocr = f"<html><body><p class='ocr_par'>参保人 {page.id}</p></body></html>".encode()
+                store.put(okey.removesuffix(".json") + ".hocr", hocr, sha256=sha(hocr))
+                objects[okey.removesuffix(".json") + ".hocr"] = hocr
+                digests = {"sha256": sha(ocr_json), "size": len(ocr_json), "hocr_sha256": sha(hocr)}
+                digests["hocr_size"] = len(hocr)
                 s.add(
-                    OcrResult(page_id=page.id, engine="ppocr", model="v5", device="cpu", text="参保人", object_key=okey)
+                    OcrResult(
+                        page_id=page.id,
+                        engine="ppocr",
+                        model="v5",
+                        device="cpu",
+                        text="参保人",
+                        object_key=okey,
+                        **{k: v for k, v in digests.items() if hasattr(OcrResult, k)},  # columns of migration 0008
+                    )
                 )
             s.add(FieldValue(document_id=doc.id, name="name", value="张三", confidence=0.98, box=[1, 2, 3, 4]))
     return Archive(rid, objects, documents * pages)
