@@ -114,13 +114,13 @@ def _uri_feature(uri: Any) -> str | None:
     return "URI without an http(s) scheme"
 
 
-def _holder(d: Any, keys: set[str]) -> str:
+def _holder(d: dict[str, Any]) -> str:
     """A short name for the dictionary a trigger hangs on (``Page``, ``Link annotation``, ``Catalog``)."""
-    kind = str(d.get("/Type")) if "/Type" in keys else ""
-    sub = str(d.get("/Subtype")) if "/Subtype" in keys else ""
-    if kind == "/Annot" or (sub and "/Rect" in keys):
+    kind = str(d["/Type"]) if "/Type" in d else ""
+    sub = str(d["/Subtype"]) if "/Subtype" in d else ""
+    if kind == "/Annot" or (sub and "/Rect" in d):
         return f"{sub[1:] or 'unknown'} annotation"
-    if "/FT" in keys:
+    if "/FT" in d:
         return "form field"
     return kind[1:]
 
@@ -135,6 +135,7 @@ class _Walk:
         self.seen: set[tuple[int, int]] = set()
         self.found: dict[tuple[str, int], PdfFinding] = {}
         self.more = 0
+        self.kinds: set[Any] = set()
 
     def add(self, feature: str, obj: int, label: str | None) -> None:
         key = (feature, obj)
@@ -146,8 +147,13 @@ class _Walk:
         text = f"{label} {feature}" if label else feature
         self.found[key] = PdfFinding(ACTIVE_PDF_CONTENT, feature, obj, f"{text} {_where(obj)}")
 
+    def container(self, value: Any) -> bool:
+        """A dictionary, array or stream (pikepdf hands scalars back as Python values, so most checks end early)."""
+        return type(value) is self.pikepdf.Object and value._type_code in self.kinds
+
     def run(self, root: Any) -> None:
-        Dictionary, Array, Stream = self.pikepdf.Dictionary, self.pikepdf.Array, self.pikepdf.Stream
+        OT = self.pikepdf.ObjectType
+        self.kinds = {OT.dictionary, OT.array, OT.stream}
         # (object, number of the indirect object holding it, trigger label, is an /AA event dictionary)
         stack: list[tuple[Any, int, str | None, bool]] = [(root, 0, None, False)]
         while stack:
@@ -161,50 +167,47 @@ class _Walk:
             self.containers += 1
             if self.containers > self.max_objects:
                 raise _TooComplex(f"more than {self.max_objects} objects")
-            if isinstance(obj, Array):
+            if obj._type_code == OT.array:
                 self.elements += len(obj)
                 if self.elements > self.max_elements:
                     raise _TooComplex(f"more than {self.max_elements} entries")
-                for item in obj:
-                    if isinstance(item, Dictionary | Array | Stream):
-                        stack.append((item, num, label, False))
+                stack.extend((item, num, label, False) for item in obj if self.container(item))
                 continue
-            keys = set(obj.keys())
-            self.elements += len(keys)
+            entries = dict(obj.items())  # a stream's dictionary; the stream data is never read
+            self.elements += len(entries)
             if self.elements > self.max_elements:
                 raise _TooComplex(f"more than {self.max_elements} entries")
-            self.inspect(obj, keys, num, label)
+            self.inspect(entries, num, label)
             holder: str | None = None
-            for key in keys:
-                value = obj.get(key)
-                if not isinstance(value, Dictionary | Array | Stream):
+            for key, value in entries.items():
+                if not self.container(value):
                     continue
-                if key in _TRIGGERS:
-                    if holder is None:
-                        holder = _holder(obj, keys)
-                    below: str | None = f"{holder} {_TRIGGERS[key]}".strip() if key != "/OpenAction" else "OpenAction"
-                    if key == "/JavaScript":
-                        below = "Names JavaScript"
+                below: str | None = None
+                if key == "/OpenAction":
+                    below = "OpenAction"
+                elif key == "/JavaScript":
+                    below = "Names JavaScript"
+                elif key in _TRIGGERS:
+                    holder = _holder(entries) if holder is None else holder
+                    below = f"{holder} {_TRIGGERS[key]}".strip()
                 elif key in _CHAIN or events:
                     below = label
-                else:
-                    below = None
                 stack.append((value, num, below, key == "/AA"))
 
-    def inspect(self, d: Any, keys: set[str], num: int, label: str | None) -> None:
+    def inspect(self, d: dict[str, Any], num: int, label: str | None) -> None:
         """Findings of one dictionary (or stream dictionary) from its keys and a few name values."""
-        action = str(d.get("/S")) if "/S" in keys else ""
+        action = str(d["/S"]) if "/S" in d else ""
         if action in _ACTIONS:
             self.add(_ACTIONS[action], num, label)
-        elif action == "/URI" and "/URI" in keys and (why := _uri_feature(d.get("/URI"))) is not None:
+        elif action == "/URI" and "/URI" in d and (why := _uri_feature(d["/URI"])) is not None:
             self.add(why, num, label)
-        for key in keys & _KEYS.keys():
+        for key in d.keys() & _KEYS.keys():
             if key == "/JS" and action == "/JavaScript":
                 continue  # one finding for one JavaScript action
             self.add(_KEYS[key], num, label)
-        if "/JavaScript" in keys and isinstance(d.get("/JavaScript"), self.pikepdf.Dictionary):
+        if "/JavaScript" in d and self.container(d["/JavaScript"]):
             self.add("JavaScript name tree", num, "Names")
-        if "/Subtype" in keys and (sub := str(d.get("/Subtype"))) in _SUBTYPES:
+        if "/Subtype" in d and (sub := str(d["/Subtype"])) in _SUBTYPES:
             self.add(_SUBTYPES[sub], num, label)
 
 
