@@ -109,3 +109,33 @@ def test_cli_migrate_keeps_resident_ids_out_of_prefect(
     recorded = json.dumps([r.parameters for r in mine], ensure_ascii=False) + "".join(log.message for log in logs)
     for rid in (archives[0].resident_id, archives[1].resident_id, stranger):
         assert rid not in recorded and rid.lower() not in recorded
+
+
+def test_failed_transfer_flow_reports_problems(
+    settings: Settings, sites: tuple[SiteRef, SiteRef], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flow's ``dangan.transfer.failed`` event and artifact carry the problem list (masked)."""
+    import flows.transfer as flow_module
+    from flows.cli_transfer import register
+
+    src, dst = sites
+    archive = make_archive(src, 24, documents=1)
+    make_archive(dst, 24, documents=1, pages=1, size=80)  # the receiver already holds this person
+    events: list[tuple[str, dict[str, Any]]] = []
+    artifacts: list[str] = []
+    monkeypatch.setattr(flow_module, "emit_domain_event", lambda name, _s, _t, payload: events.append((name, payload)))
+    monkeypatch.setattr(flow_module, "create_markdown_artifact", lambda text, **_kw: artifacts.append(text))
+    monkeypatch.setenv("DANGAN_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PREFECT_HOME", str(settings.prefect_home))
+    app = typer.Typer()
+    register(app)
+    args = ["transfer", "--person", archive.resident_id, "--from", SRC, "--to", DST, "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [p["code"] for p in out["problems"]] == ["TRANSFER_RECEIVER_CONFLICT"]
+    [(name, payload)] = events
+    assert name == "dangan.transfer.failed" and payload["reason"] == "TRANSFER_RECEIVER_CONFLICT"
+    assert [p["code"] for p in payload["problems"]] == ["TRANSFER_RECEIVER_CONFLICT"]
+    assert "| `TRANSFER_RECEIVER_CONFLICT` |" in artifacts[0]
+    assert archive.resident_id not in json.dumps(payload, ensure_ascii=False) + artifacts[0]
