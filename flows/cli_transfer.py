@@ -213,13 +213,23 @@ def export(
     site: Annotated[str, typer.Option("--site", help="site holding the archive")],
     out: Annotated[Path, typer.Option("--out", help="new or empty folder to write the bag into")],
     to_site: Annotated[str | None, typer.Option("--to", help="destination site (records the transfer)")] = None,
+    seal: Annotated[
+        bool, typer.Option("--seal", help="encrypt to the --to site's key: --out is then a file, not a folder")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Write a person's archive as a BagIt bag (SHA-256 + SM3 manifests) into a folder."""
+    """Write a person's archive as a signed BagIt bag (SHA-256 + SM3 manifests) into a folder, or with --seal as
+    one file only the receiving site can open (personal data on removable media)."""
     from dangan.transfer import export_package
+    from dangan.transfer.sealed import export_sealed
 
     try:
-        result = export_package(_cfg(), person.strip().upper(), site, out, to_site=to_site)
+        if seal:
+            if not to_site:
+                raise typer.BadParameter("--seal needs --to SITE (whose key the bag is sealed to)")
+            result = export_sealed(_cfg(), person.strip().upper(), site, out, to_site=to_site)
+        else:
+            result = export_package(_cfg(), person.strip().upper(), site, out, to_site=to_site)
     except DanganError as exc:
         _fail(exc)
     _print(result, as_json, ("transfer_id", "path", "files", "bytes"))
@@ -227,15 +237,17 @@ def export(
 
 @package_app.command("import")
 def import_(
-    folder: Annotated[Path, typer.Argument(help="bag folder (from removable media)")],
+    folder: Annotated[Path, typer.Argument(help="bag folder, or sealed bag file (from removable media)")],
     site: Annotated[str, typer.Option("--site", help="receiving site code")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Verify a bag at the receiving site and commit it; a tampered or incomplete bag is refused."""
     from dangan.transfer import import_package
+    from dangan.transfer.sealed import import_sealed, is_sealed
 
     try:
-        result = import_package(_cfg(), folder, site).to_dict()
+        load = import_sealed if is_sealed(folder) else import_package
+        result = load(_cfg(), folder, site).to_dict()
     except DanganError as exc:
         _refused(exc, as_json)
     _print(result, as_json, OUTCOME_KEYS)

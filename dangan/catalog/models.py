@@ -70,6 +70,7 @@ class SiteKey(Base):
     site_code: Mapped[str] = mapped_column(String(6), index=True)
     algorithm: Mapped[str] = mapped_column(String(20))
     public_key: Mapped[str] = mapped_column(String(200))
+    encryption_key: Mapped[str | None] = mapped_column(String(200))  # X25519, for bags sealed to this site
     status: Mapped[str] = mapped_column(String(10), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     retired_at: Mapped[datetime | None]

@@ -29,9 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from dangan.catalog.audit import record
 from dangan.catalog.db import session_scope
@@ -172,7 +175,9 @@ def signer(settings: Settings, code: str, *, create: bool = True, actor: str | N
     private = _read_private(path)
     public = raw_public(private.public_key())
     kid = key_id_of(public)
-    info = register_public_key(settings, code, public, actor=actor or settings.actor, own=True)
+    info = register_public_key(
+        settings, code, public, actor=actor or settings.actor, own=True, encryption=_x25519_public(private)
+    )
     if info.status != ACTIVE:
         raise SignatureRefused(
             f"the signing key {kid} of site {code} is {info.status}; it may no longer sign",
@@ -185,7 +190,7 @@ def signer(settings: Settings, code: str, *, create: bool = True, actor: str | N
 
 # --- the public-key registry ----------------------------------------------------------------------------------
 def register_public_key(
-    settings: Settings, code: str, public: bytes, *, actor: str, own: bool = False
+    settings: Settings, code: str, public: bytes, *, actor: str, own: bool = False, encryption: bytes | None = None
 ) -> PublicKeyInfo:
     """Add ``code``'s public key to the registry (idempotent). A site's first key, or its own freshly generated
     key when it has no active one, becomes active; an imported key of a site that already has an active key is
@@ -193,12 +198,23 @@ def register_public_key(
     validate_site_code(code)
     if len(public) != 32:
         raise ConfigError(f"an Ed25519 public key has 32 bytes, this one {len(public)}")
+    try:
+        return _register(settings, code, public, actor=actor, own=own, encryption=encryption)
+    except IntegrityError:  # another process registered the same key at the same moment: theirs stands
+        return _register(settings, code, public, actor=actor, own=own, encryption=encryption)
+
+
+def _register(
+    settings: Settings, code: str, public: bytes, *, actor: str, own: bool, encryption: bytes | None
+) -> PublicKeyInfo:
     kid = key_id_of(public)
     with session_scope(settings.home_catalog_url) as s:
         row = s.get(SiteKey, kid)
         if row is not None:
             if row.site_code != code:
                 raise ConfigError(f"key {kid} is registered for site {row.site_code}, not {code}", key_id=kid)
+            if encryption and not row.encryption_key:  # registered before sealed bags existed
+                row.encryption_key = base64.b64encode(encryption).decode()
             return PublicKeyInfo.of(row)
         active = s.scalars(select(SiteKey).where(SiteKey.site_code == code, SiteKey.status == ACTIVE)).first()
         if active is not None and not own:
@@ -216,6 +232,7 @@ def register_public_key(
             site_code=code,
             algorithm=ALGORITHM,
             public_key=base64.b64encode(public).decode(),
+            encryption_key=base64.b64encode(encryption).decode() if encryption else None,
             status=ACTIVE,
         )
         s.add(row)
@@ -235,13 +252,21 @@ def register_public_key(
 def export_public_key(settings: Settings, code: str) -> dict[str, Any]:
     """The site's active public key as a JSON document to hand to other counties (no secret in it)."""
     info = active_key(settings, code)
-    return {
+    doc = {
         "format": PUBLIC_FORMAT,
         "site": code,
         "algorithm": info.algorithm,
         "key_id": info.key_id,
         "public_key": info.public_key,
     }
+    path = key_path(settings, code)
+    if path.exists():  # our own site: add the encryption key, bound to the signing key by a signature
+        private = _read_private(path)
+        if key_id_of(raw_public(private.public_key())) == info.key_id:
+            enc = _x25519_public(private)
+            doc["encryption_key"] = base64.b64encode(enc).decode()
+            doc["encryption_key_signature"] = base64.b64encode(private.sign(_ENC_BINDING + enc)).decode()
+    return doc
 
 
 def import_public_key(settings: Settings, doc: dict[str, Any], *, actor: str, replace: bool = False) -> PublicKeyInfo:
@@ -255,9 +280,18 @@ def import_public_key(settings: Settings, doc: dict[str, Any], *, actor: str, re
         raise ConfigError(f"malformed site key document: {exc}") from exc
     if doc.get("key_id") not in (None, key_id_of(public)):
         raise ConfigError("the document's key_id does not match its public key")
+    encryption = None
+    if doc.get("encryption_key"):
+        try:
+            encryption = base64.b64decode(str(doc["encryption_key"]), validate=True)
+            Ed25519PublicKey.from_public_bytes(public).verify(
+                base64.b64decode(str(doc.get("encryption_key_signature", "")), validate=True), _ENC_BINDING + encryption
+            )
+        except (ValueError, InvalidSignature) as exc:
+            raise ConfigError("the document's encryption key is not signed by its signing key") from exc
     if replace:
         _set_status(settings, code, None, RETIRED, actor=actor, reason="replaced by an imported key")
-    return register_public_key(settings, code, public, actor=actor)
+    return register_public_key(settings, code, public, actor=actor, encryption=encryption)
 
 
 def rotate_key(settings: Settings, code: str, *, actor: str) -> PublicKeyInfo:
@@ -271,7 +305,9 @@ def rotate_key(settings: Settings, code: str, *, actor: str) -> PublicKeyInfo:
     new = Ed25519PrivateKey.generate()
     if not _write_private(path, new):
         raise ConfigError(f"{path} appeared while rotating; another rotation ran at the same time")
-    return register_public_key(settings, code, raw_public(new.public_key()), actor=actor, own=True)
+    return register_public_key(
+        settings, code, raw_public(new.public_key()), actor=actor, own=True, encryption=_x25519_public(new)
+    )
 
 
 def revoke_key(settings: Settings, key_id: str, *, reason: str, actor: str) -> PublicKeyInfo:
@@ -334,6 +370,66 @@ def list_keys(settings: Settings, code: str | None = None) -> list[PublicKeyInfo
         if code:
             stmt = stmt.where(SiteKey.site_code == code)
         return [PublicKeyInfo.of(r) for r in s.scalars(stmt)]
+
+
+# --- encryption keys (sealed bags for removable media) ---------------------------------------------------------
+_ENC_BINDING = b"dangan-encryption-key/1:"
+
+
+def _x25519_private(private: Ed25519PrivateKey) -> X25519PrivateKey:
+    """The site's encryption key, derived from its signing key: one key pair to keep, rotate and revoke."""
+    seed = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"dangan-site-x25519/1").derive(seed)
+    return X25519PrivateKey.from_private_bytes(derived)
+
+
+def _x25519_public(private: Ed25519PrivateKey) -> bytes:
+    return (
+        _x25519_private(private).public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+
+
+@dataclass(frozen=True)
+class EncryptionKey:
+    """A site's public encryption key, named by the id of the signing key it belongs to."""
+
+    site: str
+    key_id: str
+    public: X25519PublicKey
+
+
+def encryption_public_key(settings: Settings, code: str) -> EncryptionKey:
+    """``code``'s active encryption key from the registry (to seal a bag for that site)."""
+    info = active_key(settings, code)
+    with session_scope(settings.home_catalog_url) as s:
+        row = s.get(SiteKey, info.key_id)
+        enc = row.encryption_key if row is not None else None
+    if not enc:
+        raise ConfigError(
+            f"the registry has no encryption key for site {code}",
+            hint=f"Import site {code}'s key document again (`dangan keys import FILE`): newer exports carry one.",
+        )
+    return EncryptionKey(code, info.key_id, X25519PublicKey.from_public_bytes(base64.b64decode(enc)))
+
+
+def encryption_private_keys(settings: Settings, code: str) -> dict[str, X25519PrivateKey]:
+    """This site's encryption keys by signing-key id: the current key file and retired ones kept beside it (a
+    bag sealed before a rotation still opens). Revoked keys are left out."""
+    path = key_path(settings, code)
+    found: dict[str, X25519PrivateKey] = {}
+    for candidate in [path, *sorted(path.parent.glob(path.name + ".retired-*"))]:
+        if not candidate.is_file():
+            continue
+        private = _read_private(candidate)
+        kid = key_id_of(raw_public(private.public_key()))
+        with session_scope(settings.home_catalog_url) as s:
+            row = s.get(SiteKey, kid)
+            if row is None or row.site_code != code or row.status == REVOKED:
+                continue
+        found[kid] = _x25519_private(private)
+    return found
 
 
 # --- verification -------------------------------------------------------------------------------------------

@@ -272,3 +272,87 @@ def test_receipt_is_signed_by_the_receiver_and_checked_by_public_key(
     assert info.value.details["reason"] == "RECEIPT_LEGACY"
     private = key_path(settings, DST).read_bytes()
     assert private not in json.dumps(receipt).encode()
+
+
+# --- sealed bags (removable media) ---------------------------------------------------------------------------
+def test_sealed_bag_opens_only_at_its_site_and_imports(
+    settings: Settings, sites: tuple[SiteRef, SiteRef], third_site: SiteRef, tmp_path: Path
+) -> None:
+    from dangan.transfer.sealed import export_sealed, import_sealed, is_sealed, open_sealed
+
+    src, dst = sites
+    signer(settings, DST)  # the receiver's key exists (and is registered) before anyone seals to it
+    archive = make_archive(src, 24)
+    out = tmp_path / "usb" / "archive.dangan-bag"
+    result = export_sealed(settings, archive.resident_id, SRC, out, to_site=DST)
+    assert is_sealed(out) and result["recipient_site"] == DST
+    blob = out.read_bytes()
+    assert archive.resident_id.encode() not in blob and b"catalog.json" not in blob  # nothing readable
+    assert not any((settings.data_dir / "outgoing").iterdir())  # the clear folder is gone
+    with pytest.raises(BagRefused, match="sealed for site"):
+        open_sealed(settings, out, third_site.code)
+    outcome = import_sealed(settings, out, DST, retry=FAST)
+    assert outcome.state == "done"
+    assert row_counts(dst.catalog_url, DST)["persons"] == 1
+    assert not any((settings.data_dir / "incoming").iterdir())
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "append", "swap-recipient"])
+def test_tampered_sealed_bag_is_refused_and_leaves_nothing(
+    settings: Settings, sites: tuple[SiteRef, SiteRef], tmp_path: Path, damage: str
+) -> None:
+    from dangan.transfer.sealed import export_sealed, import_sealed
+
+    src, dst = sites
+    signer(settings, DST)
+    archive = make_archive(src, 25)
+    out = tmp_path / "archive.dangan-bag"
+    export_sealed(settings, archive.resident_id, SRC, out, to_site=DST)
+    data = bytearray(out.read_bytes())
+    header_end = data.index(b"\n") + 1
+    if damage == "flip":
+        data[header_end + 100] ^= 0x01
+    elif damage == "truncate":
+        data = data[: len(data) - 40]
+    elif damage == "append":
+        data += data[header_end : header_end + 200]
+    else:  # the header is authenticated with every chunk: editing it breaks them all
+        data[:header_end] = data[:header_end].replace(b'"source_site": "330106"', b'"source_site": "330110"')
+    out.write_bytes(bytes(data))
+    with pytest.raises(BagRefused):
+        import_sealed(settings, out, DST, retry=FAST)
+    assert_nothing_written(settings, dst)
+    assert not any((settings.data_dir / "incoming").iterdir())
+
+
+def test_sealed_bag_with_a_link_or_traversal_is_refused(
+    settings: Settings, sites: tuple[SiteRef, SiteRef], tmp_path: Path
+) -> None:
+    """A sealed file is built by whoever holds the public key: its tar members are checked before writing."""
+    import tarfile
+
+    from dangan.transfer.sealed import open_sealed, seal_folder
+
+    signer(settings, DST)
+    evil = tmp_path / "evil"
+    (evil / "data" / "ocr").mkdir(parents=True)
+    (evil / "bagit.txt").write_text("BagIt-Version: 1.0\n")
+    (evil / "data" / "ocr" / "ok.json").write_text("{}")
+    out = tmp_path / "evil.dangan-bag"
+    seal_folder(settings, evil, out, to_site=DST, from_site=SRC)
+    assert open_sealed(settings, out, DST).is_dir()  # a plain folder opens
+    original = tarfile.TarFile.add
+
+    def add_escape(self: tarfile.TarFile, name: str, arcname: str | None = None, **kw: Any) -> None:
+        info = tarfile.TarInfo("../../outside.txt")
+        info.size = 3
+        self.addfile(info, io.BytesIO(b"bad"))
+
+    tarfile.TarFile.add = add_escape  # type: ignore[method-assign,assignment]
+    try:
+        seal_folder(settings, evil, out, to_site=DST, from_site=SRC)
+    finally:
+        tarfile.TarFile.add = original  # type: ignore[method-assign]
+    with pytest.raises(BagRefused, match="unsafe name"):
+        open_sealed(settings, out, DST)
+    assert not (settings.data_dir / "outside.txt").exists()

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("site_code", sa.String(length=6), nullable=False),
         sa.Column("algorithm", sa.String(length=20), nullable=False),
         sa.Column("public_key", sa.String(length=200), nullable=False),
+        sa.Column("encryption_key", sa.String(length=200), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
