@@ -33,16 +33,20 @@ def unescape_cell(value: str) -> str:
 class SafeDictWriter(csv.DictWriter):  # type: ignore[type-arg]
     """``csv.DictWriter`` whose cells (the header's too: ``writeheader`` calls ``writerow``) are escaped.
 
-    Every cell is quoted unless the caller says otherwise: with ``lineterminator="\\n"`` the csv module (3.11)
-    leaves a cell holding a bare CR unquoted, and a reader then splits the row there (a forged extra row).
+    A row with a line break inside a cell is written with every cell quoted: with ``lineterminator="\\n"`` the
+    csv module (3.11) leaves a cell holding a bare CR unquoted, and a reader would split the row there (a forged
+    extra row). Other rows are written as ``csv.DictWriter`` writes them.
     """
 
     def __init__(self, f: Any, fieldnames: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("quoting", csv.QUOTE_ALL)
         super().__init__(f, fieldnames, *args, **kwargs)
+        self._quoted = csv.writer(f, self.writer.dialect, quoting=csv.QUOTE_ALL)
 
     def writerow(self, rowdict: Mapping[str, Any]) -> Any:
-        return super().writerow({k: escape_cell(v) for k, v in rowdict.items()})
+        row = {k: escape_cell(v) for k, v in rowdict.items()}
+        if any(isinstance(v, str) and ("\r" in v or "\n" in v) for v in row.values()):
+            return self._quoted.writerow(self._dict_to_list(row))
+        return super().writerow(row)
 
     def writerows(self, rowdicts: Iterable[Mapping[str, Any]]) -> None:
         for row in rowdicts:  # DictWriter.writerows would bypass writerow
