@@ -66,11 +66,21 @@ class CheckFailed(RuntimeError):
     """An expectation raised instead of answering (a bug in a suite or a missing column)."""
 
 
+def _quiet_gx_loggers() -> None:
+    """GX's loggers at WARNING: some of its modules set their own logger to INFO when imported (e.g.
+    ``great_expectations.data_context.types.base``, "Created temporary directory … for ephemeral docs site"),
+    which the parent's level does not override."""
+    known = logging.Logger.manager.loggerDict
+    names = ["great_expectations", *(n for n in known if n.startswith("great_expectations."))]
+    for name in names:
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:  # NOTSET or INFO/DEBUG set by GX itself
+            logger.setLevel(logging.WARNING)
+
+
 def _context(docs_dir: Path | None) -> Any:
     # GX announces its temporary folders at INFO on every run; operators only need its warnings.
-    gx_log = logging.getLogger("great_expectations")
-    if gx_log.level == logging.NOTSET:
-        gx_log.setLevel(logging.WARNING)
+    _quiet_gx_loggers()
     ctx = gx.get_context(mode="ephemeral")
 
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
