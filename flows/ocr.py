@@ -63,7 +63,7 @@ def ocr_pages(
         device_reason or "engine default",
         len(chunks),
     )
-    if options.device != "cpu" and identity["device"] == "cpu":  # asked for a GPU (or auto) and did not get one
+    if page_ids and _fell_back_to_cpu(options.device, identity["device"]):
         logger.warning("OCR runs on CPU: %s", device_reason or "no usable GPU")
     progress: Any = create_progress_artifact(0.0, key=f"ocr-progress-{site}", description="pages recognized")
     futures = [
@@ -94,6 +94,14 @@ def ocr_pages(
     )
 
     return totals
+
+
+def _fell_back_to_cpu(requested: str, used: str) -> bool:
+    """Worth a warning: CUDA was asked for, or ``auto`` found an NVIDIA device it could not use. ``auto`` on a
+    host without one runs on CPU as expected (the info line above says so), not a fallback."""
+    from dangan.ocr.gpu.device import nvidia_device_present
+
+    return used == "cpu" and (requested == "cuda" or (requested == "auto" and nvidia_device_present()))
 
 
 def _markdown(site: str, t: dict[str, Any]) -> str:

@@ -41,6 +41,11 @@ class TorchDevice:
         return f"{self.device}/torch-{'fp16' if self.half else 'fp32'}"
 
 
+def nvidia_device_present() -> bool:
+    """Whether this host has an NVIDIA device node (native driver or WSL2); nothing is imported."""
+    return not sys.platform.startswith("linux") or any(p.exists() for p in _DEVICE_NODES)
+
+
 def torch_missing() -> str | None:
     """None when torch, onnx and onnx2torch are installed, else which one is not (nothing is imported)."""
     for name in ("torch", "onnx", "onnx2torch"):
