@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
 # Install what dangan needs on a fresh Debian/Ubuntu machine: system packages (when missing), a virtualenv in
-# .venv and the package with its dev extra. Idempotent; quick when everything is already there.
+# .venv and the package. Idempotent; quick when everything is already there.
+#   bash scripts/bootstrap.sh        what the tests need (scripts/test.sh, CI): the dev extra, the Java PDFBox
+#                                    packages for the PDF/A cross-check and, when at hand, the CPU torch build
+#   bash scripts/bootstrap.sh demo   what `dangan demo` needs (scripts/demo.sh): the package alone, no Java,
+#                                    no torch; a later test set-up adds the rest to the same .venv
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PACKAGES=(tesseract-ocr tesseract-ocr-chi-sim fonts-noto-cjk fonts-wqy-zenhei poppler-utils
-  libpdfbox2-java libactivation-java libjaxb-api-java)  # the last three: PDF/A cross-check in the tests
+MODE=${1:-test}
+case "$MODE" in
+  test|demo) ;;
+  *) echo "usage: bash scripts/bootstrap.sh [test|demo]" >&2; exit 2 ;;
+esac
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-chi-sim fonts-noto-cjk fonts-wqy-zenhei poppler-utils)
+if [ "$MODE" = test ]; then
+  APT_PACKAGES+=(libpdfbox2-java libactivation-java libjaxb-api-java)  # PDF/A cross-check in the tests
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,7 +33,19 @@ fi
 if [ ! -x .venv/bin/uv ]; then
   .venv/bin/pip install -q --upgrade pip uv
 fi
-stamp=.venv/.dangan-installed
+stamp=.venv/.dangan-installed  # the test set-up (a superset of the demo's)
+if [ "$MODE" = demo ]; then
+  if [ -f "$stamp" ] && [ ! pyproject.toml -nt "$stamp" ]; then
+    exit 0  # the tests' set-up is there: it holds everything the demo needs
+  fi
+  demo_stamp=.venv/.dangan-installed-demo
+  if [ ! -f "$demo_stamp" ] || [ pyproject.toml -nt "$demo_stamp" ]; then
+    echo "installing dangan and its dependencies into .venv" >&2
+    .venv/bin/uv pip install -q --python .venv/bin/python -e .
+    touch "$demo_stamp"
+  fi
+  exit 0
+fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "installing dangan and its dependencies into .venv" >&2
   .venv/bin/uv pip install -q --python .venv/bin/python -e '.[dev]'
