@@ -246,6 +246,43 @@ class PageLimitExceeded(IngestError):
     default_hint = "Raise `ingest.max_pages` only if the document is genuine."
 
 
+class FilePixelLimitExceeded(IngestError):
+    """All pages of one file together exceed ``ingest.max_total_pixels`` (counted from headers, before decoding)."""
+
+    code = "INGEST_FILE_PIXEL_LIMIT"
+    default_hint = (
+        "Split the file into smaller documents, or raise `ingest.max_total_pixels` only if it is genuine "
+        "(文件总像素超限，请拆分后重新扫描)."
+    )
+
+
+class IngestOutOfMemory(IngestError):
+    """Ingesting one file ran out of memory (MemoryError); the file is quarantined and the batch goes on."""
+
+    code = "INGEST_OUT_OF_MEMORY"
+    default_hint = (
+        "Check the file's page count and page sizes; lower `ingest.max_pages` / `ingest.max_total_pixels` or give "
+        "the worker more memory, then ingest the file again (文件解码内存不足)."
+    )
+
+
+class DecodeFailed(IngestError):
+    """An unexpected error while decoding or measuring one file (the exception type is in the details)."""
+
+    code = "INGEST_DECODE_FAILED"
+    default_hint = "Open the file in an image viewer; rescan it if it looks wrong, else report the error type."
+
+
+class IngestCrashed(IngestError):
+    """The ingest process died (killed, out of memory) while working on this file on two earlier runs."""
+
+    code = "INGEST_CRASHED"
+    default_hint = (
+        "The file is kept in quarantine and skipped so the batch can finish; check its size and page count, "
+        "then ingest it alone with more memory (处理此文件时进程多次中断，已隔离)."
+    )
+
+
 # --- object storage (added by dangan.storage) ------------------------------------------------------------
 class StoreError(PermanentError):
     """The object store refused a request for a reason retrying will not fix (permissions, bad request)."""

@@ -8,7 +8,7 @@ costs a few header reads, not gigabytes. Pillow's process-wide ``Image.MAX_IMAGE
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 
 from dangan.errors import EmptyFile, UnsupportedFormat
 from dangan.imaging import pdf, raster
@@ -33,22 +33,24 @@ def probe(data: bytes, *, limits: DecodeLimits) -> ProbeResult:
     """Describe ``data`` from its headers: format, page count, per-page width/height/dpi/mode/compression.
 
     Raises the same header-level errors :func:`iter_pages` would (``EmptyFile``, ``UnsupportedFormat``,
-    ``CorruptImage``, ``PixelLimitExceeded``, ``PageLimitExceeded``, ``PdfEncrypted``, ``PdfMalformed``,
-    ``PdfPageLimit``), so ingest can quarantine a file without decoding a single pixel.
+    ``CorruptImage``, ``PixelLimitExceeded``, ``PageLimitExceeded``, ``FilePixelLimitExceeded``, ``PdfEncrypted``,
+    ``PdfMalformed``, ``PdfPageLimit``), so ingest can quarantine a file without decoding a single pixel.
     """
     fmt = _detect(data, limits)
     metas = pdf.probe_pdf(data, limits) if fmt == "pdf" else raster.probe_raster(fmt, data, limits)
     return ProbeResult(format=fmt, page_count=len(metas), pages_meta=metas)
 
 
-def iter_pages(data: bytes, *, limits: DecodeLimits) -> Iterator[DecodedPage]:
+def iter_pages(data: bytes, *, limits: DecodeLimits, only: Container[int] | None = None) -> Iterator[DecodedPage]:
     """Decode ``data`` page by page (each page fully loaded, so truncation is detected).
 
-    Format detection, page counting and the per-page pixel limit are checked eagerly, when this function is
-    called; pixel decoding happens lazily as the iterator advances (one page in memory at a time).
+    Format detection, page counting and the page, pixel and per-file pixel limits are checked eagerly, when this
+    function is called; pixel decoding happens lazily as the iterator advances. The decoder holds one page at a
+    time, so memory stays flat with the page count as long as the caller does not keep the pages it was given.
+    ``only`` decodes just these page indexes (e.g. the pages a resumed run still needs).
     Truncated or damaged pixel data raises ``CorruptImage`` with ``page`` and ``error`` in its details.
     """
     fmt = _detect(data, limits)
     if fmt == "pdf":
-        return pdf.iter_pdf(data, limits)
-    return raster.iter_raster(fmt, data, limits)
+        return pdf.iter_pdf(data, limits, only)
+    return raster.iter_raster(fmt, data, limits, only)

@@ -18,7 +18,13 @@ class DecodeLimits(BaseModel):
 
     max_pixels: int = Field(default=250_000_000, gt=0, description="Per page, checked from the header before decoding.")
     max_pdf_pages: int = Field(default=500, gt=0)
-    max_pages: int = Field(default=2000, gt=0, description="Pages of a multi-page TIFF.")
+    max_pages: int = Field(default=500, gt=0, description="Pages of a multi-page TIFF, counted from its IFDs.")
+    max_total_pixels: int = Field(
+        default=5_000_000_000,
+        gt=0,
+        description="All pages of one file together, checked from the headers before decoding (bounds the work, "
+        "not the memory: pages are decoded one at a time).",
+    )
     pdf_render_dpi: int = Field(default=300, ge=36, le=1200)
     min_bytes: int = Field(default=1, ge=1, description="Files shorter than this are treated as empty.")
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import Any
 
 import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from dangan.errors import PdfEncrypted, PdfMalformed, PdfPageLimit, PixelLimitExceeded
+from dangan.errors import FilePixelLimitExceeded, PdfEncrypted, PdfMalformed, PdfPageLimit, PixelLimitExceeded
 from dangan.imaging.model import DecodedPage, DecodeLimits
 
 __all__ = ["iter_pdf", "probe_pdf"]
@@ -107,14 +107,32 @@ def probe_pdf(data: bytes, limits: DecodeLimits) -> list[dict[str, Any]]:
                     page_count=count,
                     limit=limits.max_pdf_pages,
                 )
-            return [_page_meta(doc, i, limits) for i in range(count)]
+            metas, total = [], 0
+            for i in range(count):
+                meta = _page_meta(doc, i, limits)
+                total += meta["width"] * meta["height"]
+                if total > limits.max_total_pixels:
+                    raise FilePixelLimitExceeded(
+                        f"pages 0-{i} render to {total} px at {limits.pdf_render_dpi} dpi, "
+                        f"limit {limits.max_total_pixels} px per file",
+                        total_pixels=f">{limits.max_total_pixels}",
+                        limit=limits.max_total_pixels,
+                        page=i,
+                    )
+                metas.append(meta)
+            return metas
         finally:
             doc.close()
 
 
-def iter_pdf(data: bytes, limits: DecodeLimits) -> Iterator[DecodedPage]:
-    """Validate the document now (open, page count, pixel limits), then render pages lazily."""
+def iter_pdf(data: bytes, limits: DecodeLimits, only: Container[int] | None = None) -> Iterator[DecodedPage]:
+    """Validate the document now (open, page count, pixel limits), then render pages lazily, one at a time.
+
+    ``only`` restricts rendering to these page indexes (the others are skipped without rendering).
+    """
     metas = probe_pdf(data, limits)
+    if only is not None:
+        metas = [m for m in metas if m["index"] in only]
     return _render_all(data, metas, limits)
 
 

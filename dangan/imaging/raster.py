@@ -10,13 +10,13 @@ from __future__ import annotations
 import io
 import math
 import struct
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
 
-from dangan.errors import CorruptImage, PageLimitExceeded, PixelLimitExceeded
+from dangan.errors import CorruptImage, FilePixelLimitExceeded, PageLimitExceeded, PixelLimitExceeded
 from dangan.imaging.model import DecodedPage, DecodeLimits
 
 __all__ = ["iter_raster", "probe_raster"]
@@ -61,8 +61,13 @@ def _open(fmt: str, data: bytes) -> ImageFile.ImageFile:
 
 
 def _frames(im: ImageFile.ImageFile, fmt: str, limits: DecodeLimits) -> Iterator[int]:
-    """Seek through frames (header reads only), enforcing page and pixel limits on each."""
+    """Seek through frames (header reads only), enforcing page, pixel and per-file pixel limits on each.
+
+    A TIFF's pages are counted by walking its IFD chain one entry at a time and stop at ``max_pages``: a small
+    file claiming thousands of pages (or an IFD loop) costs at most ``max_pages`` header reads.
+    """
     index = 0
+    total = 0
     while True:
         if index >= limits.max_pages:
             raise PageLimitExceeded(
@@ -75,6 +80,14 @@ def _frames(im: ImageFile.ImageFile, fmt: str, limits: DecodeLimits) -> Iterator
                 width=w,
                 height=h,
                 limit=limits.max_pixels,
+                page=index,
+            )
+        total += w * h
+        if total > limits.max_total_pixels:
+            raise FilePixelLimitExceeded(
+                f"pages 0-{index} already have {total} px, limit {limits.max_total_pixels} px per file",
+                total_pixels=f">{limits.max_total_pixels}",
+                limit=limits.max_total_pixels,
                 page=index,
             )
         yield index
@@ -167,16 +180,20 @@ def probe_raster(fmt: str, data: bytes, limits: DecodeLimits) -> list[dict[str, 
         im.close()
 
 
-def iter_raster(fmt: str, data: bytes, limits: DecodeLimits) -> Iterator[DecodedPage]:
-    """Validate headers now, then decode pages lazily."""
+def iter_raster(
+    fmt: str, data: bytes, limits: DecodeLimits, only: Container[int] | None = None
+) -> Iterator[DecodedPage]:
+    """Validate headers now, then decode pages lazily, one at a time (``only``: decode just these indexes)."""
     probe_raster(fmt, data, limits)  # eager: limits and page headers fail before the first page is decoded
-    return _decode(fmt, data, limits)
+    return _decode(fmt, data, limits, only)
 
 
-def _decode(fmt: str, data: bytes, limits: DecodeLimits) -> Iterator[DecodedPage]:
+def _decode(fmt: str, data: bytes, limits: DecodeLimits, only: Container[int] | None) -> Iterator[DecodedPage]:
     im = _open(fmt, data)
     try:
         for index in _frames(im, fmt, limits):
+            if only is not None and index not in only:
+                continue  # seeking past a page reads its header only
             meta = _meta(im, fmt, index)
             try:
                 im.load()
@@ -184,6 +201,18 @@ def _decode(fmt: str, data: bytes, limits: DecodeLimits) -> Iterator[DecodedPage
                 arr = _to_array(im)
             except CorruptImage:
                 raise
+            except Image.DecompressionBombError as exc:
+                # Pillow's TIFF loader applies its global bomb check (2 x MAX_IMAGE_PIXELS, ~179 MP by default)
+                # even when the plugin is used directly: a page between that and our max_pixels lands here.
+                w, h = im.size
+                raise PixelLimitExceeded(
+                    f"page {index} is {w}x{h} px, above Pillow's process-wide limit",
+                    width=w,
+                    height=h,
+                    limit=None,
+                    page=index,
+                    error=str(exc),
+                ) from exc
             except _DECODE_ERRORS as exc:
                 raise CorruptImage(f"page {index} cannot be decoded: {exc}", page=index, error=str(exc)) from exc
             yield DecodedPage(

@@ -7,6 +7,7 @@ results, decides what is done: a re-run of the same source reopens the same batc
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -22,16 +23,22 @@ from dangan.catalog.models import BatchFile, Master, Page, QualityIssue, Quarant
 from dangan.catalog.sites import SiteRef, get_site
 from dangan.catalog.states import transition
 from dangan.config import Settings
-from dangan.errors import ManifestError
+from dangan.errors import DanganError, IngestCrashed, IngestError, IngestOutOfMemory, ManifestError
 from dangan.imaging.decode import DecodeLimits
 from dangan.imaging.derive import DeriveParams
 from dangan.imaging.qa import QaThresholds
 from dangan.ingest.manifest import Manifest, parse_manifest, reconcile
-from dangan.ingest.pipeline import FileOutcome, IngestContext, ingest_file
-from dangan.ingest.source import open_source
+from dangan.ingest.pipeline import FileOutcome, IngestContext, ingest_file, quarantine_file
+from dangan.ingest.source import Source, SourceFile, open_source
 from dangan.keys import manifest_key
 from dangan.pii import Masker
 from dangan.reports import DISPLAY_NAMES, batch_masker, display_names
+
+log = logging.getLogger(__name__)
+
+#: Runs that may die on one file (killed, out of memory) before the next run quarantines it instead of trying
+#: it again. Two, not one: a run interrupted by an operator or a reboot is not the file's fault.
+MAX_UNFINISHED_ATTEMPTS = 2
 
 
 @dataclass
@@ -155,7 +162,11 @@ def context_for(
         catalog_url=ref.catalog_url,
         store=_store(ref),
         limits=DecodeLimits(
-            max_pixels=ing.max_pixels, max_pdf_pages=ing.max_pdf_pages, pdf_render_dpi=ing.pdf_render_dpi
+            max_pixels=ing.max_pixels,
+            max_pdf_pages=ing.max_pdf_pages,
+            max_pages=ing.max_pages,
+            max_total_pixels=ing.max_total_pixels,
+            pdf_render_dpi=ing.pdf_render_dpi,
         ),
         thresholds=QaThresholds(**settings.qa),
         derive_params=DeriveParams(**settings.derive.model_dump()),
@@ -185,10 +196,91 @@ def run_chunk(
             continue
         row = parsed.rows.get(name) if parsed else None
         rejected = parsed.rejected.get(name) if parsed else None
-        outcome = asdict(ingest_file(ctx, src, item, row, rejected))
+        outcome = asdict(_ingest_one(ctx, src, item, row, rejected))
         record_outcome(ref.catalog_url, batch_id, outcome)
         outcomes.append(outcome)
     return outcomes
+
+
+def _ingest_one(ctx: IngestContext, src: Source, item: SourceFile, row: Any, rejected: Any) -> FileOutcome:
+    """One file, whatever happens to it: only transient errors (retry the chunk) leave without an outcome.
+
+    The file is marked ``started`` first; a run that dies on it (SIGKILL, the kernel's OOM killer) leaves that
+    mark, and after :data:`MAX_UNFINISHED_ATTEMPTS` such runs the next one quarantines the file untouched, so a
+    file that kills its process cannot keep its batch open forever. Later runs keep it quarantined without
+    decoding it while its bytes stay the same; a new file under the same name is tried again.
+    """
+    crashed_sha = _crashed_sha256(ctx.catalog_url, ctx.batch_id, item.name)
+    fresh = crashed_sha is not None and _sha256(src, item) != crashed_sha
+    died = _start_file(ctx.catalog_url, ctx.batch_id, item.name, fresh=fresh)
+    if died >= MAX_UNFINISHED_ATTEMPTS and not _has_master(ctx.catalog_url, ctx.batch_id, item.name):
+        err = IngestCrashed(
+            f"{died} earlier runs ended while ingesting this file", unfinished_attempts=died, size=item.size
+        )
+        log.warning("%s: quarantined after %d unfinished attempts", ctx.mask(item.name), died)
+        return quarantine_file(ctx, src, item, err.to_dict())
+    failure: dict[str, Any] | None = None
+    try:
+        return ingest_file(ctx, src, item, row, rejected)
+    except DanganError as exc:
+        if exc.transient:
+            _unstart_file(ctx.catalog_url, ctx.batch_id, item.name)
+            raise
+        failure = exc.to_dict()
+    except MemoryError:
+        failure = IngestOutOfMemory("ran out of memory while ingesting the file", size=item.size).to_dict()
+    except Exception as exc:  # not this file's decoding (ingest_file handles that): storage or catalog writes
+        log.warning("ingesting %s failed: %s", ctx.mask(item.name), type(exc).__name__, exc_info=True)
+        failure = IngestError(f"{type(exc).__name__} while ingesting the file", error_type=type(exc).__name__).to_dict()
+    if _has_master(ctx.catalog_url, ctx.batch_id, item.name):
+        # registered before it failed (derivatives): the next run resumes it; a quarantine row would count it twice
+        return FileOutcome(item.name, "incomplete", code=failure["code"], message=failure["message"])
+    return quarantine_file(ctx, src, item, failure)
+
+
+def _crashed_sha256(catalog_url: str, batch_id: str, name: str) -> str | None:
+    """SHA-256 of the bytes quarantined as ``INGEST_CRASHED`` under this name, if that is what became of it."""
+    with session_scope(catalog_url) as s:
+        row = s.scalars(select(BatchFile).filter_by(batch_id=batch_id, name=name)).first()
+        return row.sha256 if row is not None and row.code == IngestCrashed.code else None
+
+
+def _sha256(src: Source, item: SourceFile) -> str | None:
+    try:
+        return hashlib.sha256(src.read(item)).hexdigest()
+    except (OSError, DanganError):
+        return None
+
+
+def _start_file(catalog_url: str, batch_id: str, name: str, *, fresh: bool = False) -> int:
+    """Mark ``name`` as being ingested; return how many earlier runs ended while it was marked so (``fresh``:
+    other bytes than the ones those runs died on, so none)."""
+    from dangan.ingest.register import insert_or_get
+
+    with session_scope(catalog_url) as s:
+        row = s.scalars(select(BatchFile).filter_by(batch_id=batch_id, name=name)).first()
+        if row is None:
+            insert_or_get(s, BatchFile, {"batch_id": batch_id, "name": name}, {"outcome": "started", "details": {}})
+            return 0
+        earlier = 0 if fresh else int((row.details or {}).get("unfinished_attempts", 0))
+        died = earlier + (row.outcome == "started")
+        row.details = {**(row.details or {}), "unfinished_attempts": died}
+        row.outcome = "started"
+        return died
+
+
+def _unstart_file(catalog_url: str, batch_id: str, name: str) -> None:
+    """A transient error ended this attempt: the chunk's retry is not a run that died on the file."""
+    with session_scope(catalog_url) as s:
+        row = s.scalars(select(BatchFile).filter_by(batch_id=batch_id, name=name)).first()
+        if row is not None and row.outcome == "started":
+            row.outcome = "pending"
+
+
+def _has_master(catalog_url: str, batch_id: str, name: str) -> bool:
+    with session_scope(catalog_url) as s:
+        found = s.scalar(select(Master.id).filter_by(batch_id=batch_id, original_name=name).limit(1))
+        return found is not None
 
 
 def record_outcome(catalog_url: str, batch_id: str, outcome: dict[str, Any]) -> None:
@@ -201,8 +293,11 @@ def record_outcome(catalog_url: str, batch_id: str, outcome: dict[str, Any]) -> 
             s, BatchFile, {"batch_id": batch_id, "name": outcome["name"]}, {"outcome": outcome["outcome"]}
         )
         row.outcome = outcome["outcome"]
-        # a re-run's "already" must not erase what an earlier run learned (e.g. a page-count mismatch)
-        row.details = {**(row.details or {}), **details}
+        # a re-run's "already" must not erase what an earlier run learned (e.g. a page-count mismatch); an
+        # outcome ends the count of runs that died on the file, except the quarantine that count led to
+        crashed = outcome.get("code") == IngestCrashed.code
+        kept = {k: v for k, v in (row.details or {}).items() if crashed or k != "unfinished_attempts"}
+        row.details = {**kept, **details}
         row.sha256, row.pages = outcome.get("sha256"), outcome.get("pages") or 0
         row.code, row.duplicate_of = outcome.get("code"), outcome.get("duplicate_of")
 

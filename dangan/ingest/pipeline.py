@@ -1,5 +1,9 @@
 """Ingest one delivered file: fixity → decode → QA → derivatives → master object → catalog.
 
+Memory: pages are decoded one at a time and only their metrics are kept, so a file of N pages needs about one
+page's memory, not N. A multi-page file is decoded a second time, page by page, for its derivatives (they need
+the page ids of the catalog rows, which are written only once every page has decoded); a single page is kept.
+
 Write order (DESIGN.md): objects first (verified by the store), then catalog rows. Two transactions:
 (1) master + pages + QA issues, status ``ingested``; (2) derivatives, status ``preprocessed``. A crash between
 them leaves pages without derivatives, which the next run of the batch completes (``resume``); a crash before
@@ -21,7 +25,7 @@ from sqlalchemy.orm import Session
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Derivative, Master, Page, QualityIssue
 from dangan.catalog.states import transition
-from dangan.errors import DanganError, PermanentError
+from dangan.errors import DanganError, DecodeFailed, IngestOutOfMemory, PermanentError
 from dangan.imaging.decode import DecodedPage, DecodeLimits, iter_pages, probe
 from dangan.imaging.derive import DeriveParams, make_ocr_derivative
 from dangan.imaging.qa import QaThresholds, evaluate, measure
@@ -57,7 +61,7 @@ class FileOutcome:
     """What happened to one file (plain values: goes into task results and batch reports)."""
 
     name: str
-    outcome: str  # accepted | resumed | already | duplicate | quarantined
+    outcome: str  # accepted | resumed | already | duplicate | quarantined | incomplete (registered, then failed)
     sha256: str | None = None
     pages: int = 0
     code: str | None = None
@@ -69,10 +73,15 @@ class FileOutcome:
 
 @dataclass
 class _PreparedPage:
+    """What the catalog needs of one decoded page; the pixels only for a single-page file (``page``)."""
+
     index: int
-    page: DecodedPage
+    width: int
+    height: int
+    color_mode: str
     metrics: dict[str, Any]
     issues: list[Any]
+    page: DecodedPage | None = None
 
 
 def ingest_file(
@@ -100,20 +109,50 @@ def ingest_file(
     if ctx.manifest_given and row is None:
         err = PermanentError(f"{item.name} is not listed in the batch manifest", name=item.name)
         return _quarantine(ctx, item, data, {**err.to_dict(), "code": "INGEST_NOT_IN_MANIFEST"})
+    failure: dict[str, Any] | None = None
     try:
-        info = probe(data, limits=ctx.limits)
-        prepared = [_prepare(p, ctx) for p in iter_pages(data, limits=ctx.limits)]
+        fmt, prepared = _decode_and_measure(ctx, data)
     except DanganError as exc:
         if exc.transient:
             raise
-        return _quarantine(ctx, item, data, exc.to_dict())
-    return _register(ctx, item, data, sha, info.format, prepared, row)
+        failure = exc.to_dict()
+    except MemoryError:
+        # built here, used below: the traceback (and the pages its frames hold) is released when this block ends
+        failure = IngestOutOfMemory("ran out of memory while decoding and measuring the file", size=len(data)).to_dict()
+    except Exception as exc:  # a file-specific surprise (decoder, QA): quarantine it, the batch goes on
+        if _out_of_memory(exc):
+            failure = IngestOutOfMemory(
+                "ran out of memory while decoding and measuring the file", size=len(data), error=str(exc)[:200]
+            ).to_dict()
+        else:
+            log.warning("decoding %s failed: %s", ctx.mask(item.name), type(exc).__name__, exc_info=True)
+            failure = DecodeFailed(
+                f"{type(exc).__name__} while decoding and measuring the file", error_type=type(exc).__name__
+            ).to_dict()
+    if failure is not None:
+        return _quarantine(ctx, item, data, failure)
+    return _register(ctx, item, data, sha, fmt, prepared, row)
 
 
-def _prepare(page: DecodedPage, ctx: IngestContext) -> _PreparedPage:
+def _out_of_memory(exc: Exception) -> bool:
+    """OpenCV reports a failed allocation as ``cv2.error`` ("Insufficient memory"), not as MemoryError."""
+    text = str(exc)
+    return type(exc).__module__.startswith("cv2") and ("Insufficient memory" in text or "Failed to allocate" in text)
+
+
+def _decode_and_measure(ctx: IngestContext, data: bytes) -> tuple[str, list[_PreparedPage]]:
+    """Format and per-page metrics; limits are checked from the headers before any pixel is decoded."""
+    info = probe(data, limits=ctx.limits)
+    keep = info.page_count == 1  # one page costs the same kept or not; more would grow with the page count
+    return info.format, [_prepare(p, ctx, keep) for p in iter_pages(data, limits=ctx.limits)]
+
+
+def _prepare(page: DecodedPage, ctx: IngestContext, keep: bool) -> _PreparedPage:
     metrics = measure(page)
     issues = evaluate(metrics, ctx.thresholds)
-    return _PreparedPage(page.index, page, _as_dict(metrics), issues)
+    return _PreparedPage(
+        page.index, page.width, page.height, page.color_mode, _as_dict(metrics), issues, page if keep else None
+    )
 
 
 def _register(
@@ -155,9 +194,28 @@ def _register(
         log.info("%s: the same bytes were registered by a concurrent chunk", ctx.mask(item.name))
         return _existing(ctx, item, data, winner)
     if ctx.make_derivatives:
-        for page_id, p in zip(page_ids, prepared, strict=True):
-            make_derivatives(ctx, page_id, p.page, p.metrics)
+        todo = {p.index: (page_id, p.metrics) for page_id, p in zip(page_ids, prepared, strict=True)}
+        _derive_pages(ctx, data, todo, {p.index: p.page for p in prepared if p.page is not None})
     return outcome
+
+
+def _derive_pages(
+    ctx: IngestContext,
+    data: bytes,
+    todo: dict[int, tuple[int, dict[str, Any]]],
+    kept: dict[int, DecodedPage] | None = None,
+) -> None:
+    """Derivatives of the pages in ``todo`` (index -> page id, metrics): kept pages as they are, the others
+    decoded again one at a time."""
+    kept = kept or {}
+    for index, page in kept.items():
+        if index in todo:
+            make_derivatives(ctx, todo[index][0], page, todo[index][1])
+    rest = {i for i in todo if i not in kept}
+    if rest:
+        for page in iter_pages(data, limits=ctx.limits, only=rest):
+            page_id, metrics = todo[page.index]
+            make_derivatives(ctx, page_id, page, metrics)
 
 
 def _claim_master(s: Session, master: Master) -> Master | None:
@@ -199,10 +257,10 @@ def _add_pages(
             page_index=p.index,
             document_id=doc.id,
             seq=doc.page_count + p.index + 1,
-            width=p.page.width,
-            height=p.page.height,
+            width=p.width,
+            height=p.height,
             dpi=p.metrics.get("effective_dpi") or p.metrics.get("dpi_x"),
-            color_mode=p.page.color_mode,
+            color_mode=p.color_mode,
             metrics=p.metrics,
         )
         s.add(page)
@@ -268,12 +326,14 @@ def _existing(ctx: IngestContext, item: SourceFile, data: bytes, master: Master)
         pending = s.scalars(select(Page).filter_by(master_id=master.id, status="ingested")).all()
         todo = {p.page_index: (p.id, dict(p.metrics)) for p in pending}
     if todo and ctx.make_derivatives:
-        for page in iter_pages(data, limits=ctx.limits):
-            if page.index in todo:
-                page_id, metrics = todo[page.index]
-                make_derivatives(ctx, page_id, page, metrics)
+        _derive_pages(ctx, data, todo)
         return FileOutcome(item.name, "resumed", sha256=master.sha256, pages=master.page_count)
     return FileOutcome(item.name, "already", sha256=master.sha256, pages=master.page_count)
+
+
+def quarantine_file(ctx: IngestContext, source: Source, item: SourceFile, error: dict[str, Any]) -> FileOutcome:
+    """Quarantine ``item`` without decoding it (the batch gave up on it); keeps its bytes when they can be read."""
+    return _quarantine(ctx, item, _read_if_safe(source, item), error)
 
 
 def _quarantine(ctx: IngestContext, item: SourceFile, data: bytes | None, error: dict[str, Any]) -> FileOutcome:
