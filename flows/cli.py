@@ -442,24 +442,39 @@ def _digitize(
         _fail(exc)
 
 
+def _batch_ocr(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The batch's OCR totals from the catalog (every run so far), or None when the catalog cannot say."""
+    from dangan.catalog.sites import get_site
+    from dangan.ocr.summary import batch_ocr_summary
+
+    try:
+        return batch_ocr_summary(get_site(_settings(), report["site"]).catalog_url, report["ingest"]["batch_id"])
+    except DanganError:
+        return None
+
+
 def _print_digitize(report: dict[str, Any]) -> None:
     from flows.render import print_ingest_report
 
     print_ingest_report(console, report["ingest"])
-    o = report["ocr"]
+    # a rerun reads no page twice: "this run" alone would say 0 pages, so the batch's totals stand beside it
     t = Table(title="OCR", title_justify="left")
-    for col in ("engine", "model", "device", "pages", "ok", "failed", "lines", "searchable PDFs"):
+    for col in ("", "engine", "model", "device", "pages", "ok", "failed", "lines", "searchable PDFs"):
         t.add_column(col)
-    t.add_row(
-        o["engine"],
-        o["model"],
-        ", ".join(o["devices"]),
-        str(o["pages"]),
-        str(o["ok"]),
-        str(len(o["failed"])),
-        str(o["lines"]),
-        str(o["documents_pdf"]),
-    )
+    for scope, o in (("this run", report["ocr"]), ("in total", _batch_ocr(report))):
+        if o is None:
+            continue
+        t.add_row(
+            scope,
+            o["engine"],
+            o["model"],
+            ", ".join(o["devices"]) or "—",
+            str(o["pages"]),
+            str(o["ok"]),
+            str(len(o["failed"])),
+            str(o["lines"]),
+            str(o["documents_pdf"]),
+        )
     console.print(t)
     v, f = report["validation"], report["four_properties"]
     q = Table(title="Extraction, validation (Great Expectations) and 四性检测 (DA/T 70)", title_justify="left")

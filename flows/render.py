@@ -28,7 +28,8 @@ def print_ingest_report(console: Console, report: dict[str, Any]) -> None:
     File names are masked with the report's ``display_names`` (names and IDs from the manifest and catalog).
     """
     mask = report_masker(report)
-    totals = Table(title=f"Batch {report['batch_id'][:12]} · site {report['site']}", title_justify="left")
+    # the batch's totals over every run; the outcomes below are this run's (a rerun's files come out "already")
+    totals = Table(title=f"Batch {report['batch_id'][:12]} · site {report['site']} · in total", title_justify="left")
     for col in ("files", "accepted files", "pages", "quarantined", "duplicates", "unaccounted"):
         totals.add_column(col, justify="right")
     totals.add_row(
@@ -45,7 +46,7 @@ def print_ingest_report(console: Console, report: dict[str, Any]) -> None:
         )
     )
     console.print(totals)
-    console.print(counts_table("Outcomes", report["outcomes"], "outcome"))
+    console.print(counts_table("Outcomes of this run", report["outcomes"], "outcome"))
     console.print(counts_table("Quality issues by code (pages)", report["qa_issues"], "code"))
     if report["quarantined"]:
         q = Table(title="Quarantined files (original bytes kept)", title_justify="left")
