@@ -7,6 +7,11 @@
 - usability: every master decodes completely, in an accepted format;
 - security: no executable or active content among accepted masters.
 
+Integrity also covers the OCR outputs (``dangan.ocr.outputs``): a page whose status says OCR was done has its
+current result, every document whose pages all have results has a searchable PDF made from them, and the
+catalogued OCR JSON and PDF objects exist. Pages still waiting for OCR are warnings (counted, not failures),
+so a batch checked right after ingest passes.
+
 The per-file checks are shared with transfer verification (``dangan.transfer.checks``).
 """
 
@@ -49,6 +54,10 @@ class FourPropsReport:
     problems: list[Problem] = field(default_factory=list)
     #: file name → masked form, for the files the problems name (see ``dangan.reports``)
     display_names: dict[str, str] = field(default_factory=dict)
+    #: findings that do not fail the check (e.g. pages not yet through OCR)
+    warnings: list[Problem] = field(default_factory=list)
+    #: OCR output counts (``OutputGaps.counts``): results, searchable PDFs, what is missing
+    outputs: dict[str, int] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -71,6 +80,8 @@ class FourPropsReport:
             "documents": self.documents,
             "passed": self.passed,
             "properties": by_prop,
+            "warnings": [w.to_dict() for w in self.warnings],
+            "outputs": dict(self.outputs),
             DISPLAY_NAMES: self.display_names,
         }
 
@@ -89,9 +100,10 @@ def check_batch(
 ) -> FourPropsReport:
     """Run the four checks on one batch; problems are collected, never raised."""
     report = _check_batch(catalog_url, store, site, batch_id, limits or DecodeLimits())
-    if report.problems:
+    _check_outputs(catalog_url, store, site, batch_id, report)
+    if report.problems or report.warnings:
         masker = batch_masker(catalog_url, batch_id, store)
-        report.display_names = display_names(masker, [p.file for p in report.problems])
+        report.display_names = display_names(masker, [p.file for p in [*report.problems, *report.warnings]])
     return report
 
 
@@ -165,6 +177,53 @@ def _check_batch(catalog_url: str, store: Any, site: str, batch_id: str, limits:
     return report
 
 
+def _check_outputs(catalog_url: str, store: Any, site: str, batch_id: str, report: FourPropsReport) -> None:
+    """Integrity of the OCR outputs: lost page results, missing or stale searchable PDFs, missing objects."""
+    from dangan.ocr.outputs import output_gaps
+
+    gaps = output_gaps(catalog_url, site, batch_id=batch_id, store=store)
+    report.outputs = gaps.counts()
+    with session_scope(catalog_url) as s:
+        docs = dict(s.execute(select(Document.id, Document.source_file).filter_by(batch_id=batch_id)).all())
+        lost = gaps.ocr_missing
+        page_doc = dict(s.execute(select(Page.id, Page.document_id).where(Page.id.in_(lost))).all()) if lost else {}
+    add = report.problems.append
+    per_doc: dict[int, int] = {}
+    for page_id in lost:
+        per_doc[page_doc[page_id]] = per_doc.get(page_doc[page_id], 0) + 1
+    for doc_id, n in sorted(per_doc.items()):
+        add(Problem(INTEGRITY, "OCR_RESULT_MISSING", docs.get(doc_id), f"{n} page(s) marked OCR done have no result"))
+    for doc_id in gaps.pdf_missing:
+        add(
+            Problem(
+                INTEGRITY,
+                "SEARCHABLE_PDF_MISSING",
+                docs.get(doc_id),
+                f"document {doc_id}: every page has OCR results, no searchable PDF (rerun OCR to build it)",
+            )
+        )
+    for doc_id in gaps.pdf_stale:
+        add(
+            Problem(
+                INTEGRITY,
+                "SEARCHABLE_PDF_STALE",
+                docs.get(doc_id),
+                f"document {doc_id}: the searchable PDF predates the current OCR results (rerun OCR to rebuild it)",
+            )
+        )
+    for key in gaps.objects_missing:
+        add(Problem(INTEGRITY, "OCR_OBJECT_MISSING", None, f"catalogued object {key} is not in the store"))
+    if gaps.ocr_pending:
+        report.warnings.append(
+            Problem(
+                INTEGRITY,
+                "OCR_PENDING",
+                None,
+                f"{len(gaps.ocr_pending)} page(s) of {len(gaps.pdf_pending)} document(s) have no OCR result yet",
+            )
+        )
+
+
 def store_report(store: Any, report: FourPropsReport) -> str:
     """Keep the machine-readable report beside the batch (object key returned)."""
     data = json.dumps(report.to_dict(), ensure_ascii=False, sort_keys=True, indent=1).encode()
@@ -196,8 +255,23 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['masters']} masters, {report['documents']} documents checked at {report['checked_at']}\n",
         *rows,
     ]
+    outputs = report.get("outputs") or {}
+    if outputs:
+        parts += [
+            "\nOCR outputs: "
+            f"{outputs['ocr_results']}/{outputs['pages']} pages with a result ({outputs['ocr_pending']} pending, "
+            f"{outputs['ocr_missing']} lost), {outputs['searchable_pdfs']}/{outputs['documents']} documents with a "
+            f"current searchable PDF ({outputs['pdf_missing']} missing, {outputs['pdf_stale']} stale, "
+            f"{outputs['pdf_pending']} waiting for OCR)\n"
+        ]
     if detail:
         parts += ["\n## Problems\n", "| property | code | file | detail |", "|---|---|---|---|", *detail]
+    warned = [
+        f"| {w['property']} | {w['code']} | {_cell(mask(w['file']) or '—')} | {_cell(mask(w['message']))} |"
+        for w in report.get("warnings") or []
+    ]
+    if warned:
+        parts += ["\n## Warnings (not failures)\n", "| property | code | file | detail |", "|---|---|---|---|", *warned]
     return "\n".join(parts) + "\n"
 
 

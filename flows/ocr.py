@@ -17,6 +17,8 @@ from dangan.catalog.db import session_scope
 from dangan.catalog.models import Page
 from dangan.catalog.sites import get_site
 from dangan.config import load_settings
+from dangan.faults import fault_point
+from dangan.ocr.outputs import documents_needing_pdf
 from dangan.ocr.stage import engine_for, pages_needing_ocr
 from flows.params import SiteCode
 from flows.runners import default_task_runner
@@ -80,6 +82,18 @@ def ocr_pages(
         update_progress_artifact(progress, 100.0 * done / max(len(futures), 1))
     with session_scope(ref.catalog_url) as s:
         doc_ids = sorted({d for d in s.scalars(select(Page.document_id).where(Page.id.in_(page_ids))) if d})
+    # and documents read by an earlier run that never got their PDF (killed before it, or skipped pages)
+    behind = documents_needing_pdf(
+        ref.catalog_url,
+        site,
+        batch_id=sel.get("batch_id"),
+        document_ids=sel.get("document_ids"),
+        page_ids=sel.get("page_ids"),
+    )
+    if set(behind) - set(doc_ids):
+        logger.info("searchable PDFs missing or stale for %d documents read earlier", len(set(behind) - set(doc_ids)))
+    doc_ids = sorted({*doc_ids, *behind})
+    fault_point("ocr-recorded")  # kill tests: rows written, no PDF built
     pdfs = document_pdfs_task(payload, site, doc_ids) if doc_ids else {"built": {}, "failed": {}}
     update_progress_artifact(progress, 100.0)
     totals["devices"] = sorted(totals["devices"])

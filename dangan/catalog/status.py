@@ -11,7 +11,11 @@ from dangan.catalog.models import Page, QualityIssue, QuarantineItem, ScanBatch,
 
 
 def site_status(catalog_url: str, site: str) -> dict[str, Any]:
-    """Batches, pages by status, quality issues and quarantined files by code, transfers by state."""
+    """Batches, pages by status, quality issues and quarantined files by code, transfers by state, and the OCR
+    outputs (``outputs``: page results and searchable PDFs present, pending, missing or stale)."""
+    from dangan.ocr.outputs import output_gaps  # the OCR package is not needed for the other counts
+
+    outputs = output_gaps(catalog_url, site).counts()
     with session_scope(catalog_url) as s:
 
         def grouped(column: Any, *where: Any) -> dict[str, int]:
@@ -29,4 +33,5 @@ def site_status(catalog_url: str, site: str) -> dict[str, Any]:
                 QuarantineItem.code, QuarantineItem.site_code == site, QuarantineItem.status == "open"
             ),
             "transfers": grouped(Transfer.state, or_(Transfer.from_site == site, Transfer.to_site == site)),
+            "outputs": outputs,
         }

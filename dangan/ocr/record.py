@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -28,8 +29,19 @@ def model_digest(identity: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def store_result(store: Any, site: str, page_id: int, result: PageResult, source: str | None) -> str:
-    """Put the page's result JSON (and hOCR when it succeeded); returns the JSON object key."""
+@dataclass(frozen=True)
+class StoredResult:
+    """Where a page's result objects were put and their digests (recorded on the row: fixity checks them)."""
+
+    key: str
+    sha256: str
+    size: int
+    hocr_sha256: str | None = None
+    hocr_size: int | None = None
+
+
+def store_result(store: Any, site: str, page_id: int, result: PageResult, source: str | None) -> StoredResult:
+    """Put the page's result JSON (and hOCR when it succeeded); returns the JSON key and both digests."""
     identity = {"engine": result.engine, "model": result.model, "model_sha256": result.model_sha256}
     doc = {**result.to_json(), "page_id": page_id, "image_key": source}
     data = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
@@ -39,21 +51,23 @@ def store_result(store: Any, site: str, page_id: int, result: PageResult, source
     if store.exists(json_key) and store.stat(json_key).sha256 != sha:
         json_key = ocr_key(site, page_id, result.engine, sha, ".json")
     store.put(json_key, data, sha256=sha, content_type="application/json")
-    if result.ok:
-        hocr = to_hocr(result).encode()
-        hkey = json_key.removesuffix(".json") + ".hocr"
-        store.put(hkey, hocr, sha256=hashlib.sha256(hocr).hexdigest(), content_type="application/xhtml+xml")
-    return json_key
+    if not result.ok:
+        return StoredResult(json_key, sha, len(data))
+    hocr = to_hocr(result).encode()
+    hkey = json_key.removesuffix(".json") + ".hocr"
+    hsha = hashlib.sha256(hocr).hexdigest()
+    store.put(hkey, hocr, sha256=hsha, content_type="application/xhtml+xml")
+    return StoredResult(json_key, sha, len(data), hsha, len(hocr))
 
 
-def record_results(catalog_url: str, items: list[tuple[int, PageResult, str]]) -> None:
-    """Catalog rows for ``(page id, result, JSON key)`` items, in one transaction; good pages → ``ocr_done``."""
+def record_results(catalog_url: str, items: list[tuple[int, PageResult, StoredResult]]) -> None:
+    """Catalog rows for ``(page id, result, stored objects)`` items, in one transaction; good pages → ``ocr_done``."""
     with session_scope(catalog_url) as s:
-        for page_id, result, json_key in items:
-            _record_row(s, page_id, result, json_key)
+        for page_id, result, stored in items:
+            _record_row(s, page_id, result, stored)
 
 
-def _record_row(s: Session, page_id: int, result: PageResult, json_key: str) -> None:
+def _record_row(s: Session, page_id: int, result: PageResult, stored: StoredResult) -> None:
     has_good = s.scalar(
         select(OcrResult.id).where(OcrResult.page_id == page_id, OcrResult.is_current, OcrResult.error.is_(None))
     )
@@ -78,7 +92,9 @@ def _record_row(s: Session, page_id: int, result: PageResult, json_key: str) -> 
         row = OcrResult(page_id=page_id, engine=result.engine, model=result.model, version=version)
     row.model_sha256, row.device, row.seconds = dict(result.model_sha256), result.device, result.seconds
     row.text, row.lines, row.error = text, lines, result.error
-    row.object_key, row.is_current = json_key, current
+    row.object_key, row.is_current = stored.key, current
+    row.sha256, row.size = stored.sha256, stored.size
+    row.hocr_sha256, row.hocr_size = stored.hocr_sha256, stored.hocr_size
     s.add(row)
     s.flush()  # the next page's queries see this row
     page = s.get(Page, page_id)

@@ -27,7 +27,7 @@ from dangan.keys import document_pdf_key
 from dangan.ocr.base import OcrEngine, PageResult
 from dangan.ocr.feed import PageInputs, recognized
 from dangan.ocr.options import OcrOptions
-from dangan.ocr.record import record_results, store_result
+from dangan.ocr.record import StoredResult, record_results, store_result
 from dangan.ocr.registry import create_engine
 from dangan.ocr.render import pdfa_conformance, searchable_pdf
 
@@ -130,7 +130,7 @@ def ocr_chunk(
     engine = engine_for(options)
     summary = OcrChunkSummary()
     inputs = PageInputs(lambda pid: load_page_image(catalog_url, store, pid))
-    pending: list[tuple[int, PageResult, Future[str]]] = []
+    pending: list[tuple[int, PageResult, Future[StoredResult]]] = []
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ocr-write") as writers:
         try:
             for pid, raw in recognized(engine, page_ids, inputs, batch_pages):
@@ -151,7 +151,7 @@ def ocr_chunk(
 
 def _flush(
     catalog_url: str,
-    pending: list[tuple[int, PageResult, Future[str]]],
+    pending: list[tuple[int, PageResult, Future[StoredResult]]],
     summary: OcrChunkSummary,
     retry_later: set[int],
 ) -> None:
@@ -210,6 +210,7 @@ def build_document_pdf(catalog_url: str, store: Any, site: str, document_id: int
         }
     if not page_ids or set(rows) != set(page_ids):
         return None
+    made_from = sorted(r.id for r in rows.values())  # lets a rerun tell a current PDF from a stale one
     parts = []
     for pid in page_ids:
         img, _, dpi = load_page_image(catalog_url, store, pid)
@@ -222,9 +223,12 @@ def build_document_pdf(catalog_url: str, store: Any, site: str, document_id: int
     key = document_pdf_key(site, document_id, sha)
     store.put(key, pdf, sha256=sha, content_type="application/pdf", metadata={"document": str(document_id)})
     with session_scope(catalog_url) as s:
-        if not s.scalars(
+        same = s.scalars(
             select(Derivative).filter_by(page_id=page_ids[0], kind="document-pdf", params_hash=sha[:12])
-        ).first():
+        ).first()
+        if same is not None:  # the same bytes from newer results (e.g. only confidences changed)
+            same.params = {**(same.params or {}), "ocr_results": made_from}
+        else:
             s.add(
                 Derivative(
                     page_id=page_ids[0],
@@ -233,7 +237,12 @@ def build_document_pdf(catalog_url: str, store: Any, site: str, document_id: int
                     sha256=sha,
                     size=len(pdf),
                     tool="dangan-ocr/reportlab+pikepdf",
-                    params={"document_id": document_id, "pages": page_ids, "pdfa": conformance},
+                    params={
+                        "document_id": document_id,
+                        "pages": page_ids,
+                        "pdfa": conformance,
+                        "ocr_results": made_from,
+                    },
                     params_hash=sha[:12],
                 )
             )

@@ -57,6 +57,18 @@ def test_init_twice_sites_and_status(tmp_path: Path) -> None:
         "quality_issues": {},
         "quarantined": {},
         "transfers": {},
+        "outputs": {
+            "documents": 0,
+            "pages": 0,
+            "ocr_results": 0,
+            "ocr_pending": 0,
+            "ocr_missing": 0,
+            "searchable_pdfs": 0,
+            "pdf_missing": 0,
+            "pdf_stale": 0,
+            "pdf_pending": 0,
+            "objects_missing": 0,
+        },
     }
     missing = _run(data, "status", "--site", "999999")
     assert missing.exit_code == 2 and "sites list" in missing.output  # says what to do next

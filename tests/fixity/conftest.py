@@ -66,7 +66,7 @@ def build_archive(tmp_path: Path, store_url: str | None = None) -> Archive:
 
 
 def _ocr_result(ref: SiteRef, store: ObjectStore, page_id: int) -> list[str]:
-    """An OCR row plus its JSON/hOCR objects as the OCR stage writes them (SHA-256 only in the store)."""
+    """An OCR row plus its JSON/hOCR objects as the OCR stage writes them (SHA-256 in the store and the row)."""
     doc = json.dumps({"page_id": page_id, "lines": [{"text": "参保登记表"}]}, ensure_ascii=False).encode()
     key = ocr_key(SITE, page_id, "test", "0" * 64, ".json")
     store.put(key, doc, sha256=sha(doc), content_type="application/json")
@@ -74,7 +74,19 @@ def _ocr_result(ref: SiteRef, store: ObjectStore, page_id: int) -> list[str]:
     hkey = key.removesuffix(".json") + ".hocr"
     store.put(hkey, hocr, sha256=sha(hocr), content_type="application/xhtml+xml")
     with session_scope(ref.catalog_url) as s:
-        s.add(OcrResult(page_id=page_id, engine="test", model="m1", device="cpu", object_key=key))
+        s.add(
+            OcrResult(
+                page_id=page_id,
+                engine="test",
+                model="m1",
+                device="cpu",
+                object_key=key,
+                sha256=sha(doc),
+                size=len(doc),
+                hocr_sha256=sha(hocr),
+                hocr_size=len(hocr),
+            )
+        )
     return [key, hkey]
 
 

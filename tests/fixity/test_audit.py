@@ -42,7 +42,7 @@ def test_exact_classification(archive: Archive) -> None:
     meta = json.loads(meta_path.read_text())
     meta["sha256"] = "0" * 64
     meta_path.write_text(json.dumps(meta))
-    corrupt_local(store, archive.ocr[0])  # OCR JSON: verified against the store's metadata SHA-256
+    corrupt_local(store, archive.ocr[0])  # OCR JSON: verified against the catalog's SHA-256
     stray = b"stored before a crash, no row yet"
     untracked_master = f"sites/{SITE}/masters/{sha(stray)[:2]}/{sha(stray)}.png"
     untracked_deriv = f"sites/{SITE}/derivatives/999/ocr-gray-000.png"
@@ -75,6 +75,7 @@ def test_exact_classification(archive: Archive) -> None:
         "changed": 2,
         "metadata_mismatch": 1,
         "untracked": 2,
+        "unverifiable": 0,
         "repaired": 0,
         "failed": 4,
     }
