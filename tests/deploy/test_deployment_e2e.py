@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -29,6 +31,15 @@ from tests.fixtures_s3 import free_port
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_trigger_command() -> list[str]:
+    """The `prefect deployment run digitize/digitize ...` command of the README's "Operating with Prefect"."""
+    section = README.read_text(encoding="utf-8").split("## Operating with Prefect", 1)[1].split("\n## ", 1)[0]
+    joined = section.replace("\\\n", " ")
+    line = next(x for x in joined.splitlines() if "prefect deployment run digitize/digitize" in x)
+    return shlex.split(line, comments=True)
 
 
 def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -118,31 +129,25 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
         )
     )
     try:
-        params = {
-            "source": str(sample.scans_dir),
-            "site": "330106",
-            "manifest": str(sample.manifest_path),
-            "fan_out": True,
-            "ocr_deployment": "ocr-pages/ocr-gpu",
-            "settings": {"data_dir": str(tmp_path / "data"), "ingest": {"chunk_size": 1}},
-        }
-        trigger = (
-            "import json, sys; from prefect.deployments import run_deployment;"
-            "r = run_deployment('digitize/digitize', parameters=json.loads(sys.argv[1]), timeout=900);"
-            "print(json.dumps({'state': r.state.type.value, 'id': str(r.id)}))"
-        )
-        run = subprocess.run(
-            [sys.executable, "-c", trigger, json.dumps(params)], env=env, capture_output=True, text=True, timeout=960
-        )
-        assert run.returncode == 0, run.stderr[-3000:]
-        result = json.loads(run.stdout.strip().splitlines()[-1])
-        logs = "\n".join((tmp_path / f"{w}.log").read_text(errors="replace")[-2000:] for w in ("w1", "w2", "g1"))
-        assert result["state"] == "COMPLETED", logs
+        # the README's trigger command as written (site=330106 reaches Prefect as the JSON integer 330106), with
+        # this test's scan folder for its example path and the test's own settings added
+        cmd = readme_trigger_command()
+        cmd[0] = str(BIN / "prefect")
+        cmd[cmd.index("source=/scans/2026-11-27")] = f"source={sample.scans_dir}"
+        settings = {"data_dir": str(tmp_path / "data"), "ingest": {"chunk_size": 1}}
+        cmd += ["--param", f"manifest={sample.manifest_path}", "--param", "ocr_deployment=ocr-pages/ocr-gpu"]
+        cmd += ["--param", "settings=" + json.dumps(settings)]
+        triggered = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert triggered.returncode == 0, triggered.stdout[-3000:] + triggered.stderr[-3000:]  # accepted
+        run_id = re.search(r"UUID: ([0-9a-f-]{36})", triggered.stdout)
+        assert run_id, triggered.stdout
         review = subprocess.run(
-            [sys.executable, "-c", REVIEW_SCRIPT], env=env, capture_output=True, text=True, timeout=400
+            [sys.executable, "-c", REVIEW_SCRIPT, run_id[1]], env=env, capture_output=True, text=True, timeout=1400
         )
+        logs = "\n".join((tmp_path / f"{w}.log").read_text(errors="replace")[-2000:] for w in ("w1", "w2", "g1"))
         assert review.returncode == 0, review.stderr[-3000:] + logs
         reviews = json.loads(review.stdout.strip().splitlines()[-1])
+        assert reviews["digitize_state"] == "COMPLETED", logs
     finally:
         for w in workers:
             _stop(w)
@@ -166,6 +171,11 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
     assert len(reviews["chunk_parameters"]) == n_files and "names" not in reviews["chunk_parameters"][0]
     assert not [f for f in sample.files if Path(f).name in shown], shown
     assert reviews["ocr_runs"] == [["COMPLETED", "dangan-gpu"]]  # the OCR stage ran on the GPU pool's worker
+    # site=330106 came as the integer the CLI parsed; the flow took it as the site code string and passed that on
+    assert str(reviews["digitize_site"]) == "330106"
+    assert batch.site_code == "330106"
+    assert [p["site"] for p in reviews["chunk_parameters"]] == ["330106"] * n_files
+    assert reviews["ocr_sites"] == ["330106"]
     # the blank page is a document no form matches: flagged, and its review run waited suspended (no process)
     assert reviews["suspended"] and len(reviews["suspended"]) == reviews["flagged"], reviews
     assert reviews["resumed_state"] == "COMPLETED", reviews
@@ -175,7 +185,8 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
 
 # Runs against the test's server: wait until every review run is suspended, then answer one and wait for it.
 REVIEW_SCRIPT = """
-import json, time
+import json, sys, time
+from uuid import UUID
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter
 from prefect.flow_runs import resume_flow_run
@@ -187,11 +198,22 @@ def review_runs(client):
 def ocr_runs(client):
     dep = client.read_deployment_by_name("ocr-pages/ocr-gpu")
     runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}))
-    return [(r.state.type.value, r.work_pool_name) for r in runs]
+    return [(r.state.type.value, r.work_pool_name) for r in runs], [r.parameters["site"] for r in runs]
 
 def chunk_parameters(client):
     dep = client.read_deployment_by_name("ingest-chunk/ingest-chunk")
     return [r.parameters for r in client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}))]
+
+with get_client(sync_client=True) as client:  # first the digitization the README's command started
+    deadline = time.monotonic() + 900
+    while not ((run := client.read_flow_run(UUID(sys.argv[1]))).state and run.state.is_final()):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    digitize = {"digitize_state": run.state.type.value if run.state else None, "digitize_site": run.parameters["site"]}
+if digitize["digitize_state"] != "COMPLETED":
+    print(json.dumps(digitize))
+    raise SystemExit(0)
 
 with get_client(sync_client=True) as client:
     deadline = time.monotonic() + 240
@@ -204,14 +226,14 @@ with get_client(sync_client=True) as client:
             raise SystemExit(f"review runs not suspended: {names}")
         time.sleep(1)
     first = runs[0]
-    ocr = ocr_runs(client)
+    ocr, ocr_sites = ocr_runs(client)
     chunks = chunk_parameters(client)
-resume_flow_run(first.id, run_input={"reviewer": "reviewer-e2e", "corrections": {}, "accept": True})
+resume_flow_run(first.id, run_input={"reviewer": "reviewer-e2e", "decision": "accept", "reason": "blank page kept"})
 with get_client(sync_client=True) as client:
     deadline = time.monotonic() + 240
     while not (done := client.read_flow_run(first.id)).state.is_final() and time.monotonic() < deadline:
         time.sleep(1)
 print(json.dumps({"flagged": len(runs), "suspended": [str(r.id) for r in runs],
                   "resumed_state": done.state.type.value, "resumed_document": first.parameters["document_id"],
-                  "ocr_runs": ocr, "chunk_parameters": chunks}, default=str))
+                  "ocr_runs": ocr, "ocr_sites": ocr_sites, "chunk_parameters": chunks, **digitize}, default=str))
 """
