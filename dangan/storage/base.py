@@ -6,15 +6,26 @@ metadata (ETags are never used as fixity), and masters under protected prefixes 
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from dangan.errors import DeleteRefused, ObjectConflict, UnsafePath
+from dangan.errors import (
+    DeleteRefused,
+    ObjectConflict,
+    StoreDiskFull,
+    StoreError,
+    StoreIOError,
+    StorePermissionDenied,
+    StoreReadOnly,
+    UnsafePath,
+)
 from dangan.pii import scrub
 from dangan.storage.hashing import hash_stream
 
@@ -194,6 +205,52 @@ def check_restorable(store_name: str, key: str, recorded: str | None, sha256: st
         new_sha256=sha256,
         hint="restore only repairs damaged bytes with the recorded content (e.g. from a replica).",
     )
+
+
+#: Operating-system errors a store turns into coded errors (anything else is ``StoreIOError``).
+_ERRNO_ERRORS: dict[int, type[StoreError]] = {
+    errno.ENOSPC: StoreDiskFull,
+    errno.EDQUOT: StoreDiskFull,
+    errno.EFBIG: StoreDiskFull,
+    errno.EROFS: StoreReadOnly,
+    errno.EACCES: StorePermissionDenied,
+    errno.EPERM: StorePermissionDenied,
+    errno.EIO: StoreIOError,
+}
+_WHAT = {
+    StoreDiskFull: "is full",
+    StoreReadOnly: "is read-only",
+    StorePermissionDenied: "refused access",
+    StoreIOError: "had an I/O error",
+}
+
+
+def store_os_error(exc: OSError, store_name: str, action: str, key: str = "") -> StoreError:
+    """The coded error for an ``OSError`` a store hit while doing ``action`` (e.g. "write") on ``key``.
+
+    The message names the store, the action and the errno, never a path from outside the store; the key is
+    scrubbed (keys carry no personal data by design, but a caller's key is not trusted to).
+    """
+    cls = _ERRNO_ERRORS.get(exc.errno or 0, StoreIOError)
+    name = errno.errorcode.get(exc.errno or 0, "OSError")
+    shown = scrub(key) if key else ""
+    where = f" ({action} {shown})" if shown else f" ({action})"
+    return cls(
+        f"{store_name} {_WHAT[cls]}: {name} {os.strerror(exc.errno) if exc.errno else type(exc).__name__}{where}",
+        store=store_name,
+        action=action,
+        key=shown or None,
+        errno=name,
+    )
+
+
+@contextmanager
+def translate_os_errors(store_name: str, action: str, key: str = "") -> Iterator[None]:
+    """Raise any ``OSError`` from the block as the store's coded error (see ``store_os_error``)."""
+    try:
+        yield
+    except OSError as exc:
+        raise store_os_error(exc, store_name, action, key) from exc
 
 
 def stream_copy(src: ObjectStore, src_key: str, dst: ObjectStore, dst_key: str) -> ObjectInfo:

@@ -5,21 +5,30 @@ in-flight writes in ``<root>/.tmp/``. A put streams into a temp file while hashi
 by hard-linking a complete metadata file into place (``link`` fails if the target exists, so exactly one
 writer wins), then publishes the data with a second hard link and fsyncs the directory. An object is
 visible only once its data file exists, so a crash at any point leaves nothing partial in ``list()``.
+
+Operating-system errors (disk full, read-only file system, permission denied, I/O error) become coded
+``StoreError``s (``STORE_DISK_FULL`` …) and every writer removes its own temp files on every failure path. Temp
+names carry the writer's host, pid and start time, so temp files left by a killed process are recognised and
+removed when a store is opened (``sweep_temp``); ``dangan fixity`` reports every leftover it finds.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import socket
+import stat
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from dangan.errors import ChecksumMismatch, ObjectConflict, ObjectNotFound, UnsafePath
+from dangan.errors import ChecksumMismatch, DanganError, ObjectConflict, ObjectNotFound, UnsafePath
 from dangan.pii import scrub
 from dangan.storage.base import (
     DEFAULT_CONTENT_TYPE,
@@ -31,7 +40,9 @@ from dangan.storage.base import (
     check_deletable,
     check_restorable,
     same_or_conflict,
+    store_os_error,
     stream_copy,
+    translate_os_errors,
     utcnow,
     validate_key,
     validate_metadata,
@@ -43,6 +54,30 @@ from dangan.storage.hashing import copy_hashing, normalize_sha256, open_source
 META_DIR = ".meta"
 TMP_DIR = ".tmp"
 _RESERVED = {META_DIR, TMP_DIR}
+#: A temp file whose writer (this host, pid not alive) is gone is removed once it is this old: the grace covers a
+#: writer in another pid namespace that shares the host name (containers), which keeps touching its file.
+DEAD_WRITER_GRACE = timedelta(minutes=10)
+#: At store open, any temp file this old is removed whoever wrote it (no put takes a day between two writes).
+OPEN_SWEEP_AFTER = timedelta(hours=24)
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+_STARTED = int(time.time())
+_TEMP_NAME = re.compile(r"^(?P<host>[A-Za-z0-9-]+)_(?P<pid>\d+)_(?P<started>\d+)_[0-9a-f]+\.[a-z]+$")
+
+
+@dataclass(frozen=True)
+class TempLeftover:
+    """A file a writer left behind: a temp file under ``.tmp/`` or a claim (metadata without data).
+
+    ``writer``: ``dead`` (this host, pid gone), ``alive``, ``other-host`` or ``unknown`` (no pid in the name);
+    ``removed``: whether this sweep deleted it.
+    """
+
+    path: str  # relative to the store root, e.g. ".tmp/host_12_1700000000_ab12.data"
+    kind: str  # temp | claim
+    size: int
+    age_s: int
+    writer: str
+    removed: bool
 
 
 class LocalStore:
@@ -59,8 +94,20 @@ class LocalStore:
         self.name = f"local:{self.root}"
         self.protected_prefixes = tuple(protected_prefixes)
         self.clock = clock
-        for sub in (self.root, self.root / META_DIR, self.root / TMP_DIR):
-            sub.mkdir(parents=True, exist_ok=True)
+        with translate_os_errors(self.name, "open"):
+            for sub in (self.root, self.root / META_DIR, self.root / TMP_DIR):
+                sub.mkdir(parents=True, exist_ok=True)
+        # temp files of killed writers; best effort: a read-only store still opens for reading
+        with suppress(OSError, DanganError):
+            self.sweep_temp(older_than=OPEN_SWEEP_AFTER, claims=False)
+
+    def _io(self, action: str, key: str = "") -> Any:
+        """Context manager: ``OSError`` → the coded store error (``STORE_DISK_FULL`` …)."""
+        return translate_os_errors(self.name, action, key)
+
+    def _temp_path(self, suffix: str) -> Path:
+        """A fresh temp name that says who wrote it: ``<host>_<pid>_<process start>_<random><suffix>``."""
+        return self.root / TMP_DIR / f"{_HOST}_{os.getpid()}_{_STARTED}_{uuid.uuid4().hex[:16]}{suffix}"
 
     # --- paths -------------------------------------------------------------------------------------------
     def _key(self, key: str) -> str:
@@ -80,12 +127,16 @@ class LocalStore:
         """Info of an existing object; ``ObjectNotFound`` when absent (or not yet published)."""
         path = self._data_path(self._key(key))
         try:
-            size = path.stat().st_size
+            st = path.stat()
         except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(f"{scrub(key)} not found in {self.name}", key=scrub(key)) from None
-        if not path.is_file():
+        except OSError as exc:
+            raise store_os_error(exc, self.name, "read", key) from exc
+        if not stat.S_ISREG(st.st_mode):
             raise ObjectNotFound(f"{scrub(key)} not found in {self.name}", key=scrub(key))
-        meta = _read_json(self._meta_path(key)) or {}
+        size = st.st_size
+        with self._io("read", key):
+            meta = _read_json(self._meta_path(key)) or {}
         retain = meta.get("retain_until")
         return ObjectInfo(
             key=key,
@@ -109,8 +160,14 @@ class LocalStore:
     def open(self, key: str) -> Iterator[BinaryIO]:
         """Stream an object's bytes."""
         self.stat(key)
-        with self._data_path(key).open("rb") as fh:
-            yield fh
+        try:
+            fh = self._data_path(key).open("rb")
+        except FileNotFoundError:  # deleted since the stat
+            raise ObjectNotFound(f"{scrub(key)} not found in {self.name}", key=scrub(key)) from None
+        except OSError as exc:
+            raise store_os_error(exc, self.name, "read", key) from exc
+        with fh:
+            yield _Translating(fh, self.name, "read", key)  # type: ignore[misc]
 
     def get(self, key: str) -> bytes:
         """Whole object in memory (small objects only; use ``open`` for scans)."""
@@ -124,7 +181,13 @@ class LocalStore:
             return
         start = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
         keys: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(start):
+
+        def unreadable(exc: OSError) -> None:
+            # os.walk skips folders it cannot read; a listing that silently misses objects is worse than none
+            if not isinstance(exc, FileNotFoundError | NotADirectoryError):
+                raise store_os_error(exc, self.name, "list", prefix) from exc
+
+        for dirpath, dirnames, filenames in os.walk(start, onerror=unreadable):
             rel_dir = Path(dirpath).relative_to(self.root).as_posix()
             if rel_dir == ".":
                 dirnames[:] = [d for d in dirnames if d not in _RESERVED]
@@ -164,18 +227,15 @@ class LocalStore:
         with suppress(ObjectNotFound):
             return same_or_conflict(self.name, self.stat(key), expected)
         data_path = self._data_path(key)
-        self._prepare_parent(key, data_path)
-        tmp_data = self.root / TMP_DIR / f"{uuid.uuid4().hex}.data"
+        with self._io("write", key):
+            self._prepare_parent(key, data_path)
+        tmp_data = self._temp_path(".data")
         tmp_meta = tmp_data.with_suffix(".meta")
         claimed = False
         try:
-            with open_source(data) as src, open(tmp_data, "xb") as out:
-                found, size = copy_hashing(src, out)
-                out.flush()
-                os.fsync(out.fileno())
+            found, size = self._write_temp(data, tmp_data, key)
             if found != expected:
                 raise ChecksumMismatch(scrub(key), "sha256", expected, found)
-            os.chmod(tmp_data, 0o444)  # objects are immutable
             record = {
                 "key": key,
                 "sha256": expected,
@@ -185,19 +245,39 @@ class LocalStore:
                 "retain_until": retain.isoformat() if retain else None,
                 "stored_at": self.clock().isoformat(),
             }
-            _write_durable(tmp_meta, json.dumps(record, ensure_ascii=False, sort_keys=True).encode())
-            claimed = self._claim(key, tmp_meta, expected)
-            self._publish(tmp_data, data_path)
-        except Exception:
+            with self._io("write", key):
+                _write_durable(tmp_meta, json.dumps(record, ensure_ascii=False, sort_keys=True).encode())
+                claimed = self._claim(key, tmp_meta, expected)
+                self._publish(tmp_data, data_path)
+        except BaseException:
             if claimed and not data_path.exists():  # roll back our claim so the key is free again
-                with suppress(FileNotFoundError):
+                with suppress(OSError):
                     self._meta_path(key).unlink()
             raise
         finally:
-            for tmp in (tmp_data, tmp_meta):
-                with suppress(FileNotFoundError):
-                    tmp.unlink()
+            _remove_quietly(tmp_data, tmp_meta)  # on a read-only disk this fails too: sweep_temp gets them later
         return self.stat(key)
+
+    def _write_temp(self, data: DataSource, tmp: Path, key: str) -> tuple[str, int]:
+        """Stream ``data`` into the new file ``tmp`` while hashing, fsync it and make it read-only.
+
+        Errors reading ``data`` are the caller's and pass unchanged; errors writing are the store's coded ones.
+        The caller removes ``tmp`` whatever happens.
+        """
+        with open_source(data) as src:
+            with self._io("write", key):
+                out = open(tmp, "xb")  # noqa: SIM115 - closed below, after fsync, whatever happens
+            try:
+                found, size = copy_hashing(src, _Translating(out, self.name, "write", key))  # type: ignore[arg-type]
+                with self._io("write", key):
+                    out.flush()
+                    os.fsync(out.fileno())
+            finally:
+                with suppress(OSError):  # a failed flush fails again here; the descriptor is closed anyway
+                    out.close()
+        with self._io("write", key):
+            os.chmod(tmp, 0o444)  # objects are immutable
+        return found, size
 
     def _prepare_parent(self, key: str, data_path: Path) -> None:
         try:
@@ -240,28 +320,26 @@ class LocalStore:
         """
         self._key(key)
         expected = normalize_sha256(sha256)
-        meta = _read_json(self._meta_path(key))
+        with self._io("read", key):
+            meta = _read_json(self._meta_path(key))
         data_path = self._data_path(key)
         if meta is None:
             if not data_path.is_file():
                 raise ObjectNotFound(f"{scrub(key)} not found in {self.name}", key=scrub(key))
             meta = {}  # a foreign file without a record: nothing to restore to
         check_restorable(self.name, key, meta.get("sha256"), expected)
-        self._prepare_parent(key, data_path)
-        tmp_data = self.root / TMP_DIR / f"{uuid.uuid4().hex}.restore"
+        with self._io("restore", key):
+            self._prepare_parent(key, data_path)
+        tmp_data = self._temp_path(".restore")
         try:
-            with open_source(data) as src, open(tmp_data, "xb") as out:
-                found, _size = copy_hashing(src, out)
-                out.flush()
-                os.fsync(out.fileno())
+            found, _size = self._write_temp(data, tmp_data, key)
             if found != expected:
                 raise ChecksumMismatch(scrub(key), "sha256", expected, found)
-            os.chmod(tmp_data, 0o444)
-            os.replace(tmp_data, data_path)
-            _fsync_dir(data_path.parent)
+            with self._io("restore", key):
+                os.replace(tmp_data, data_path)
+                _fsync_dir(data_path.parent)
         finally:
-            with suppress(FileNotFoundError):
-                tmp_data.unlink()
+            _remove_quietly(tmp_data)
         return self.stat(key)
 
     def copy(self, src_key: str, dst_key: str, *, dst_store: ObjectStore | None = None) -> ObjectInfo:
@@ -273,10 +351,11 @@ class LocalStore:
         info = self.stat(key)
         check_deletable(self.name, info, self.protected_prefixes, self.clock())
         data_path = self._data_path(key)
-        data_path.unlink()  # invisible from here on; metadata removal may lag
-        _fsync_dir(data_path.parent)
-        with suppress(FileNotFoundError):
-            self._meta_path(key).unlink()
+        with self._io("delete", key):
+            data_path.unlink()  # invisible from here on; metadata removal may lag
+            _fsync_dir(data_path.parent)
+            with suppress(FileNotFoundError):
+                self._meta_path(key).unlink()
         self._prune(data_path.parent, self.root)
         self._prune(self._meta_path(key).parent, self.root / META_DIR)
 
@@ -292,23 +371,110 @@ class LocalStore:
     def cleanup_stale_temp(self, older_than: timedelta = timedelta(hours=1)) -> int:
         """Remove temp files and orphaned claims (metadata without data) left by crashed writers.
 
-        Returns how many files were removed. Only files older than ``older_than`` are touched, so writes in
-        progress are left alone.
+        Returns how many files were removed: those older than ``older_than``, and temp files of a writer on this
+        host that is no longer running once ``DEAD_WRITER_GRACE`` old; writes in progress are left alone.
         """
-        cutoff = time.time() - older_than.total_seconds()
-        removed = 0
-        for tmp in (self.root / TMP_DIR).iterdir():
-            if tmp.is_file() and tmp.stat().st_mtime <= cutoff:
-                tmp.unlink(missing_ok=True)
-                removed += 1
-        meta_root = self.root / META_DIR
-        for meta in list(meta_root.rglob("*.json")):
-            key = meta.relative_to(meta_root).as_posix()[: -len(".json")]
-            if not self._data_path(key).is_file() and meta.stat().st_mtime <= cutoff:
-                meta.unlink(missing_ok=True)
-                self._prune(meta.parent, meta_root)
-                removed += 1
-        return removed
+        return sum(1 for left in self.sweep_temp(older_than=older_than) if left.removed)
+
+    def sweep_temp(
+        self,
+        *,
+        older_than: timedelta = timedelta(hours=1),
+        dead_after: timedelta = DEAD_WRITER_GRACE,
+        claims: bool = True,
+        remove: bool = True,
+    ) -> list[TempLeftover]:
+        """Every file a writer left behind, removing (when ``remove``) those that are safe to remove.
+
+        Listed: temp files and (``claims``) orphaned claims at least ``dead_after`` old, or removed. Removed:
+        anything older than ``older_than``, and temp files whose writer ran on this host and is gone once
+        ``dead_after`` old. A file that cannot be removed (read-only disk) is listed with ``removed=False``.
+        """
+        now = time.time()
+        found: list[TempLeftover] = []
+        with self._io("sweep"):
+            temps = [p for p in (self.root / TMP_DIR).iterdir() if p.is_file()]
+        for tmp in temps:
+            writer = _writer_state(tmp.name)
+            found += self._leftover(tmp, "temp", writer, now, older_than, dead_after, remove)
+        if claims:
+            meta_root = self.root / META_DIR
+            with self._io("sweep"):
+                metas = list(meta_root.rglob("*.json"))
+            for meta in metas:
+                key = meta.relative_to(meta_root).as_posix()[: -len(".json")]
+                if self._data_path(key).is_file():
+                    continue
+                found += self._leftover(meta, "claim", "unknown", now, older_than, dead_after, remove)
+                if found and found[-1].removed:
+                    self._prune(meta.parent, meta_root)
+        return found
+
+    def _leftover(
+        self, path: Path, kind: str, writer: str, now: float, older_than: timedelta, dead_after: timedelta, remove: bool
+    ) -> list[TempLeftover]:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return []  # finished or removed meanwhile
+        age = max(0.0, now - st.st_mtime)
+        stale = age >= older_than.total_seconds() or (writer == "dead" and age >= dead_after.total_seconds())
+        if not stale and age < dead_after.total_seconds():
+            return []  # a write in progress
+        removed = False
+        if stale and remove:
+            try:
+                path.unlink()
+                removed = True
+            except FileNotFoundError:
+                return []
+            except OSError:
+                removed = False  # read-only or not ours to remove: reported, kept
+        rel = path.relative_to(self.root).as_posix()
+        return [TempLeftover(rel, kind, st.st_size, int(age), writer, removed)]
+
+
+def _writer_state(name: str) -> str:
+    """Whether the writer named in a temp file's name still runs: dead | alive | other-host | unknown."""
+    match = _TEMP_NAME.match(name)
+    if match is None:
+        return "unknown"  # written before temp names carried their writer
+    if match["host"] != _HOST:
+        return "other-host"
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        return "alive"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "dead"
+    except PermissionError:
+        return "alive"  # another user's live process
+    return "alive"
+
+
+def _remove_quietly(*paths: Path) -> None:
+    for path in paths:
+        with suppress(OSError):
+            path.unlink()
+
+
+class _Translating:
+    """A file wrapper whose ``read``/``write`` raise the store's coded errors instead of ``OSError``."""
+
+    def __init__(self, fh: BinaryIO, store_name: str, action: str, key: str) -> None:
+        self._fh, self._store, self._action, self._key = fh, store_name, action, key
+
+    def read(self, n: int = -1) -> bytes:
+        with translate_os_errors(self._store, self._action, self._key):
+            return self._fh.read(n)
+
+    def write(self, chunk: bytes) -> int:
+        with translate_os_errors(self._store, self._action, self._key):
+            return self._fh.write(chunk)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -21,7 +21,15 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.retention import Retention
 from minio.versioningconfig import VersioningConfig
 
-from dangan.errors import ChecksumMismatch, ConfigError, ObjectNotFound, StoreError, StoreUnavailable
+from dangan.errors import (
+    ChecksumMismatch,
+    ConfigError,
+    ObjectNotFound,
+    StoreDiskFull,
+    StoreError,
+    StorePermissionDenied,
+    StoreUnavailable,
+)
 from dangan.pii import scrub
 from dangan.storage.base import (
     DEFAULT_CONTENT_TYPE,
@@ -45,6 +53,11 @@ from dangan.storage.hashing import HashingReader, copy_hashing, hash_stream, nor
 
 _NOT_FOUND = {"NoSuchKey", "NoSuchObject", "NoSuchVersion"}
 _TRANSIENT = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "RequestTimeTooSkewed"}
+#: Server answers meaning "out of space" (MinIO: XMinioStorageFull with HTTP 507; a bucket quota) and "not allowed":
+#: the same coded errors as a local disk's ENOSPC / EACCES, so operators see one code whatever the backend.
+_DISK_FULL = {"XMinioStorageFull", "InsufficientStorage", "XMinioAdminBucketQuotaExceeded", "QuotaExceeded"}
+_DENIED = {"AccessDenied", "AllAccessDisabled"}
+_INSUFFICIENT_STORAGE = 507
 _META_PREFIX = "x-amz-meta-"
 _RETAIN_HEADER = "x-amz-object-lock-retain-until-date"
 
@@ -114,8 +127,21 @@ class S3Store:
                 raise ObjectNotFound(f"{shown} not found in {self.name}", key=shown) from None
             if exc.code in _TRANSIENT:
                 raise StoreUnavailable(f"{self.name} answered {exc.code}", key=shown, code=exc.code) from exc
+            if exc.code in _DISK_FULL:
+                raise StoreDiskFull(
+                    f"{self.name} is full: {exc.code}", store=self.name, key=shown, s3_code=exc.code
+                ) from exc
+            if exc.code in _DENIED:
+                raise StorePermissionDenied(
+                    f"{self.name} refused access: {exc.code}", store=self.name, key=shown, s3_code=exc.code
+                ) from exc
             raise StoreError(f"{self.name} refused the request: {exc.code}", key=shown, s3_code=exc.code) from exc
         except (ServerError, InvalidResponseError) as exc:
+            status = getattr(exc, "status_code", None) or getattr(exc, "_code", None)
+            if status == _INSUFFICIENT_STORAGE:
+                raise StoreDiskFull(
+                    f"{self.name} is full: HTTP 507 Insufficient Storage", store=self.name, key=shown, s3_code="507"
+                ) from exc
             raise StoreUnavailable(f"{self.name} answered with a server error", key=shown) from exc
         except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
             raise StoreUnavailable(

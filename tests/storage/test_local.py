@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dangan.errors import ObjectConflict, UnsafePath
+from dangan.errors import ObjectConflict, StoreDiskFull, UnsafePath
 from dangan.storage import LocalStore
 from tests.storage.conftest import leftovers, sha
 
@@ -72,7 +72,7 @@ def test_failed_publish_rolls_back(local_store: LocalStore, monkeypatch: pytest.
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(local_store, "_publish", boom)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(StoreDiskFull, match="No space"):
         local_store.put("a/p1.tif", PAGE, sha256=sha(PAGE))
     assert not local_store.exists("a/p1.tif")
     assert list(local_store.list()) == []
