@@ -288,3 +288,46 @@ class StoreError(PermanentError):
     """The object store refused a request for a reason retrying will not fix (permissions, bad request)."""
 
     code = "STORE_ERROR"
+
+
+# The store's disk or server said no (``store, action, key, errno`` or ``s3_code`` in details). Permanent: a full
+# or read-only disk does not fix itself within a task's retry window; the operator fixes it and reruns, and the
+# store guarantees nothing was half-written (temp files are removed, objects appear only when complete).
+class StoreDiskFull(StoreError):
+    """No space left (ENOSPC), a quota reached (EDQUOT), or an S3 server out of storage (507)."""
+
+    code = "STORE_DISK_FULL"
+    default_hint = (
+        "Free space on the store's disk (or raise its quota), then rerun the same command: nothing was "
+        "half-written and finished work is kept (存储空间已满：请清理磁盘或扩容后重新运行，已完成的部分不会重复)."
+    )
+
+
+class StoreReadOnly(StoreError):
+    """The store's file system is mounted read-only (EROFS), often after the kernel saw disk errors."""
+
+    code = "STORE_READ_ONLY"
+    default_hint = (
+        "Check the system log for disk errors, remount the store read-write, then rerun the same command; "
+        "nothing was half-written (存储为只读：请检查磁盘并重新挂载为可写后重新运行)."
+    )
+
+
+class StorePermissionDenied(StoreError):
+    """The account running dangan may not read or write there (EACCES/EPERM, S3 AccessDenied)."""
+
+    code = "STORE_PERMISSION_DENIED"
+    default_hint = (
+        "Give the account that runs dangan read and write access to the store folder (or the bucket policy "
+        "to its credentials), then rerun (存储无访问权限：请授予运行账户读写权限后重新运行)."
+    )
+
+
+class StoreIOError(StoreError):
+    """The disk reported an input/output error (EIO) or another operating-system error."""
+
+    code = "STORE_IO_ERROR"
+    default_hint = (
+        "Check the disk and the system log (dmesg) before rerunning, then run `dangan fixity --site …` to "
+        "verify what is stored (存储读写错误：请检查磁盘后重新运行，并执行完整性检查)."
+    )
