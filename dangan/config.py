@@ -118,6 +118,30 @@ class AccessSettings(BaseModel):
     granted_by: str = Field("the archive room's head (档案室负责人)", description="who grants permissions")
 
 
+class WebSettings(BaseModel):
+    """``[web]``: the link server (``dangan serve``) that serves objects, Data Docs and review pages.
+
+    Links are ``base_url`` + path + an expiring HMAC token. The signing key comes from the environment variable
+    named by ``secret_env`` when set (every host that mints or checks links needs the same value), else from
+    ``secret_file`` (default ``<data_dir>/web/secret.key``, created on first use, mode 0600).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field("http://127.0.0.1:8765", description="how operators' browsers reach `dangan serve`")
+    bind: str = Field("127.0.0.1:8765", description="host:port `dangan serve` listens on")
+    secret_env: str = Field("DANGAN_WEB_SECRET", description="environment variable holding the signing key")
+    secret_file: Path | None = Field(None, description="signing key file; default <data_dir>/web/secret.key")
+    link_ttl_s: int = Field(7 * 24 * 3600, ge=60, le=90 * 24 * 3600, description="lifetime of links in artifacts")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("[web] base_url must be an http(s) URL without query, e.g. http://10.1.2.3:8765")
+        return value.rstrip("/")
+
+
 REPLICA_TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}", re.ASCII)
 
 
@@ -187,6 +211,7 @@ class Settings(BaseSettings):
     transfer: TransferSettings = TransferSettings()
     replication: ReplicationSettings = ReplicationSettings()
     access: AccessSettings = AccessSettings()
+    web: WebSettings = WebSettings()
     qa: dict[str, Any] = Field(default_factory=dict, description="QA threshold overrides")
     quality: dict[str, Any] = Field(default_factory=dict, description="validation rule overrides (QualityRules)")
     task_runner: Literal["threads", "dask"] = Field("threads", description="how a flow runs its chunk tasks")
