@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import NoReturn
 
 import typer
@@ -13,6 +14,21 @@ from dangan.errors import DanganError
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+class _CodedErrorsWithoutTraceback(logging.Filter):
+    """Prefect logs a failed task or flow run with its traceback; a coded dangan error is printed by ``fail``
+    with its code and what to do, so its log line keeps the message and drops the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], DanganError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+for _name in ("prefect.flow_runs", "prefect.task_runs"):
+    logging.getLogger(_name).addFilter(_CodedErrorsWithoutTraceback())
 
 
 class State:

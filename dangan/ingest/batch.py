@@ -23,7 +23,17 @@ from dangan.catalog.models import BatchFile, Master, Page, QualityIssue, Quarant
 from dangan.catalog.sites import SiteRef, get_site
 from dangan.catalog.states import transition
 from dangan.config import Settings
-from dangan.errors import DanganError, IngestCrashed, IngestError, IngestOutOfMemory, ManifestError
+from dangan.errors import (
+    DanganError,
+    IngestCrashed,
+    IngestError,
+    IngestOutOfMemory,
+    ManifestError,
+    StoreDiskFull,
+    StoreIOError,
+    StorePermissionDenied,
+    StoreReadOnly,
+)
 from dangan.imaging.decode import DecodeLimits
 from dangan.imaging.derive import DeriveParams
 from dangan.imaging.qa import QaThresholds
@@ -202,6 +212,10 @@ def run_chunk(
     return outcomes
 
 
+#: Store errors that say nothing about the file being ingested (they end the chunk, not the file).
+_STORE_SIDE = (StoreDiskFull, StoreReadOnly, StorePermissionDenied, StoreIOError)
+
+
 def _ingest_one(ctx: IngestContext, src: Source, item: SourceFile, row: Any, rejected: Any) -> FileOutcome:
     """One file, whatever happens to it: only transient errors (retry the chunk) leave without an outcome.
 
@@ -223,7 +237,9 @@ def _ingest_one(ctx: IngestContext, src: Source, item: SourceFile, row: Any, rej
     try:
         return ingest_file(ctx, src, item, row, rejected)
     except DanganError as exc:
-        if exc.transient:
+        # a full, read-only or refusing store is not this file's fault: quarantining it (into that same store)
+        # would fail too or file a good scan as bad; the chunk fails with the store's code and a rerun retries
+        if exc.transient or isinstance(exc, _STORE_SIDE):
             _unstart_file(ctx.catalog_url, ctx.batch_id, item.name)
             raise
         failure = exc.to_dict()
