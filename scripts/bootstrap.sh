@@ -15,6 +15,7 @@ esac
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-chi-sim fonts-noto-cjk fonts-wqy-zenhei poppler-utils)
 if [ "$MODE" = test ]; then
   APT_PACKAGES+=(libpdfbox2-java libactivation-java libjaxb-api-java)  # PDF/A cross-check in the tests
+  APT_PACKAGES+=(chromium)  # headless render of the served Data Docs (tests/web)
 fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -233,5 +233,12 @@ def validate_records(
     docs = None
     if docs_dir is not None:
         docs = str(docs_dir / "index.html") if (docs_dir / "index.html").exists() else None
+        # GX's pages load CSS/JS from public CDNs; the air-gapped sites get the vendored copies `dangan serve`
+        # has under /static/ (the server rewrites again when serving, for docs built before this step existed)
+        from dangan.web.assets import localize_tree
+
+        unknown = localize_tree(docs_dir)
+        if unknown:
+            logging.getLogger(__name__).warning("Data Docs: no vendored copy of %s (not loaded offline)", unknown)
     names = "+".join(s.name for s, _, _ in runs)
     return ValidationRun(run_id, names, outcomes, docs, stats)
