@@ -16,6 +16,7 @@ from rich.table import Table
 
 from dangan.config import Settings, apply_offline_environment, load_settings
 from dangan.errors import DanganError
+from flows import ephemeral
 from flows.cli_support import State, cli_settings, console, err_console, fail
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ def main(
     """Load settings once; keep Prefect local and offline."""
     State.settings = load_settings(data_dir=data_dir, actor=actor)
     apply_offline_environment(State.settings)
+    ephemeral.install()  # a killed command must not leave Prefect's temporary API server running
 
 
 _fail = fail
@@ -550,8 +552,21 @@ def reprocess(
     stage: Annotated[list[str] | None, typer.Option(help="ocr and/or extract (default both)")] = None,
     engine: Annotated[str | None, typer.Option(help="OCR engine (default from settings)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the change report as JSON")] = False,
+    page: Annotated[list[int] | None, typer.Option(help="only this page id (repeatable)")] = None,
+    document: Annotated[list[int] | None, typer.Option(help="only pages of this document id (repeatable)")] = None,
+    preview: Annotated[
+        bool, typer.Option(help="read the pages and show what would change per page; record nothing")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option(help="make new readings current even when they score worse (audited with --actor)")
+    ] = False,
 ) -> None:
-    """Rerun OCR and/or extraction for selected pages with the current configuration; report what changed."""
+    """Rerun OCR and/or extraction for selected pages with the current configuration; report what changed.
+
+    A new OCR reading replaces the current one only when it scores better by the page's quality measures
+    (confidence, characters, lines, fields and contribution rows found); otherwise it is kept as a non-current
+    version (REPROCESS_KEPT_CURRENT). Use --preview first to see, per page, what would change.
+    """
     from pydantic import ValidationError
 
     from dangan.reprocess import Selector
@@ -568,6 +583,8 @@ def reprocess(
                 ocr_model_not=ocr_model_not,
                 ingested_from=ingested_from,
                 ingested_to=ingested_to,
+                page_ids=page,
+                document_ids=document,
             )
         )
     except ValidationError as exc:
@@ -581,11 +598,17 @@ def reprocess(
                 stages=stage,
                 engine=engine,
                 settings=settings_payload(_settings()),
+                preview=preview,
+                force=force,
             )
     except DanganError as exc:
         _fail(exc)
     if as_json:
         print(json.dumps(report, ensure_ascii=False))
+        return
+    if report.get("pages_judged"):
+        _print_readings(report)
+    if preview:
         return
     console.print(
         f"{report['selected_pages']} pages · OCR text changed on {len(report['ocr_changed_pages'])} · "
@@ -598,6 +621,27 @@ def reprocess(
         for c in report["field_changes"]:
             table.add_row(str(c["document_id"]), c["field"], str(c["before"]), str(c["after"]))
         console.print(table)
+
+
+def _print_readings(report: dict[str, Any]) -> None:
+    """The per-page table of new OCR readings (current → new) and the decision on each."""
+    from flows.reprocess import page_rows
+
+    rows = page_rows(report["pages_judged"])
+    title = "Preview — nothing recorded" if report.get("preview") else "New OCR readings"
+    table = Table(title=title, title_justify="left", show_lines=True)
+    for col in rows[0]:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row.values())
+    console.print(table)
+    kept = report["kept_current"]
+    verb = "would replace" if report.get("preview") else "replaced"
+    console.print(
+        f"{len(report['replaced'])} pages {verb} their current reading · {len(kept)} kept "
+        f"({', '.join(sorted({k['code'] for k in kept})) or '—'})"
+        + (" · run again without --preview to record; --force to replace anyway" if report.get("preview") else "")
+    )
 
 
 def _sample_layout(out: Path) -> tuple[Path, Path]:

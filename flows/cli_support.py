@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from dangan.config import Settings, apply_offline_environment, load_settings
 from dangan.errors import DanganError
+from flows import ephemeral
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,6 +43,7 @@ def cli_settings() -> Settings:
     if State.settings is None:
         State.settings = load_settings()
         apply_offline_environment(State.settings)
+        ephemeral.install()  # a killed command must not leave Prefect's temporary API server running
     return State.settings
 
 
