@@ -654,7 +654,14 @@ def _register_plugins() -> None:
     """Command groups that live beside their flows (transfer, fixity, extraction/review/export)."""
     import importlib
 
-    for name in ("flows.cli_transfer", "flows.cli_fixity", "flows.cli_replicate", "flows.cli_extract", "flows.cli_keys"):
+    for name in (
+        "flows.cli_transfer",
+        "flows.cli_fixity",
+        "flows.cli_replicate",
+        "flows.cli_extract",
+        "flows.cli_keys",
+        "flows.cli_web",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:  # only tolerate the module itself being absent

@@ -19,6 +19,7 @@ from prefect.artifacts import (
 from dangan.catalog.sites import get_site
 from dangan.config import load_settings
 from dangan.fourprops import markdown as fourprops_markdown
+from dangan.web.links import data_docs_link
 from flows.events import emit_domain_event
 from flows.ingest import ingest_batch
 from flows.ocr import ocr_pages
@@ -87,6 +88,7 @@ def digitize(
     )
     if not four["passed"]:
         emit_domain_event("dangan.batch.four_properties_failed", site, batch_id, report["four_properties"])
+    report["validation"]["data_docs"] = data_docs_link(cfg, site, report["validation"].get("data_docs"))
     create_markdown_artifact(_summary(report), key=f"digitize-summary-{site}", description="Digitization summary")
     create_table_artifact(_stage_rows(report), key=f"digitize-stages-{site}", description="Stages of this batch")
     return report
@@ -173,8 +175,8 @@ def _reviews(r: dict[str, Any]) -> str:
     return f"`dangan review --site {r['site']}`"
 
 
-def _link(path: str | None) -> str:
-
-    if not path:
+def _link(url: str | None) -> str:
+    """A served ``dangan serve`` link (:func:`dangan.web.links.data_docs_link`); never a path on the server."""
+    if not url or not url.startswith(("http://", "https://")):
         return "—"
-    return f"[report]({path})" if "://" in path else f"[report](file://{path})"
+    return f"[report]({url})"

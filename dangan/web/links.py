@@ -193,3 +193,20 @@ def read_viewer_token(settings: Any, token: str, *, now: float | None = None) ->
     if viewer.expires < (now if now is not None else time.time()):
         raise WebTokenExpired("the viewer token has expired", expired_at=viewer.expires)
     return viewer
+
+
+def data_docs_link(settings: Any, site: str, stored: str | None) -> str | None:
+    """A served link for a Data Docs page recorded as a local path (``ValidationRun.data_docs``, the catalog's
+    ``data_docs`` column), or None when none was built or it lies outside the site's Data Docs folder."""
+    if not stored:
+        return None
+    from dangan.quality.rules import data_docs_dir
+
+    text = stored.removeprefix("file://")
+    if text.startswith(("http://", "https://")):
+        return text if text.startswith(settings.web.base_url + "/") else None
+    try:
+        relative = Path(text).resolve().relative_to(data_docs_dir(settings, _site(site)).resolve())
+    except ValueError:
+        return None
+    return data_docs_url(settings, site, relative.as_posix())

@@ -224,3 +224,70 @@ def test_headless_chromium_renders_the_data_docs_with_the_vendored_css(
     assert "<table" in dom, done.stderr[-2000:]
     # bootstrap-table (vendored JS, run by the page) wraps the tables it manages in its own container
     assert "bootstrap-table" in dom and "fixed-table-container" in dom, done.stderr[-2000:]
+
+
+def test_review_page_masks_unless_the_viewer_may_reveal_and_every_view_is_audited(
+    site: tuple[Settings, str],
+) -> None:
+    from sqlalchemy import select
+
+    from dangan.catalog.db import session_scope
+    from dangan.catalog.models import AuditEvent, Document, FieldValue, Master, OcrResult, Page, ScanBatch
+
+    settings, base = site
+    rid, name = "330106198212070023", "钟燕"
+    catalog = get_site(settings, SITE).catalog_url
+    with session_scope(catalog) as s:
+        batch = ScanBatch(site_code=SITE, source="scans", source_key="k" * 16)
+        s.add(batch)
+        s.flush()
+        master = Master(
+            site_code=SITE,
+            sha256="ab" + "0" * 62,
+            size=len(PNG),
+            format="png",
+            object_key=KEY,
+            original_name="scan.png",
+            batch_id=batch.id,
+        )
+        doc = Document(site_code=SITE, batch_id=batch.id, source_file="scan.png", form_type="registration")
+        s.add_all([master, doc])
+        s.flush()
+        page = Page(site_code=SITE, master_id=master.id, document_id=doc.id, seq=1)
+        s.add(page)
+        s.flush()
+        s.add(OcrResult(page_id=page.id, engine="tesseract", model="m", device="cpu", text=f"姓名 {name} 身份证 {rid}"))
+        s.add_all(
+            [
+                FieldValue(document_id=doc.id, name="name", value=name),
+                FieldValue(document_id=doc.id, name="id_number", value=rid),
+            ]
+        )
+        doc_id = doc.id
+    target = _target(links.review_url(settings, SITE, doc_id))
+    status, _, body = _get(base, target)
+    page_html = body.decode("utf-8")
+    assert status == 200 and rid not in page_html and name not in page_html and "身份证" in page_html
+    assert "/objects/" not in page_html  # no image without pii.reveal
+    assert _get(base, target.split("?")[0])[0] == 403  # the link's own token is required
+    # a viewer token of a granted operator reveals; a forged or revoked one does not
+    granted = settings.model_copy(
+        update={"access": settings.access.model_copy(update={"grants": {"li": ["pii.reveal"]}})}
+    )
+    viewer = links.mint_viewer_token(settings, "li", ["pii.reveal"])
+    with serving(granted) as server:
+        host, port = server.server_address[:2]
+        other = f"http://{host}:{port}"
+        status, _, body = _get(other, target, {"Authorization": f"Bearer {viewer}"})
+        assert status == 200 and rid in body.decode("utf-8") and "/objects/" in body.decode("utf-8")
+        assert _get(other, target, {"Authorization": f"Bearer {viewer[:-3]}xyz"})[0] == 403
+    # the first server's [access] grants nothing to "li": revoked, so masked
+    status, _, body = _get(base, target, {"Authorization": f"Bearer {viewer}"})
+    assert status == 200 and rid not in body.decode("utf-8")
+    with session_scope(catalog) as s:
+        views = s.scalars(select(AuditEvent).where(AuditEvent.action == "web.review.view")).all()
+        assert [(e.actor, e.details["revealed"]) for e in views][-3:] == [
+            ("web-link", False),
+            ("li", True),
+            ("li", False),
+        ]
