@@ -163,6 +163,16 @@ class CatalogUnavailable(TransientError):
     code = "CATALOG_UNAVAILABLE"
 
 
+class CatalogRowConflict(PermanentError):
+    """An insert-or-get found neither its row nor room for it: another unique key of the table holds it."""
+
+    code = "CATALOG_ROW_CONFLICT"
+    default_hint = (
+        "Another catalog row already uses one of this row's unique values; run `dangan status --site SITE` and "
+        "report the table named here. 目录中已有占用同一唯一值的记录，请查看 dangan status 并上报此表名。"
+    )
+
+
 # --- ingest ----------------------------------------------------------------------------------------------
 class IngestError(PermanentError):
     code = "INGEST_FAILED"

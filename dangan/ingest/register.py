@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dangan.catalog.conflicts import insert_unless_conflict
 from dangan.catalog.models import Document, Dossier, Master, Person, QuarantineItem
+from dangan.errors import CatalogRowConflict
 from dangan.ingest.manifest import ManifestRow
 from dangan.pii import mask_id
 
@@ -20,18 +21,24 @@ T = TypeVar("T")
 
 
 def insert_or_get(session: Session, model: type[T], where: dict[str, Any], values: dict[str, Any]) -> T:
-    """Return the row matching ``where``, inserting it with ``values`` if absent (race-safe via savepoint)."""
+    """Return the row matching ``where``, inserting it with ``values`` if absent.
+
+    Race-safe without ever violating the unique key (``ON CONFLICT DO NOTHING``): PostgreSQL would log a
+    violation with the key, and these keys hold resident IDs and file names (``dangan.catalog.conflicts``).
+    """
     stmt = select(model).filter_by(**where)
     found = session.scalars(stmt).first()
     if found is not None:
         return found
-    try:
-        with session.begin_nested():
-            obj = model(**where, **values)
-            session.add(obj)
-        return obj
-    except IntegrityError:
-        return session.scalars(stmt).one()
+    insert_unless_conflict(session, model, {**where, **values})
+    found = session.scalars(stmt).first()
+    if found is None:  # the insert met another unique key than ``where``: not the race resolved here
+        raise CatalogRowConflict(
+            f"a {model.__tablename__} row could not be inserted nor found",  # type: ignore[attr-defined]
+            table=model.__tablename__,  # type: ignore[attr-defined]
+            columns=sorted(where),
+        )
+    return found
 
 
 def document_for(session: Session, site: str, batch_id: str, name: str, row: ManifestRow | None) -> Document:

@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dangan.catalog.audit import record
+from dangan.catalog.conflicts import insert_unless_conflict
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import AuditEvent, Transfer
 from dangan.catalog.states import transition
-from dangan.errors import DanganError
+from dangan.errors import CatalogRowConflict, DanganError
 from dangan.pii import mask_id
 from dangan.transfer.errors import TransferAlreadyOpen, TransferNotFound, TransferStateError
 
@@ -87,31 +87,37 @@ def open_or_create(
         return row, False
     _refuse_other_destination(session, resident_id, from_site, to_site)
     values: dict[str, Any] = {"id": transfer_id} if transfer_id else {}
-    try:
-        with session.begin_nested():
-            row = Transfer(
-                person_resident_id=resident_id,
-                person_masked=mask_id(resident_id),
-                from_site=from_site,
-                to_site=to_site,
-                state=state,
-                **values,
-            )
-            session.add(row)
-        return row, True
-    except IntegrityError:
-        stmt = select(Transfer).where(
-            Transfer.person_resident_id == resident_id,
-            Transfer.to_site == to_site,
-            Transfer.state.not_in(FINAL),
+    # ON CONFLICT DO NOTHING, not a caught IntegrityError: PostgreSQL logs a violation with the resident ID
+    new = insert_unless_conflict(
+        session,
+        Transfer,
+        {
+            "person_resident_id": resident_id,
+            "person_masked": mask_id(resident_id),
+            "from_site": from_site,
+            "to_site": to_site,
+            "state": state,
+            **values,
+        },
+    )
+    if new is not None:
+        return session.get_one(Transfer, new), True
+    stmt = select(Transfer).where(
+        Transfer.person_resident_id == resident_id,
+        Transfer.to_site == to_site,
+        Transfer.state.not_in(FINAL),
+    )
+    found = session.scalars(stmt).first()
+    if found is None:  # the id itself collided: another worker inserted this very transfer
+        found = session.get(Transfer, transfer_id) if transfer_id else None
+    if found is None:  # a concurrent request to another destination won the per-source index
+        _refuse_other_destination(session, resident_id, from_site, to_site)
+        raise CatalogRowConflict(
+            f"transfer of {mask_id(resident_id)} to {to_site} could not be inserted nor found",
+            table="transfer",
+            to_site=to_site,
         )
-        found = session.scalars(stmt).first()
-        if found is None:  # the id itself collided: another worker inserted this very transfer
-            found = session.get(Transfer, transfer_id) if transfer_id else None
-        if found is None:  # a concurrent request to another destination won the per-source index
-            _refuse_other_destination(session, resident_id, from_site, to_site)
-            raise
-        return found, False
+    return found, False
 
 
 def _refuse_other_destination(session: Session, resident_id: str, from_site: str, to_site: str) -> None:
