@@ -627,7 +627,7 @@ def _print_readings(report: dict[str, Any]) -> None:
     """The per-page table of new OCR readings (current → new) and the decision on each."""
     from flows.reprocess import page_rows
 
-    rows = page_rows(report["pages_judged"])
+    rows = page_rows(report["pages_judged"], preview=bool(report.get("preview")))
     title = "Preview — nothing recorded" if report.get("preview") else "New OCR readings"
     table = Table(title=title, title_justify="left", show_lines=True)
     for col in rows[0]:

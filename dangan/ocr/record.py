@@ -60,18 +60,23 @@ def store_result(store: Any, site: str, page_id: int, result: PageResult, source
     return StoredResult(json_key, sha, len(data), hsha, len(hocr))
 
 
-def record_results(catalog_url: str, items: list[tuple[int, PageResult, StoredResult]]) -> None:
-    """Catalog rows for ``(page id, result, stored objects)`` items, in one transaction; good pages → ``ocr_done``."""
+def record_results(
+    catalog_url: str, items: list[tuple[int, PageResult, StoredResult]], *, make_current: bool = True
+) -> dict[int, int]:
+    """Catalog rows for ``(page id, result, stored objects)`` items, in one transaction; good pages → ``ocr_done``.
+
+    With ``make_current=False`` (reprocessing: a new reading must first prove better) each result is recorded
+    as a non-current version and nothing else changes. Returns ``{page id: ocr_result id}``.
+    """
     with session_scope(catalog_url) as s:
-        for page_id, result, stored in items:
-            _record_row(s, page_id, result, stored)
+        return {page_id: _record_row(s, page_id, result, stored, make_current) for page_id, result, stored in items}
 
 
-def _record_row(s: Session, page_id: int, result: PageResult, stored: StoredResult) -> None:
+def _record_row(s: Session, page_id: int, result: PageResult, stored: StoredResult, make_current: bool = True) -> int:
     has_good = s.scalar(
         select(OcrResult.id).where(OcrResult.page_id == page_id, OcrResult.is_current, OcrResult.error.is_(None))
     )
-    current = result.ok or has_good is None
+    current = make_current and (result.ok or has_good is None)
     if current:  # every earlier result stays, no longer current (one current result per page, whatever engine)
         s.execute(
             update(OcrResult)
@@ -92,11 +97,13 @@ def _record_row(s: Session, page_id: int, result: PageResult, stored: StoredResu
         row = OcrResult(page_id=page_id, engine=result.engine, model=result.model, version=version)
     row.model_sha256, row.device, row.seconds = dict(result.model_sha256), result.device, result.seconds
     row.text, row.lines, row.error = text, lines, result.error
-    row.object_key, row.is_current = stored.key, current
+    # the same reading as the current row, recorded without making it current: it stays current
+    row.object_key, row.is_current = stored.key, current or (row is latest and latest.is_current)
     row.sha256, row.size = stored.sha256, stored.size
     row.hocr_sha256, row.hocr_size = stored.hocr_sha256, stored.hocr_size
     s.add(row)
     s.flush()  # the next page's queries see this row
     page = s.get(Page, page_id)
-    if result.ok and page is not None and page.status == "preprocessed":
+    if row.is_current and result.ok and page is not None and page.status == "preprocessed":
         transition(s, page, "ocr_done")
+    return row.id

@@ -74,8 +74,15 @@ def test_reprocess_flow_reruns_with_new_model_and_reports(prefect_harness, tmp_p
     assert report["selected_pages"] == 2
     assert len(report["ocr_changed_pages"]) >= 1
     assert any(m.startswith("ppocr ") for m in report["ocr_models"])
+    # the new model replaces a reading only where it reads better: the form page; where both read nothing
+    # the old reading stays current (the new one is kept as a non-current version, and reported)
+    replaced = set(report["replaced"])
+    assert replaced and replaced <= set(pages)
+    assert {k["page_id"] for k in report["kept_current"]} == set(pages) - replaced
     with session_scope(ref.catalog_url) as s:
         rows = s.scalars(select(OcrResult)).all()
-        assert {(r.engine, r.is_current) for r in rows} == {("null", False), ("ppocr", True)}
+        current = {r.page_id: r.engine for r in rows if r.is_current}
+        assert current == {p: "ppocr" if p in replaced else "null" for p in pages}
+        assert {(r.page_id, r.engine) for r in rows} == {(p, e) for p in pages for e in ("null", "ppocr")}
         assert {r.model for r in rows if r.engine == "null"} == {old_model}  # previous results kept
         assert {p.status for p in s.scalars(select(Page))} == {"ocr_done"}
