@@ -9,6 +9,7 @@ waits for days.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -16,28 +17,72 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.context import FlowRunContext
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
-from pydantic import Field
+from pydantic import Field, create_model
 
 from dangan.catalog.sites import get_site
 from dangan.config import load_settings
-from dangan.extract.review import apply_corrections, review_items, shown
+from dangan.extract.errors import CorrectionRejected
+from dangan.extract.review import apply_corrections, request_rescan, review_items, shown
 from dangan.pii import Masker
 from dangan.quality.rules import data_docs_dir, rules_from
 from dangan.reports import document_maskers
+from dangan.web.links import data_docs_link, object_url, review_url
 from flows.params import SiteCode
 
 
-class ReviewInput(RunInput):
-    """The reviewer's answer: who they are, field → corrected value (empty keeps it), accept the rest."""
+class ReviewDecision(StrEnum):
+    """What the reviewer decides for the document."""
 
-    reviewer: str = Field(description="your name or staff id (recorded in the audit trail)")
-    corrections: dict[str, str] = Field(
-        default_factory=dict,
-        description="field → corrected value; contribution cells as contributions.N.total",
+    CORRECT = "correct"  # apply the corrections typed below, then validate again
+    ACCEPT = "accept"  # apply them, and mark validated even if reasons remain (say why)
+    RESCAN = "rescan"  # reject the pages: scan the paper again (say why)
+
+
+class ReviewInput(RunInput):
+    """The reviewer's answer. The form of a document adds one text box per flagged field (:func:`review_form`);
+    an empty box keeps the value."""
+
+    reviewer: str = Field(description="your name or staff id (recorded in the audit trail) / 审核人")
+    decision: ReviewDecision = Field(
+        default=ReviewDecision.CORRECT,
+        description="correct: apply my corrections · accept: validate as it is (a genuine 15-digit ID…) · "
+        "rescan: the page is unreadable or wrong, scan it again / 处理方式",
     )
-    accept: bool = Field(
-        default=False, description="mark validated even if reasons remain (e.g. a genuine 15-digit ID)"
-    )
+    reason: str = Field(default="", description="why you accept or reject (needed for accept and rescan) / 理由")
+
+
+def _box_name(field: str) -> str:
+    """A form field name for a catalog field (``contributions.3.total`` → ``contributions__3__total``)."""
+    return field.replace(".", "__")
+
+
+def review_form(view: dict[str, Any]) -> type[ReviewInput]:
+    """The typed form of one document: :class:`ReviewInput` plus an optional text box per flagged field, titled
+    with the field's name and its current value masked (the reviewer sees the value itself on the page image)."""
+    boxes: dict[str, Any] = {}
+    for item in view["fields"]:
+        if not item["reasons"]:
+            continue
+        now = shown(item["name"], item["value"])
+        boxes[_box_name(item["name"])] = (
+            str,
+            Field(
+                default="",
+                title=f"{item['name']} (now: {now if now is not None else 'missing'})",
+                description=f"{', '.join(item['reasons'])}; leave empty to keep",
+            ),
+        )
+    return create_model(f"ReviewDocument{view['document_id']}", __base__=ReviewInput, **boxes)
+
+
+def corrections_of(answer: ReviewInput) -> dict[str, str]:
+    """The non-empty corrections typed into the form, by catalog field name."""
+    base = set(ReviewInput.model_fields)
+    return {
+        name.replace("__", "."): value.strip()
+        for name, value in answer.model_dump().items()
+        if name not in base and isinstance(value, str) and value.strip()
+    }
 
 
 def review_markdown(view: dict[str, Any], masker: Masker | None = None) -> str:
@@ -74,6 +119,7 @@ def source_file_shown(view: dict[str, Any], masker: Masker | None = None) -> str
 
 
 REVIEW_DEPLOYMENT = "review-document/review"
+LINK_TTL_S = 14 * 24 * 3600  # a review may wait days
 
 
 def _deployed() -> bool:
@@ -119,11 +165,13 @@ def review_document(
     poll_interval: int = 10,
 ) -> dict[str, Any]:
     """Pause until a reviewer answers, apply their corrections, validate again; returns the outcome."""
-    from dangan.storage.factory import open_store
-
     cfg = load_settings(**(settings or {}))
     ref = get_site(cfg, site)
-    view = review_items(ref.catalog_url, document_id, store=open_store(ref.store_url))
+    # links go to the project's own authenticated route: never a server path or a pre-signed URL in Prefect
+    view = review_items(
+        ref.catalog_url, document_id, image_link=lambda key: object_url(cfg, site, key, ttl_s=min(timeout, LINK_TTL_S))
+    )
+    view["data_docs"] = data_docs_link(cfg, site, view.get("data_docs"))
     if view["status"] != "needs_review":
         return {
             "document_id": document_id,
@@ -133,8 +181,14 @@ def review_document(
             "accepted": False,
         }
     description = review_markdown(view, document_maskers(ref.catalog_url, [document_id])[document_id])
-    create_markdown_artifact(description, key=f"review-{site}-{document_id}", description="fields to review")
-    form = ReviewInput.with_initial_data(description=description, corrections={}, accept=False)
+    description += (
+        f"\n\n[Open the pages, the OCR text and the values / 查看原件与识别结果]"
+        f"({review_url(cfg, site, document_id, ttl_s=min(timeout, LINK_TTL_S))}) (needs a viewer token: "
+        "`dangan web token --actor NAME`; values are shown in clear only with pii.reveal)"
+    )
+    artifact_key = f"review-{site}-{document_id}"
+    create_markdown_artifact(description, key=artifact_key, description="fields to review")
+    form = review_form(view).with_initial_data(description=description)
     key = f"review-{document_id}"
     if _deployed():
         # A review can wait for days: suspending ends the worker's process (its slot is free for other runs);
@@ -142,14 +196,49 @@ def review_document(
         answer = suspend_flow_run(wait_for_input=form, timeout=timeout, key=key)
     else:
         answer = pause_flow_run(wait_for_input=form, timeout=timeout, poll_interval=poll_interval, key=key)
-    corrections = {name: value for name, value in answer.corrections.items() if value and value.strip()}
-    get_run_logger().info("document %s: %d corrections by %s", document_id, len(corrections), answer.reviewer)
+    outcome = apply_answer(cfg, site, document_id, answer)
+    # the outcome in the run's log and the artifact: field names, decision and status, never values
+    get_run_logger().info(
+        "document %s reviewed by %s: %s; corrected %s; now %s",
+        document_id,
+        answer.reviewer,
+        answer.decision.value,
+        ", ".join(outcome["changed"]) or "nothing",
+        outcome["status"],
+    )
+    create_markdown_artifact(
+        description + "\n\n" + outcome_markdown(answer, outcome), key=artifact_key, description="review outcome"
+    )
+    return outcome
+
+
+def apply_answer(cfg: Any, site: str, document_id: int, answer: ReviewInput) -> dict[str, Any]:
+    """Carry out the reviewer's decision through the same domain functions as ``dangan review``."""
+    ref = get_site(cfg, site)
+    if answer.decision == ReviewDecision.RESCAN:
+        return request_rescan(ref.catalog_url, document_id, answer.reviewer, answer.reason)
+    if answer.decision == ReviewDecision.ACCEPT and not answer.reason.strip():
+        raise CorrectionRejected("accepting a flagged document needs a reason", document_id=document_id)
     return apply_corrections(
         ref.catalog_url,
         document_id,
-        corrections,
+        corrections_of(answer),
         answer.reviewer,
-        accept=answer.accept,
+        accept=answer.decision == ReviewDecision.ACCEPT,
         rules=rules_from(cfg),
         docs_dir=data_docs_dir(cfg, site),
+    )
+
+
+def outcome_markdown(answer: ReviewInput, outcome: dict[str, Any]) -> str:
+    """The review's outcome as a small table (appended to the review artifact)."""
+    reasons = ", ".join(str(r.get("code")) for r in outcome.get("reasons") or []) or "—"
+    return "\n".join(
+        [
+            "### Outcome / 审核结果",
+            "| reviewer | decision | corrected fields | status | remaining reasons |",
+            "|---|---|---|---|---|",
+            f"| {answer.reviewer} | {answer.decision.value} | {', '.join(outcome['changed']) or '—'} | "
+            f"{outcome['status']} | {reasons} |",
+        ]
     )

@@ -32,8 +32,10 @@ TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     "document": {
         "registered": frozenset({"extracted", "failed"}),
         "extracted": frozenset({"validated", "needs_review", "registered"}),
-        "needs_review": frozenset({"validated", "extracted"}),
+        "needs_review": frozenset({"validated", "extracted", "rescan"}),
         "validated": frozenset({"extracted", "needs_review"}),
+        # a reviewer rejected the pages as unreadable: scan again, then reprocess (``--qa-code REVIEW_RESCAN``)
+        "rescan": frozenset({"registered", "extracted"}),
         "failed": frozenset({"registered"}),
     },
     "quarantine_item": {

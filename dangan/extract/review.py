@@ -13,7 +13,7 @@ already shown: the corrected row carries no flags, so validation then judges the
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +65,18 @@ def _flagged(reasons: list[dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
-def _image(session: Any, page_id: int | None, store: Any) -> str | None:
-    if page_id is None or store is None:
+def _image(session: Any, page_id: int | None, store: Any, link: Callable[[str], str] | None = None) -> str | None:
+    """A link to the page's OCR derivative: ``link(key)`` (the project's authenticated route), else the store's
+    own URL (a local path or a pre-signed S3 URL: for the terminal only, never for Prefect)."""
+    if page_id is None or (store is None and link is None):
         return None
     derivative = session.scalars(
         select(Derivative).where(Derivative.page_id == page_id, Derivative.kind.like("ocr%")).order_by(Derivative.id)
     ).first()
     if derivative is None:
         return None
+    if link is not None:
+        return link(derivative.object_key)
     try:
         return str(store.presigned_get_url(derivative.object_key))
     except Exception:  # a missing object must not block review; the reviewer sees "no image"
@@ -91,7 +95,9 @@ def _readings(session: Any, current: FieldValue, candidates: list[FieldValue]) -
     ]
 
 
-def review_items(catalog_url: str, document_id: int, *, store: Any = None) -> dict[str, Any]:
+def review_items(
+    catalog_url: str, document_id: int, *, store: Any = None, image_link: Callable[[str], str] | None = None
+) -> dict[str, Any]:
     """The document's current fields with the reasons that flag them, and page image links with boxes.
 
     Each field item carries its extraction ``flags``; a conflicting field also its other ``candidates``
@@ -131,12 +137,12 @@ def review_items(catalog_url: str, document_id: int, *, store: Any = None) -> di
                             "confidence": c.confidence,
                             "box": c.box,
                             "page_id": c.page_id,
-                            "image": _image(s, c.page_id, store),
+                            "image": _image(s, c.page_id, store, image_link),
                         }
                         for c in candidates
                     ],
                     "reasons": flagged.get(name, []),
-                    "image": _image(s, fv.page_id if fv else None, store),
+                    "image": _image(s, fv.page_id if fv else None, store, image_link),
                 }
             )
         reasons = [_with_readings(r, readings) for r in reasons]
@@ -281,4 +287,44 @@ def apply_corrections(
         "status": status,
         "reasons": reasons,
         "accepted": accepted,
+    }
+
+
+RESCAN_CODE = "REVIEW_RESCAN"
+
+
+def request_rescan(catalog_url: str, document_id: int, actor: str, reason: str) -> dict[str, Any]:
+    """A reviewer rejects a document's pages (unreadable, wrong document, a page missing): the document moves to
+    ``rescan`` and every page gets a ``REVIEW_RESCAN`` quality issue, so ``dangan reprocess --qa-code
+    REVIEW_RESCAN`` finds them after the paper is scanned again. Returns the outcome like
+    :func:`apply_corrections`."""
+    from dangan.catalog.models import QualityIssue
+
+    if not actor:
+        raise CorrectionRejected("a rejection needs the reviewer's name (actor)")
+    if not reason.strip():
+        raise CorrectionRejected("say why the pages must be scanned again (reason)")
+    with session_scope(catalog_url) as s:
+        doc = s.get(Document, int(document_id))
+        if doc is None:
+            raise DocumentNotFound(f"document {document_id} not found", document_id=document_id)
+        for page in doc.pages:
+            issue = s.scalars(select(QualityIssue).filter_by(page_id=page.id, code=RESCAN_CODE)).first()
+            if issue is None:
+                s.add(
+                    QualityIssue(
+                        page_id=page.id,
+                        code=RESCAN_CODE,
+                        severity="error",
+                        message=f"rejected in review by {actor}: {reason}",
+                        details={"reviewer": actor},
+                    )
+                )
+        transition(s, doc, "rescan", actor=actor, details={"reason": reason, "pages": len(doc.pages)})
+    return {
+        "document_id": int(document_id),
+        "changed": [],
+        "status": "rescan",
+        "reasons": [{"code": RESCAN_CODE, "message": reason}],
+        "accepted": False,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ def _paused_run(client: Any, deadline: float) -> Any:
 
 def test_review_flow_pause_and_resume(truth_batch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, LogFilter
     from prefect.flow_runs import resume_flow_run
     from prefect.testing.utilities import prefect_test_harness
 
@@ -64,9 +66,31 @@ def test_review_flow_pause_and_resume(truth_batch, tmp_path: Path) -> None:  # t
             keyset = run.state.state_details.run_input_keyset
             assert keyset is not None  # the pause waits for input (a form), not just a resume click
             description = client.read_flow_run_input(run.id, keyset["description"])
+            schema = json.loads(client.read_flow_run_input(run.id, keyset["schema"]))
         assert "ID_CHECK_DIGIT" in description and wrong not in description and right not in description
-        resume_flow_run(run.id, run_input={"reviewer": "reviewer3", "corrections": {"id_number": right, "name": ""}})
+        assert f"/review/{SITE}/{ids[bad]}?t=" in description and "file://" not in description
+        # typed boxes, one per flagged field, titled with the masked value: no JSON to write
+        assert "id_number" in schema["properties"] and schema["properties"]["id_number"]["type"] == "string"
+        assert "ReviewDecision" in json.dumps(schema["properties"]["decision"])  # a choice, not free text
+        assert wrong not in json.dumps(schema, ensure_ascii=False)
+        resume_flow_run(run.id, run_input={"reviewer": "reviewer3", "id_number": right})
         worker.join(timeout=120)
+        # run logs reach the API in batches: poll
+        with get_client(sync_client=True) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                logs = [log.message for log in client.read_logs(LogFilter(flow_run_id={"any_": [run.id]}))]
+                if any("reviewed by" in m for m in logs) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            key = ArtifactFilter(key={"any_": [f"review-{SITE}-{ids[bad]}"]})
+            artifacts = client.read_artifacts(artifact_filter=key)
+    outcome_logs = [m for m in logs if "reviewed by reviewer3" in m]
+    assert outcome_logs and "correct; corrected id_number; now validated" in outcome_logs[0]
+    assert right not in " ".join(logs)
+    latest = max(artifacts, key=lambda a: a.created)
+    assert "Outcome" in str(latest.data) and "| reviewer3 | correct | id_number | validated |" in str(latest.data)
+    assert right not in str(latest.data)
     assert outcome == {
         "document_id": ids[bad],
         "changed": ["id_number"],
@@ -110,4 +134,43 @@ def test_review_markdown_masks_ids_and_links_images() -> None:
     text = review_markdown(view)
     assert "330106********9408" in text and "330106198212079408" not in text
     assert "[page](file:///x/ocr.png) [[1, 2], [3, 2], [3, 4], [1, 4]]" in text and "13800000000" not in text
-    assert ReviewInput(reviewer="r").corrections == {}
+    assert ReviewInput(reviewer="r").decision == "correct"
+
+
+def test_review_flow_rescan_decision(truth_batch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A reviewer rejects the pages (unreadable): the document waits for a rescan, its pages carry REVIEW_RESCAN."""
+    from prefect.client.orchestration import get_client
+    from prefect.flow_runs import resume_flow_run
+    from prefect.testing.utilities import prefect_test_harness
+
+    from dangan.catalog.models import Document, QualityIssue
+    from flows.review import review_document
+    from tasks.common import settings_payload
+
+    _, truths = truth_batch
+    settings = load_settings(data_dir=tmp_path / "data")
+    ref = add_site(settings, SITE, "杭州市西湖区")
+    docs, bad, _wrong = _docs(truths)
+    ids = seed(ref.catalog_url, SITE, {bad: docs[bad]})
+    extract_documents(ref.catalog_url, SITE, ids.values())
+    validate_documents(ref.catalog_url, SITE, ids.values())
+    outcome: dict[str, Any] = {}
+    with prefect_test_harness(server_startup_timeout=120):
+        worker = threading.Thread(
+            target=lambda: outcome.update(
+                review_document(SITE, ids[bad], settings=settings_payload(settings), timeout=300, poll_interval=1)
+            )
+        )
+        worker.start()
+        with get_client(sync_client=True) as client:
+            run = _paused_run(client, time.monotonic() + 120)
+        resume_flow_run(run.id, run_input={"reviewer": "reviewer4", "decision": "rescan", "reason": "page blurred"})
+        worker.join(timeout=120)
+    assert outcome["status"] == "rescan"
+    with session_scope(ref.catalog_url) as s:
+        doc = s.get(Document, ids[bad])
+        assert doc is not None and doc.status == "rescan"
+        issues = s.scalars(select(QualityIssue).filter_by(code="REVIEW_RESCAN")).all()
+        assert len(issues) == len(doc.pages) and all("reviewer4" in i.message for i in issues)
+        event = s.scalars(select(AuditEvent).filter_by(actor="reviewer4")).one()
+        assert "page blurred" in str(event.details)
