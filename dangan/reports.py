@@ -146,8 +146,8 @@ def document_maskers(catalog_url: str, document_ids: Iterable[int]) -> dict[int,
 def ingest_markdown(report: dict[str, Any], evidence: dict[str, Any] | None = None) -> str:
     """Markdown summary of one batch: counts by outcome, QA issues by code, duplicates, quarantine.
 
-    ``evidence`` (from ``dangan.ingest.batch.evidence_links``) adds links to quarantined originals and to
-    pages that failed an error-level QA gate.
+    ``evidence`` (from ``dangan.ingest.batch.evidence_links``) adds the object keys of quarantined originals
+    and of pages that failed an error-level QA gate (keys, never pre-signed URLs: this goes into artifacts).
     """
     evidence = evidence or {}
     links: dict[str, str] = evidence.get("quarantine", {})
@@ -182,7 +182,7 @@ def ingest_markdown(report: dict[str, Any], evidence: dict[str, Any] | None = No
                     q["file"],
                     q["code"],
                     q["message"],
-                    f"[object]({links[q['file']]})" if q["file"] in links else (q["object_key"] or "—"),
+                    f"`{links[q['file']]}`" if q["file"] in links else (q["object_key"] or "—"),
                 ]
                 for q in report["quarantined"]
             ],
@@ -192,7 +192,7 @@ def ingest_markdown(report: dict[str, Any], evidence: dict[str, Any] | None = No
         markdown_table(
             ["file", "page", "codes", "image"],
             [
-                [p["file"], p["page"], ", ".join(p["codes"]), f"[open]({p['url']})" if p.get("url") else "—"]
+                [p["file"], p["page"], ", ".join(p["codes"]), f"`{p['key']}`" if p.get("key") else "—"]
                 for p in evidence.get("qa_pages", [])
             ],
             mask,

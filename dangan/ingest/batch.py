@@ -405,14 +405,18 @@ def _store(ref: SiteRef) -> Any:
 
 
 def evidence_links(settings: Settings, site: str, batch_id: str, limit: int = 50) -> dict[str, Any]:
-    """Links an operator can open: quarantined originals and pages that failed an error-level QA gate."""
+    """Where an operator finds quarantined originals and pages that failed an error-level QA gate: object keys.
+
+    Never pre-signed URLs nor ``file://`` paths: this goes into Prefect artifacts, which every dashboard user
+    reads and Prefect's database keeps; a pre-signed URL grants access and carries the store's access key id
+    (``X-Amz-Credential``). Served, authenticated links come from ``dangan.web.links``.
+    """
     ref = get_site(settings, site)
-    store = _store(ref)
     out: dict[str, Any] = {"quarantine": {}, "qa_pages": []}
     with session_scope(ref.catalog_url) as s:
         for q in s.scalars(select(QuarantineItem).filter_by(batch_id=batch_id).limit(limit)):
             if q.object_key:
-                out["quarantine"][q.source_file] = store.presigned_get_url(q.object_key)
+                out["quarantine"][q.source_file] = q.object_key
         rows = s.execute(
             select(Page.id, Master.original_name, Page.page_index, Master.object_key, QualityIssue.code)
             .join(Master, Master.id == Page.master_id)
@@ -422,9 +426,7 @@ def evidence_links(settings: Settings, site: str, batch_id: str, limit: int = 50
         ).all()
     pages: dict[int, dict[str, Any]] = {}
     for page_id, name, index, key, code in rows:
-        entry = pages.setdefault(page_id, {"file": name, "page": index + 1, "codes": [], "url": None, "key": key})
+        entry = pages.setdefault(page_id, {"file": name, "page": index + 1, "codes": [], "key": key})
         entry["codes"].append(code)
-    for entry in list(pages.values())[:limit]:
-        entry["url"] = store.presigned_get_url(entry.pop("key"))
-        out["qa_pages"].append(entry)
+    out["qa_pages"].extend(list(pages.values())[:limit])
     return out

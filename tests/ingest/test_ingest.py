@@ -234,20 +234,21 @@ def test_evidence_links_for_quarantine_and_qa_failures(tmp_path: Path, site_sett
     from dangan.ingest.batch import evidence_links
     from dangan.reports import ingest_markdown
 
-    settings, _ = site_settings
+    settings, ref = site_settings
     src = tmp_path / "hot"
     badfiles.write(src, "low-dpi.png", badfiles.good_png(size=(300, 400), dpi=150))
     badfiles.write(src, "zero.tif", b"")
     report = ingest_batch_local(settings, SITE, str(src))
     ev = evidence_links(settings, SITE, report["batch_id"])
+    store = open_store(ref.store_url)
     assert list(ev["quarantine"]) == ["zero.tif"]  # even a 0-byte delivery is kept, as delivered
-    assert Path(ev["quarantine"]["zero.tif"].removeprefix("file://")).read_bytes() == b""
+    assert store.get(ev["quarantine"]["zero.tif"]) == b""
 
     [page] = ev["qa_pages"]
     assert page["file"] == "low-dpi.png" and "QA_LOW_DPI" in page["codes"]
-    assert Path(page["url"].removeprefix("file://")).read_bytes() == (src / "low-dpi.png").read_bytes()
-    md = ingest_markdown(report, ev)
-    assert "[open](file://" in md and "QA_LOW_DPI" in md
+    assert store.get(page["key"]) == (src / "low-dpi.png").read_bytes()
+    md = ingest_markdown(report, ev)  # object keys, never a file:// path nor a pre-signed URL (artifacts)
+    assert f"`{page['key']}`" in md and "QA_LOW_DPI" in md and "file://" not in md
 
 
 def test_quarantine_log_masks_ids_in_file_names(tmp_path: Path, site_settings, caplog) -> None:  # type: ignore[no-untyped-def]
