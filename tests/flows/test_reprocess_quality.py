@@ -192,3 +192,24 @@ def test_preview_masks_personal_field_changes() -> None:
     assert "name: 钟* → 钟*" in text
     assert "id_number: 330106************ → 330106************" in text
     assert "燕" not in text and "艳" not in text and "002" not in text
+
+
+def test_rule_margin_ties_and_failures() -> None:
+    """Equal readings keep the current one; a failed new reading never replaces, not even forced."""
+    from dangan.ocr.quality import FAILED, REPLACE_MARGIN, score_pair
+
+    def lines(n: int, conf: float) -> list[dict[str, Any]]:
+        return [
+            {"text": f"第{i}行 内容", "confidence": conf, "box": [[0, i], [9, i], [9, i + 1], [0, i + 1]]}
+            for i in range(n)
+        ]
+
+    cur = measure(lines(20, 0.90), engine="a", model="a")
+    assert judge(cur, measure(lines(20, 0.90), engine="b", model="b")).code == KEPT  # a tie is no reason to switch
+    slightly = measure(lines(20, 0.92), engine="b", model="b")
+    a, b = score_pair(cur, slightly)
+    assert 0 < b - a < REPLACE_MARGIN and judge(cur, slightly).code == KEPT  # within the margin
+    assert judge(cur, measure(lines(20, 0.99), engine="b", model="b")).code == REPLACED
+    failed = measure([], engine="b", model="b", error="OCR_PAGE_FAILED: boom")
+    verdict = judge(cur, failed, force=True)
+    assert (verdict.code, verdict.make_current) == (FAILED, False)
