@@ -462,7 +462,7 @@ def _print_digitize(report: dict[str, Any]) -> None:
     # a rerun reads no page twice: "this run" alone would say 0 pages, so the batch's totals stand beside it
     t = Table(title="OCR", title_justify="left")
     for col in ("", "engine", "model", "device", "pages", "ok", "failed", "lines", "searchable PDFs"):
-        t.add_column(col)
+        t.add_column(col, no_wrap=not col)  # "this run" / "in total" stay whole on an 80-column terminal
     for scope, o in (("this run", report["ocr"]), ("in total", _batch_ocr(report))):
         if o is None:
             continue

@@ -23,7 +23,6 @@ def test_a_rerun_summary_says_this_run_and_in_total(monkeypatch: pytest.MonkeyPa
               "validation": {"documents": 2, "validated": 2, "needs_review": 0, "reasons": {}},
               "four_properties": {"passed": True, "problems": 0}}
     monkeypatch.setattr(cli, "_batch_ocr", lambda r: _ocr(3, 3))
-    monkeypatch.setattr(console, "width", 200)  # no wrapped cells
     with console.capture() as out:
         cli._print_digitize(report)
     text = out.get()
