@@ -133,11 +133,21 @@ class Masker:
         if text is None:
             return ""
         out = str(text)
+        masked: list[str] = []
         if self._pattern is not None:
-            out = self._pattern.sub(lambda m: self._lookup[m.group(0).casefold()], out)
+            # known values become placeholders first, so the passes below cannot mask their masks again
+            # (a masked ID's visible region code would otherwise read as a fragment of that ID)
+            def hold(m: re.Match[str]) -> str:
+                masked.append(self._lookup[m.group(0).casefold()])
+                return f"\ue000{chr(0xE100 + len(masked) - 1)}\ue001"
+
+            out = self._pattern.sub(hold, out)
         if self._ids:
             out = _DIGIT_RUN.sub(self._fragment, out)
-        return scrub(out)
+        out = scrub(out)
+        for i, value in enumerate(masked):
+            out = out.replace(f"\ue000{chr(0xE100 + i)}\ue001", value)
+        return out
 
     def _fragment(self, match: re.Match[str]) -> str:
         # A known ID cut short (an OCR snippet's edge): mask_id's "last four" would show birth-date digits, so
