@@ -163,6 +163,15 @@ class CatalogUnavailable(TransientError):
     code = "CATALOG_UNAVAILABLE"
 
 
+class CatalogSchemaOutdated(PermanentError):
+    """The catalog lacks a table or column this version uses: its schema was not upgraded (retrying cannot help)."""
+
+    code = "CATALOG_SCHEMA_OUTDATED"
+    default_hint = (
+        "Upgrade the catalog with `dangan init` (safe to repeat), then rerun. / 请先运行 dangan init 升级目录库。"
+    )
+
+
 class CatalogRowConflict(PermanentError):
     """An insert-or-get found neither its row nor room for it: another unique key of the table holds it."""
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dangan.errors import CatalogUnavailable, ConfigError
+from dangan.errors import CatalogSchemaOutdated, CatalogUnavailable, ConfigError
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -132,6 +132,10 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+# SQLite reports a missing table or column as an OperationalError, like a locked or unreachable database
+_SCHEMA_MISSING = re.compile(r"no such (table|column)", re.IGNORECASE)
+
+
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
     """A transaction: commit on success, roll back on error; connection errors become transient."""
@@ -142,6 +146,8 @@ def session_scope(url: str) -> Iterator[Session]:
         session.commit()
     except OperationalError as exc:
         session.rollback()
+        if _SCHEMA_MISSING.search(str(exc.orig)):
+            raise CatalogSchemaOutdated(f"catalog schema is outdated: {exc.orig}", url=safe_url(url)) from exc
         raise CatalogUnavailable(f"catalog unavailable: {exc.orig}", url=safe_url(url)) from exc
     except BaseException:
         session.rollback()

@@ -28,6 +28,17 @@ class DecodeLimits(BaseModel):
     pdf_render_dpi: int = Field(default=300, ge=36, le=1200)
     min_bytes: int = Field(default=1, ge=1, description="Files shorter than this are treated as empty.")
 
+    @classmethod
+    def of(cls, ingest: Any) -> DecodeLimits:
+        """The limits a site's ``[ingest]`` settings set (ingest, and transfers the site receives, use the same)."""
+        return cls(
+            max_pixels=ingest.max_pixels,
+            max_pdf_pages=ingest.max_pdf_pages,
+            max_pages=ingest.max_pages,
+            max_total_pixels=ingest.max_total_pixels,
+            pdf_render_dpi=ingest.pdf_render_dpi,
+        )
+
 
 @dataclass
 class DecodedPage:

@@ -71,8 +71,7 @@ def decode_limits(settings: Settings) -> Any:
     """The receiver's own ingest limits apply to what it accepts by transfer."""
     from dangan.imaging.model import DecodeLimits
 
-    ing = settings.ingest
-    return DecodeLimits(max_pixels=ing.max_pixels, max_pdf_pages=ing.max_pdf_pages, pdf_render_dpi=ing.pdf_render_dpi)
+    return DecodeLimits.of(settings.ingest)
 
 
 def receipt_key(site: str, transfer_id: str) -> str:
