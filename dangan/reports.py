@@ -151,7 +151,11 @@ def ingest_markdown(report: dict[str, Any], evidence: dict[str, Any] | None = No
     """
     evidence = evidence or {}
     links: dict[str, str] = evidence.get("quarantine", {})
+    served: dict[str, str] = evidence.get("links", {})
     mask = report_masker(report)
+
+    def at(key: str) -> str:
+        return f"[`{key}`]({served[key]})" if key in served else f"`{key}`"
 
     parts = [
         f"# Ingest batch `{report['batch_id'][:12]}` — site {report['site']}\n",
@@ -182,7 +186,7 @@ def ingest_markdown(report: dict[str, Any], evidence: dict[str, Any] | None = No
                     q["file"],
                     q["code"],
                     q["message"],
-                    f"`{links[q['file']]}`" if q["file"] in links else (q["object_key"] or "—"),
+                    at(links[q["file"]]) if q["file"] in links else (q["object_key"] or "—"),
                 ]
                 for q in report["quarantined"]
             ],
@@ -192,7 +196,7 @@ def ingest_markdown(report: dict[str, Any], evidence: dict[str, Any] | None = No
         markdown_table(
             ["file", "page", "codes", "image"],
             [
-                [p["file"], p["page"], ", ".join(p["codes"]), f"`{p['key']}`" if p.get("key") else "—"]
+                [p["file"], p["page"], ", ".join(p["codes"]), at(p["key"]) if p.get("key") else "—"]
                 for p in evidence.get("qa_pages", [])
             ],
             mask,

@@ -403,7 +403,7 @@ def evidence_links(settings: Settings, site: str, batch_id: str, limit: int = 50
 
     Never pre-signed URLs nor ``file://`` paths: this goes into Prefect artifacts, which every dashboard user
     reads and Prefect's database keeps; a pre-signed URL grants access and carries the store's access key id
-    (``X-Amz-Credential``). Served, authenticated links come from ``dangan.web.links``.
+    (``X-Amz-Credential``). ``links`` maps each key to its served link (``dangan serve``, an expiring token).
     """
     ref = get_site(settings, site)
     out: dict[str, Any] = {"quarantine": {}, "qa_pages": []}
@@ -423,4 +423,11 @@ def evidence_links(settings: Settings, site: str, batch_id: str, limit: int = 50
         entry = pages.setdefault(page_id, {"file": name, "page": index + 1, "codes": [], "key": key})
         entry["codes"].append(code)
     out["qa_pages"].extend(list(pages.values())[:limit])
+    from dangan.web.links import object_url  # served by `dangan serve`: an expiring token, no credentials
+
+    keys = [*out["quarantine"].values(), *(p["key"] for p in out["qa_pages"] if p.get("key"))]
+    out["links"] = {key: object_url(settings, site, key, ttl_s=EVIDENCE_LINK_TTL_S) for key in keys}
     return out
+
+
+EVIDENCE_LINK_TTL_S = 30 * 24 * 3600  # an ingest summary is looked at for weeks

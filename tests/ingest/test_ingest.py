@@ -249,6 +249,8 @@ def test_evidence_links_for_quarantine_and_qa_failures(tmp_path: Path, site_sett
     assert store.get(page["key"]) == (src / "low-dpi.png").read_bytes()
     md = ingest_markdown(report, ev)  # object keys, never a file:// path nor a pre-signed URL (artifacts)
     assert f"`{page['key']}`" in md and "QA_LOW_DPI" in md and "file://" not in md
+    link = ev["links"][page["key"]]  # served by `dangan serve`, with an expiring token
+    assert link.startswith(settings.web.base_url + "/objects/") and "?t=" in link and f"({link})" in md
 
 
 def test_quarantine_log_masks_ids_in_file_names(tmp_path: Path, site_settings, caplog) -> None:  # type: ignore[no-untyped-def]
