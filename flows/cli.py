@@ -490,7 +490,7 @@ def _print_digitize(report: dict[str, Any]) -> None:
     if v["needs_review"]:
         console.print(f"Review flagged documents: `dangan review --site {report['site']}`")
     if v.get("data_docs"):
-        console.print(f"Data Docs: {v['data_docs']}")
+        console.print(f"Data Docs (open while `dangan serve` runs / 需先运行 dangan serve): {v['data_docs']}")
 
 
 @app.command()
