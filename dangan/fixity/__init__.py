@@ -14,7 +14,7 @@ from dangan.fixity.audit import (
     object_entity_id,
     plan_run,
 )
-from dangan.fixity.check import check_object, repair_object
+from dangan.fixity.check import check_object
 from dangan.fixity.model import FAILURES, ChunkResult, FixityReport, ObjectCheck, Status, Target
 from dangan.fixity.plan import catalogued_keys, is_sampled
 from dangan.fixity.report import finding_rows, fixity_markdown
@@ -41,7 +41,6 @@ __all__ = [
     "is_sampled",
     "object_entity_id",
     "plan_run",
-    "repair_object",
     "repair_finder",
     "site_stores",
 ]

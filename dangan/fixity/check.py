@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dangan.errors import ChecksumMismatch, DanganError, ObjectConflict, ObjectNotFound
+from dangan.errors import ObjectNotFound
 from dangan.fixity.model import ObjectCheck, Status, Target
 from dangan.storage.base import Clock, DataSource, ObjectInfo, ObjectStore, utcnow
 from dangan.storage.hashing import hash_stream
@@ -48,44 +48,6 @@ def check_object(store: ObjectStore, target: Target) -> ObjectCheck:
     else:
         status = Status.OK
     return ObjectCheck(target.key, target.kind, status, expected, info.sha256, found, size)
-
-
-def repair_object(store: ObjectStore, replica: ObjectStore, target: Target, check: ObjectCheck) -> ObjectCheck:
-    """Bring back a missing or changed object from ``replica`` (same key), then re-check it.
-
-    Returns ``check`` updated in place: ``repaired=True`` when the object now verifies, else ``repair_error``
-    says why (``REPLICA_MISSING``, ``REPLICA_DAMAGED``, ``NOT_REPAIRABLE`` or the store error's code).
-    Transient store errors propagate (the task retries).
-    """
-    if check.status not in (Status.MISSING, Status.CHANGED) or check.expected is None:
-        check.repair_error = NOT_REPAIRABLE  # metadata disagreements need a person, not a copy
-        return check
-    try:
-        source = replica.stat(target.key)
-        with replica.open(target.key) as fh:
-            write_back(store, target, check, fh, source)
-    except ObjectNotFound:
-        check.repair_error = REPLICA_MISSING
-        return check
-    except ChecksumMismatch:
-        check.repair_error = REPLICA_DAMAGED  # the replica's bytes are not the recorded content either
-        return check
-    except ValueError:  # the replica's metadata cannot be written back (not from a dangan store)
-        check.repair_error = "REPLICA_METADATA_INVALID"
-        return check
-    except ObjectConflict as exc:
-        check.repair_error = exc.code  # the store recorded other content for the key: a person must look
-        return check
-    except DanganError as exc:
-        if exc.transient:
-            raise
-        check.repair_error = exc.code
-        return check
-    again = check_object(store, target)
-    check.repaired = again.status is Status.OK
-    if not check.repaired:
-        check.repair_error = f"STILL_{again.status.upper()}"
-    return check
 
 
 def write_back(store: ObjectStore, target: Target, check: ObjectCheck, data: DataSource, source: ObjectInfo) -> None:

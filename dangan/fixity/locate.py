@@ -26,21 +26,12 @@ from dangan.fixity.model import ObjectCheck, Status, Target
 from dangan.keys import EXT_BY_FORMAT, master_key, quarantine_key
 from dangan.pii import scrub
 from dangan.storage.base import ObjectInfo, ObjectStore
-from dangan.storage.hashing import CHUNK_SIZE
+from dangan.storage.hashing import CHUNK_SIZE, sm3_available
 
 #: Objects listed per store, at most, when looking for a copy by its metadata (S3 needs a HEAD per object).
 DEFAULT_LIST_LIMIT = 10_000
 SM3_META = "sm3"
 _EXTS = (*EXT_BY_FORMAT.values(), ".tiff", ".jpeg", ".bin")
-
-
-def sm3_available() -> bool:
-    """True when this OpenSSL provides SM3 (``hashlib.new("sm3")``)."""
-    try:
-        hashlib.new("sm3")
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,15 @@ CHUNK_SIZE = 1 << 20
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
+def sm3_available() -> bool:
+    """True when this platform's OpenSSL provides SM3 (GB/T 32905) to ``hashlib.new("sm3")``."""
+    try:
+        hashlib.new("sm3")
+    except ValueError:
+        return False
+    return True
+
+
 def normalize_sha256(value: str) -> str:
     """Lower-case a hex SHA-256 digest, rejecting anything that is not 64 hex digits."""
     text = (value or "").strip().lower()

@@ -17,6 +17,7 @@ from typing import BinaryIO, Protocol
 
 from dangan.errors import ObjectNotFound
 from dangan.storage import ObjectStore
+from dangan.storage.hashing import sm3_available
 
 PRIMARY = "sha256"
 #: Every manifest algorithm dangan knows how to write or check (checked only where hashlib offers it).
@@ -29,15 +30,6 @@ METADATA_PATHS = (CATALOG_PATH, OCR_PATH, FIELDS_PATH)
 #: The source's signature (dangan/transfer/signature.py): a tag file written last, over the tag manifest.
 SIGNATURE_NAME = "dangan-signature.json"
 CHUNK = 1 << 20
-
-
-def sm3_available() -> bool:
-    """True when ``hashlib.new("sm3")`` works (OpenSSL built with SM3)."""
-    try:
-        hashlib.new("sm3")
-    except ValueError:
-        return False
-    return True
 
 
 def algorithms() -> tuple[str, ...]:
