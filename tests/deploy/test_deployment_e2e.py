@@ -178,7 +178,7 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
     assert reviews["ocr_sites"] == ["330106"]
     # the blank page is a document no form matches: flagged, and its review run waited suspended (no process)
     assert reviews["suspended"] and len(reviews["suspended"]) == reviews["flagged"], reviews
-    assert reviews["resumed_state"] == "COMPLETED", reviews
+    assert reviews["resumed_state"] == "COMPLETED", (reviews, logs)
     assert statuses[reviews["resumed_document"]] == "validated"  # accepted by the reviewer after the resume
     assert [e.entity_id for e in review_events] == [str(reviews["resumed_document"])]  # who, in the audit trail
 

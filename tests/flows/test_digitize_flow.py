@@ -72,12 +72,15 @@ def test_artifacts_mask_resident_ids(prefect_harness, tmp_path: Path) -> None:  
     assert any("110105********002X" in b for b in bodies)
 
 
-@pytest.mark.parametrize("bad", ["", "33010"])
-def test_unknown_site_is_a_clear_error(prefect_harness, tmp_path: Path, bad: str) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_site_is_a_clear_error(prefect_harness, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from prefect.exceptions import ParameterTypeError
+
     from dangan.errors import SiteNotFound
     from flows.ingest import ingest_batch
 
     settings = load_settings(data_dir=tmp_path / "data")
     add_site(settings, SITE, "西湖区")
-    with pytest.raises(SiteNotFound):
-        ingest_batch(source=str(tmp_path), site=bad or "999999", settings=settings_payload(settings))
+    with pytest.raises(SiteNotFound):  # a well-formed code nobody registered
+        ingest_batch(source=str(tmp_path), site="999999", settings=settings_payload(settings))
+    with pytest.raises(ParameterTypeError, match="SITE_CODE_INVALID"):  # not a site code at all: refused at the door
+        ingest_batch(source=str(tmp_path), site="33010", settings=settings_payload(settings))
