@@ -232,7 +232,7 @@ def apply_answer(cfg: Any, site: str, document_id: int, answer: ReviewInput) -> 
 
 def outcome_markdown(answer: ReviewInput, outcome: dict[str, Any]) -> str:
     """The review's outcome as a small table (appended to the review artifact)."""
-    reasons = ", ".join(str(r.get("code")) for r in outcome.get("reasons") or []) or "—"
+    reasons = ", ".join(map(str, outcome.get("reasons") or [])) or "—"  # reason codes
     return "\n".join(
         [
             "### Outcome / 审核结果",

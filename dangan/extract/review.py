@@ -325,6 +325,6 @@ def request_rescan(catalog_url: str, document_id: int, actor: str, reason: str) 
         "document_id": int(document_id),
         "changed": [],
         "status": "rescan",
-        "reasons": [{"code": RESCAN_CODE, "message": reason}],
+        "reasons": [RESCAN_CODE],
         "accepted": False,
     }

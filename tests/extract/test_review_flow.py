@@ -166,7 +166,7 @@ def test_review_flow_rescan_decision(truth_batch, tmp_path: Path) -> None:  # ty
             run = _paused_run(client, time.monotonic() + 120)
         resume_flow_run(run.id, run_input={"reviewer": "reviewer4", "decision": "rescan", "reason": "page blurred"})
         worker.join(timeout=120)
-    assert outcome["status"] == "rescan"
+    assert outcome["status"] == "rescan" and outcome["reasons"] == ["REVIEW_RESCAN"]
     with session_scope(ref.catalog_url) as s:
         doc = s.get(Document, ids[bad])
         assert doc is not None and doc.status == "rescan"
