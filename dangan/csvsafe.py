@@ -30,7 +30,7 @@ def unescape_cell(value: str) -> str:
     return value
 
 
-class SafeDictWriter(csv.DictWriter):  # type: ignore[type-arg]
+class SafeDictWriter(csv.DictWriter):
     """``csv.DictWriter`` whose cells (the header's too: ``writeheader`` calls ``writerow``) are escaped.
 
     A row with a line break inside a cell is written with every cell quoted: with ``lineterminator="\\n"`` the
@@ -45,7 +45,10 @@ class SafeDictWriter(csv.DictWriter):  # type: ignore[type-arg]
     def writerow(self, rowdict: Mapping[str, Any]) -> Any:
         row = {k: escape_cell(v) for k, v in rowdict.items()}
         if any(isinstance(v, str) and ("\r" in v or "\n" in v) for v in row.values()):
-            return self._quoted.writerow(self._dict_to_list(row))
+            extra = set(row) - set(self.fieldnames)
+            if extra and self.extrasaction == "raise":  # as DictWriter does
+                raise ValueError(f"dict contains fields not in fieldnames: {', '.join(map(repr, sorted(extra)))}")
+            return self._quoted.writerow([row.get(name, self.restval) for name in self.fieldnames])
         return super().writerow(row)
 
     def writerows(self, rowdicts: Iterable[Mapping[str, Any]]) -> None:

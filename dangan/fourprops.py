@@ -190,7 +190,8 @@ def _check_outputs(catalog_url: str, store: Any, site: str, batch_id: str, repor
     add = report.problems.append
     per_doc: dict[int, int] = {}
     for page_id in lost:
-        per_doc[page_doc[page_id]] = per_doc.get(page_doc[page_id], 0) + 1
+        if (doc := page_doc.get(page_id)) is not None:
+            per_doc[doc] = per_doc.get(doc, 0) + 1
     for doc_id, n in sorted(per_doc.items()):
         add(Problem(INTEGRITY, "OCR_RESULT_MISSING", docs.get(doc_id), f"{n} page(s) marked OCR done have no result"))
     for doc_id in gaps.pdf_missing:

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-_DIALECTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+_DIALECTS: dict[str, Any] = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 
 def insert_unless_conflict(session: Session, model: type, values: dict[str, Any]) -> Any | None:

@@ -363,5 +363,5 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+import dangan.catalog.replica_models  # noqa: E402  (replica joins Base.metadata for Alembic)
 import dangan.catalog.validation_models  # noqa: E402,F401  (validation_result joins Base.metadata for Alembic)
-import dangan.catalog.replica_models  # noqa: E402,F401  (replica joins Base.metadata for Alembic)

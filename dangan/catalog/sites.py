@@ -183,7 +183,7 @@ def _sample_masters(catalog_url: str, code: str) -> list[tuple[str, str, int]]:
         rows = s.execute(
             select(Master.object_key, Master.sha256, Master.size).where(Master.site_code == code).order_by(Master.id)
         ).all()
-    picked = rows[::step][:SAMPLE_SIZE]
+    picked = list(rows[::step][:SAMPLE_SIZE])
     if rows[-1] not in picked:
         picked[-1] = rows[-1]
     return [(str(k), str(h), int(n)) for k, h, n in picked]

@@ -68,7 +68,8 @@ def adopt_ocr_digests(catalog_url: str, store: ObjectStore, site: str, *, actor:
     )
     with session_scope(catalog_url) as s:
         rows = s.execute(lacking).all()
-    for row_id, json_key, error, sha, hocr_sha in rows:
+    for row_id, key_or_none, error, sha, hocr_sha in rows:
+        json_key = str(key_or_none)  # the query selects rows with an object key
         updates: dict[str, Any] = {}
         if sha is None:
             got = _digest(store, json_key)

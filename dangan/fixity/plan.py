@@ -128,12 +128,12 @@ def _targets(s: Session, site: str, keys: list[str]) -> Iterator[Target]:
         Page, Page.id == OcrResult.page_id
     )
     digests: dict[str, str | None] = {}
-    for json_key, error, sha, hocr_sha in s.execute(
+    for row_key, error, json_sha, hocr_sha in s.execute(
         ocr.where(Page.site_code == site, OcrResult.object_key.in_(json_keys))
     ):
-        for key in _ocr_keys(json_key, error):
+        for key in _ocr_keys(row_key, error):
             if key in wanted:  # a row that records the digest wins over one that does not (same key)
-                digests[key] = digests.get(key) or (hocr_sha if key.endswith(HOCR) else sha)
+                digests[key] = digests.get(key) or (hocr_sha if key.endswith(HOCR) else json_sha)
     for key, expected in digests.items():
         yield Target(key, "ocr", expected)
 

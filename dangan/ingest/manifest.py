@@ -247,7 +247,7 @@ def _row(
         return None, None
 
     def problem(column: str, code: str, reason: str, value: str | None = None) -> None:
-        entry: dict[str, str | int] = {"line": number, "code": code, "file": _cut(name, 300), "column": column}
+        entry: dict[str, str | int] = {"line": number, "code": code, "file": _cut(name, 300) or "", "column": column}
         entry["reason"] = reason
         if value is not None:
             entry["value"] = _shown(column, value)

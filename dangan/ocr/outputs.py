@@ -118,6 +118,8 @@ def output_gaps(
     good = {page_id: (rid, _utc(created), key) for rid, page_id, created, key in results}
     by_doc: dict[int, list[int]] = defaultdict(list)
     for page_id, doc_id, status in pages:
+        if doc_id is None:  # the query selects pages of documents; a page without one is not in scope
+            continue
         by_doc[doc_id].append(page_id)
         if page_id not in good:
             (gaps.ocr_missing if status in OCR_DONE_STATUSES else gaps.ocr_pending).append(page_id)
@@ -137,7 +139,7 @@ def output_gaps(
             gaps.pdf_missing.append(doc_id)
             continue
         result_ids = sorted(good[p][0] for p in page_list)
-        newest = max((good[p][1] for p in page_list if good[p][1] is not None), default=None)
+        newest = max((t for p in page_list if (t := good[p][1]) is not None), default=None)
         current = [m for m in made if _is_current(m[0], m[1], result_ids, newest)]
         if not current:
             gaps.pdf_stale.append(doc_id)
@@ -145,7 +147,7 @@ def output_gaps(
         gaps.searchable_pdfs += 1
         current_keys.append(max(current, key=lambda m: m[3])[2])
     if store is not None:
-        keys = [good[p][2] for p in sorted(good) if good[p][2]] + current_keys
+        keys = [k for p in sorted(good) if (k := good[p][2])] + current_keys
         gaps.objects_missing = [k for k in keys if not store.exists(k)]
     return gaps
 

@@ -14,6 +14,7 @@ removed when a store is opened (``sweep_temp``); ``dangan fixity`` reports every
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -383,7 +384,7 @@ class LocalStore:
         dead_after: timedelta = DEAD_WRITER_GRACE,
         claims: bool = True,
         remove: bool = True,
-    ) -> list[TempLeftover]:
+    ) -> builtins.list[TempLeftover]:
         """Every file a writer left behind, removing (when ``remove``) those that are safe to remove.
 
         Listed: temp files and (``claims``) orphaned claims at least ``dead_after`` old, or removed. Removed:
@@ -391,7 +392,7 @@ class LocalStore:
         ``dead_after`` old. A file that cannot be removed (read-only disk) is listed with ``removed=False``.
         """
         now = time.time()
-        found: list[TempLeftover] = []
+        found: builtins.list[TempLeftover] = []
         with self._io("sweep"):
             temps = [p for p in (self.root / TMP_DIR).iterdir() if p.is_file()]
         for tmp in temps:
@@ -412,7 +413,7 @@ class LocalStore:
 
     def _leftover(
         self, path: Path, kind: str, writer: str, now: float, older_than: timedelta, dead_after: timedelta, remove: bool
-    ) -> list[TempLeftover]:
+    ) -> builtins.list[TempLeftover]:
         try:
             st = path.stat()
         except FileNotFoundError:

@@ -63,7 +63,8 @@ def clean_receiver(ctx: Ctx, reason_code: str, actor: str) -> dict[str, Any] | N
         return None
     store = ctx.opener(ctx.dst)
     masters = _master_paths(ctx, store)
-    deleted, kept_for_rows, quarantine = 0, 0, []
+    deleted, kept_for_rows = 0, 0
+    quarantine: list[tuple[str, str, str | None, int | None]] = []
     for info in list(store.list(ctx.dst_prefix)):
         try:
             store.delete(info.key)

@@ -111,7 +111,7 @@ def seal_folder(settings: Settings, folder: Path, out_file: Path, *, to_site: st
         with os.fdopen(fd, "wb") as out:
             out.write(header_line)
             writer = _ChunkWriter(out, aead, prefix, header_line)
-            with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+            with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                 for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink()):
                     tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
             writer.finish()
@@ -226,7 +226,7 @@ def open_sealed(
         target = Path(tempfile.mkdtemp(dir=work, prefix="sealed-"))
         try:
             reader = io.BufferedReader(_ChunkReader(fh, aead, prefix, header_line), buffer_size=CHUNK)
-            with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+            with tarfile.open(fileobj=reader, mode="r|") as tar:
                 for member in _members(tar, max_bytes, max_files):
                     dest = target / member.name
                     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -266,7 +266,7 @@ class Handler(BaseHTTPRequestHandler):
         """
         auth = self.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-        token = token or (query.get("viewer") or [None])[-1] or self._cookie(links.VIEWER_COOKIE)
+        token = token or (query.get("viewer") or [""])[-1] or self._cookie(links.VIEWER_COOKIE)
         return links.read_viewer_token(self.server.settings, token) if token else None
 
 
@@ -365,4 +365,4 @@ def serving(settings: Any, bind: str = "127.0.0.1:0") -> Iterator[DanganHTTPServ
 
 def base_url_of(server: DanganHTTPServer) -> str:
     host, port = server.server_address[:2]
-    return f"http://{host}:{port}"
+    return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"

@@ -61,7 +61,8 @@ def rebag(folder: Path) -> None:
     oxum = f"{sum(p.stat().st_size for p in files)}.{len(files)}"
     (folder / "bag-info.txt").write_text(re.sub(r"Payload-Oxum: \S+", f"Payload-Oxum: {oxum}", info))
     for a in algs:
-        names = [n for n in bagmod.tag_file_names(algs) if not n.startswith("tagmanifest") and n != bagmod.SIGNATURE_NAME]
+        covered = bagmod.tag_file_names(algs)
+        names = [n for n in covered if not n.startswith("tagmanifest") and n != bagmod.SIGNATURE_NAME]
         entries = {n: bagmod.digests_of((folder / n).read_bytes(), (a,))[a] for n in names}
         (folder / f"tagmanifest-{a}.txt").write_bytes(bagmod.manifest_text(entries))
 
