@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
 
+from dangan.catalog.audit import record_now
 from dangan.config import Settings
 from dangan.errors import PermissionDenied, RevealReasonRequired
 
@@ -64,33 +64,8 @@ def query_can_match_id(query: str) -> bool:
     return any(_DIGITS.search(text) for text in (flat, unicodedata.normalize("NFKC", flat)))
 
 
-def audit(
-    catalog_url: str,
-    *,
-    actor: str,
-    action: str,
-    entity_type: str,
-    entity_id: str,
-    site_code: str | None = None,
-    outcome: str = "ok",
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Append one audit event in its own transaction (reveals and refusals are recorded even if what follows
-    fails)."""
-    from dangan.catalog import audit as trail
-    from dangan.catalog.db import session_scope
-
-    with session_scope(catalog_url) as s:
-        trail.record(
-            s,
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            site_code=site_code,
-            outcome=outcome,
-            details=details,
-        )
+#: Append one audit event in its own transaction (reveals and refusals are recorded even if what follows fails).
+audit = record_now
 
 
 def guard_search(settings: Settings, catalog_url: str, site: str, query: str) -> None:
