@@ -22,6 +22,7 @@ import base64
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -144,18 +145,24 @@ def _read_private(path: Path) -> Ed25519PrivateKey:
 
 
 def _write_private(path: Path, key: Ed25519PrivateKey) -> bool:
-    """Create ``path`` (mode 0600, exclusive: two racing processes create one key); False when it existed."""
+    """Create ``path`` (mode 0600) atomically and exclusively: the key is written to a private temp file, then
+    hard-linked into place, so a racing reader never sees half a key and two racing writers create one key.
+    False when ``path`` existed."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return True
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(tmp)
 
 
 def signer(settings: Settings, code: str, *, create: bool = True, actor: str | None = None) -> Signer:

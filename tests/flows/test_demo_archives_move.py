@@ -31,6 +31,8 @@ FAST = RetryPolicy(attempts=3, base=0.01, cap=0.05)
 
 
 def test_demo_persons_transfer_and_both_sites_stay_audit_clean(prefect_harness, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+
     from flows.digitize import digitize
     from flows.migrate import regional_migration
 
@@ -48,9 +50,14 @@ def test_demo_persons_transfer_and_both_sites_stay_audit_clean(prefect_harness, 
         first, second_id, third = people[0].resident_id, people[1].id, people[2].resident_id
 
     assert run_transfer(settings, first, SRC, DST, retry=FAST).state == "done"
-    report = regional_migration(
-        from_site=SRC, to_site=DST, selector={"person_ids": [second_id]}, settings=settings_payload(settings)
-    )
+    try:
+        report = regional_migration(
+            from_site=SRC, to_site=DST, selector={"person_ids": [second_id]}, settings=settings_payload(settings)
+        )
+    finally:  # the Prefect test server is shared by the session: leave no concurrency limit behind
+        with get_client(sync_client=True) as client:
+            for name in (f"storage-{SRC}", f"storage-{DST}"):
+                client.delete_global_concurrency_limit_by_name(name)
     assert report["by_status"] == {"done": 1}, report
     signer(settings, DST)  # the receiver's key is registered before a bag is sealed to it
     sealed = tmp_path / "usb" / "third.dangan-bag"

@@ -104,7 +104,9 @@ def test_same_request_twice_and_concurrently_is_one_transfer(
         t.start()
     for t in threads:
         t.join()
-    assert not errors, errors
+    with session_scope(src.catalog_url) as s:  # on failure, say why the transfer failed
+        why = [(t.state, t.reason_code) for t in s.scalars(select(Transfer))]
+    assert not errors, (errors, why)
     assert len({r.transfer_id for r in results}) == 1
     again = run_transfer(settings, archive.resident_id, SRC, DST, retry=FAST)  # delivered again, later
     assert again.transfer_id == results[0].transfer_id and again.state == "done"
