@@ -9,7 +9,9 @@ becomes the local minimal stylesheet, a script is dropped, and the rewrite repor
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -130,13 +132,25 @@ def localize_tree(folder: Path) -> list[str]:
     """Rewrite every ``*.html`` under ``folder`` in place (after GX builds Data Docs); return unknown URLs."""
     unknown: list[str] = []
     for page in sorted(folder.rglob("*.html")):
-        text = page.read_text(encoding="utf-8")
+        # another validation (a concurrent chunk) may be building the same docs: a page that vanished meanwhile
+        # was replaced by a fresh build, which that validation localizes itself
+        try:
+            text = page.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
         new, missing = localize_html(text)
         unknown += missing
         if new != text:
-            tmp = page.with_name(page.name + ".localizing")
-            tmp.write_text(new, encoding="utf-8")
-            tmp.replace(page)  # a reader (the server) never sees a half-written page
+            fd, tmp = tempfile.mkstemp(dir=page.parent, prefix=f".{page.name}.", suffix=".localizing")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(new)
+            try:
+                os.replace(tmp, page)  # a reader (the server) never sees a half-written page
+            except FileNotFoundError:  # the folder itself went away with a rebuild
+                continue
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
     return sorted(set(unknown))
 
 
