@@ -34,33 +34,43 @@ def _paused_run(client: Any, deadline: float) -> Any:
     raise AssertionError("the review flow never paused")
 
 
+def _flagged_document(truth_batch: Any, tmp_path: Path) -> tuple[Any, Any, int, str, str]:
+    """One document whose resident ID fails its check digit, extracted and validated: (settings, site ref,
+    document id, the wrong ID as read, the right ID)."""
+    _, truths = truth_batch
+    settings = load_settings(data_dir=tmp_path / "data")
+    ref = add_site(settings, SITE, "杭州市西湖区")
+    docs, bad, wrong = _docs(truths)
+    ids = seed(ref.catalog_url, SITE, {bad: docs[bad]})
+    extract_documents(ref.catalog_url, SITE, ids.values())
+    validate_documents(ref.catalog_url, SITE, ids.values())
+    return settings, ref, ids[bad], wrong, truths[bad]["fields"]["id_number"]
+
+
+def _start_review(settings: Any, document_id: int, outcome: dict[str, Any]) -> threading.Thread:
+    """The review flow in a thread (it pauses for the form); its result lands in ``outcome``."""
+    from flows.review import review_document
+    from tasks.common import settings_payload
+
+    worker = threading.Thread(
+        target=lambda: outcome.update(
+            review_document(SITE, document_id, settings=settings_payload(settings), timeout=300, poll_interval=1)
+        )
+    )
+    worker.start()
+    return worker
+
+
 def test_review_flow_pause_and_resume(truth_batch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, LogFilter
     from prefect.flow_runs import resume_flow_run
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.review import review_document
-    from tasks.common import settings_payload
-
-    _, truths = truth_batch
-    settings = load_settings(data_dir=tmp_path / "data")
-    ref = add_site(settings, SITE, "杭州市西湖区")
-    docs, bad, wrong = _docs(truths)
-    docs = {bad: docs[bad]}
-    ids = seed(ref.catalog_url, SITE, docs)
-    extract_documents(ref.catalog_url, SITE, ids.values())
-    validate_documents(ref.catalog_url, SITE, ids.values())
-    right = truths[bad]["fields"]["id_number"]
+    settings, ref, doc_id, wrong, right = _flagged_document(truth_batch, tmp_path)
     outcome: dict[str, Any] = {}
-
     with prefect_test_harness(server_startup_timeout=120):
-        worker = threading.Thread(
-            target=lambda: outcome.update(
-                review_document(SITE, ids[bad], settings=settings_payload(settings), timeout=300, poll_interval=1)
-            )
-        )
-        worker.start()
+        worker = _start_review(settings, doc_id, outcome)
         with get_client(sync_client=True) as client:
             run = _paused_run(client, time.monotonic() + 120)
             keyset = run.state.state_details.run_input_keyset
@@ -68,7 +78,7 @@ def test_review_flow_pause_and_resume(truth_batch, tmp_path: Path) -> None:  # t
             description = client.read_flow_run_input(run.id, keyset["description"])
             schema = json.loads(client.read_flow_run_input(run.id, keyset["schema"]))
         assert "ID_CHECK_DIGIT" in description and wrong not in description and right not in description
-        assert f"/review/{SITE}/{ids[bad]}?t=" in description and "file://" not in description
+        assert f"/review/{SITE}/{doc_id}?t=" in description and "file://" not in description
         # typed boxes, one per flagged field, titled with the masked value: no JSON to write
         assert "id_number" in schema["properties"] and schema["properties"]["id_number"]["type"] == "string"
         assert "ReviewDecision" in json.dumps(schema["properties"]["decision"])  # a choice, not free text
@@ -83,7 +93,7 @@ def test_review_flow_pause_and_resume(truth_batch, tmp_path: Path) -> None:  # t
                 if any("reviewed by" in m for m in logs) or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
-            key = ArtifactFilter(key={"any_": [f"review-{SITE}-{ids[bad]}"]})
+            key = ArtifactFilter(key={"any_": [f"review-{SITE}-{doc_id}"]})
             artifacts = client.read_artifacts(artifact_filter=key)
     outcome_logs = [m for m in logs if "reviewed by reviewer3" in m]
     assert outcome_logs and "correct; corrected id_number; now validated" in outcome_logs[0]
@@ -92,7 +102,7 @@ def test_review_flow_pause_and_resume(truth_batch, tmp_path: Path) -> None:  # t
     assert "Outcome" in str(latest.data) and "| reviewer3 | correct | id_number | validated |" in str(latest.data)
     assert right not in str(latest.data)
     assert outcome == {
-        "document_id": ids[bad],
+        "document_id": doc_id,
         "changed": ["id_number"],
         "status": "validated",
         "reasons": [],
@@ -144,31 +154,18 @@ def test_review_flow_rescan_decision(truth_batch, tmp_path: Path) -> None:  # ty
     from prefect.testing.utilities import prefect_test_harness
 
     from dangan.catalog.models import Document, QualityIssue
-    from flows.review import review_document
-    from tasks.common import settings_payload
 
-    _, truths = truth_batch
-    settings = load_settings(data_dir=tmp_path / "data")
-    ref = add_site(settings, SITE, "杭州市西湖区")
-    docs, bad, _wrong = _docs(truths)
-    ids = seed(ref.catalog_url, SITE, {bad: docs[bad]})
-    extract_documents(ref.catalog_url, SITE, ids.values())
-    validate_documents(ref.catalog_url, SITE, ids.values())
+    settings, ref, doc_id, _wrong, _right = _flagged_document(truth_batch, tmp_path)
     outcome: dict[str, Any] = {}
     with prefect_test_harness(server_startup_timeout=120):
-        worker = threading.Thread(
-            target=lambda: outcome.update(
-                review_document(SITE, ids[bad], settings=settings_payload(settings), timeout=300, poll_interval=1)
-            )
-        )
-        worker.start()
+        worker = _start_review(settings, doc_id, outcome)
         with get_client(sync_client=True) as client:
             run = _paused_run(client, time.monotonic() + 120)
         resume_flow_run(run.id, run_input={"reviewer": "reviewer4", "decision": "rescan", "reason": "page blurred"})
         worker.join(timeout=120)
     assert outcome["status"] == "rescan" and outcome["reasons"] == ["REVIEW_RESCAN"]
     with session_scope(ref.catalog_url) as s:
-        doc = s.get(Document, ids[bad])
+        doc = s.get(Document, doc_id)
         assert doc is not None and doc.status == "rescan"
         issues = s.scalars(select(QualityIssue).filter_by(code="REVIEW_RESCAN")).all()
         assert len(issues) == len(doc.pages) and all("reviewer4" in i.message for i in issues)
