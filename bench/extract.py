@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dangan.extract import extract_document
 from dangan.extract.model import CONTRIBUTION_COLUMNS
 from dangan.ocr import OcrLine
-from dangan.ocr.base import quad_from_bbox
+from dangan.ocr.engines.base import quad_from_bbox
 from dangan.quality.records import RecordInput
 
 KEY_FIELDS = ("id_number", "name", "birth_date", "employer_name")

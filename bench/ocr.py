@@ -143,8 +143,8 @@ def _pytesseract_as_usual(eng: Any) -> None:
     OpenMP threading (this is how the issue's first Tesseract figure was taken)."""
     from PIL import Image
 
-    from dangan.ocr.layout import reading_order
-    from dangan.ocr.tesseract import estimate_dpi, group_lines
+    from dangan.ocr.engines.layout import reading_order
+    from dangan.ocr.engines.tesseract import estimate_dpi, group_lines
 
     def read(rgb: np.ndarray) -> list[Any]:
         h, w = rgb.shape[:2]
@@ -218,7 +218,7 @@ def _ocrmypdf_input(pages: list[dict[str, Any]], path: Path) -> None:
 def _pdfa_of(data: bytes) -> tuple[str | None, bool | None]:
     """The PDF/A level a PDF claims and whether pikepdf's validator approves it (None: cannot tell here)."""
     try:
-        from dangan.ocr.pdfa import pdfa_conformance, validate
+        from dangan.ocr.output.pdfa import pdfa_conformance, validate
 
         claim = pdfa_conformance(data)
     except ImportError:

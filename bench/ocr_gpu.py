@@ -144,7 +144,7 @@ def run_torch(blobs: list[bytes], truths: list[str], n: int, args: argparse.Name
     """The pipelined torch engine over ``n`` pages (cycling the distinct ones), after a warm-up."""
     import torch
 
-    from dangan.ocr.gpu.engine import TorchPpOcrEngine
+    from dangan.ocr.engines.gpu.engine import TorchPpOcrEngine
 
     if args.cudnn_benchmark:
         torch.backends.cudnn.benchmark = True
@@ -184,7 +184,7 @@ def run_onnxruntime(
     blobs: list[bytes], truths: list[str], n: int, args: argparse.Namespace, models: Path | None
 ) -> dict:
     """The onnxruntime engine on CPU, page after page, decode included."""
-    from dangan.ocr.ppocr import PpOcrEngine
+    from dangan.ocr.engines.ppocr import PpOcrEngine
 
     eng = PpOcrEngine(models, device="cpu", det_limit_side_len=args.det_limit, rec_min_width=args.rec_min_width)
     eng.recognize([loader(blobs[0])()[:600]])  # warm-up

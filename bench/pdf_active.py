@@ -27,7 +27,7 @@ from PIL import Image
 
 from dangan.imaging.pdf_active import scan_pdf
 from dangan.ocr import OcrLine, PageResult
-from dangan.ocr.render import searchable_pdf
+from dangan.ocr.output.render import searchable_pdf
 
 OLD_REGEX = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|RichMedia|XFA)\b")
 

@@ -73,7 +73,7 @@ def _patch(module: types.ModuleType) -> None:
     setattr(server_cls, _PATCHED, True)
 
 
-class _DiesWithParentPopen(subprocess.Popen):  # type: ignore[type-arg]
+class _DiesWithParentPopen(subprocess.Popen):
     """``Popen`` whose child gets SIGKILL when the forking thread's process dies (PR_SET_PDEATHSIG)."""
 
     def __init__(self, args: str | Sequence[Any], *rest: Any, **kwargs: Any) -> None:

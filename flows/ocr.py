@@ -113,7 +113,7 @@ def ocr_pages(
 def _fell_back_to_cpu(requested: str, used: str) -> bool:
     """Worth a warning: CUDA was asked for, or ``auto`` found an NVIDIA device it could not use. ``auto`` on a
     host without one runs on CPU as expected (the info line above says so), not a fallback."""
-    from dangan.ocr.gpu.device import nvidia_device_present
+    from dangan.ocr.engines.gpu.device import nvidia_device_present
 
     return used == "cpu" and (requested == "cuda" or (requested == "auto" and nvidia_device_present()))
 

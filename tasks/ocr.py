@@ -8,7 +8,7 @@ from typing import Any
 from prefect import task
 
 from dangan.catalog.sites import get_site
-from dangan.ocr.options import OcrOptions
+from dangan.ocr.engines.options import OcrOptions
 from dangan.ocr.stage import build_document_pdfs, ocr_chunk
 from dangan.storage.factory import open_store
 from tasks.common import SLOT_LEASE_S, retry_transient_only, settings_from

@@ -80,7 +80,7 @@ def prefect_harness() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fresh_cli_state() -> Iterator[None]:
     """Each test starts without settings left by an earlier CLI invocation in this process."""
-    from flows.cli_support import State
+    from cli.support import State
 
     State.settings = None
     yield

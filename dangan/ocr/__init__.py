@@ -4,11 +4,11 @@
 or any ``register_engine``-ed one). Heavy engine modules load only when their engine is created.
 """
 
-from dangan.ocr.base import EngineCapabilities, OcrEngine, OcrLine, PageResult
-from dangan.ocr.layout import estimate_skew, reading_order
-from dangan.ocr.normalize import normalize_text
-from dangan.ocr.options import FaultSpec, OcrOptions
-from dangan.ocr.registry import available_engines, create_engine, register_engine
+from dangan.ocr.engines.base import EngineCapabilities, OcrEngine, OcrLine, PageResult
+from dangan.ocr.engines.layout import estimate_skew, reading_order
+from dangan.ocr.engines.normalize import normalize_text
+from dangan.ocr.engines.options import FaultSpec, OcrOptions
+from dangan.ocr.engines.registry import available_engines, create_engine, register_engine
 
 __all__ = [
     "EngineCapabilities",

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 from PIL import Image
 
-from dangan.ocr.options import OcrOptions
-from dangan.ocr.registry import available_engines, create_engine
+from dangan.ocr.engines.options import OcrOptions
+from dangan.ocr.engines.registry import available_engines, create_engine
 
 
 def main(argv: list[str] | None = None) -> int:

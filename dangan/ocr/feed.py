@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from dangan.ocr.base import PageResult
+from dangan.ocr.engines.base import PageResult
 from dangan.pii import scrub
 
 INPUT_UNREADABLE = "OCR_INPUT_UNREADABLE"

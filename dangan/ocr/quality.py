@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dangan.extract.model import DocumentExtraction
-from dangan.ocr.base import OcrLine
+from dangan.ocr.engines.base import OcrLine
 from dangan.pii import mask_field, scrub
 
 LOW_LINE = 0.80  # a line read below this confidence is "low" (the review threshold's order of magnitude)

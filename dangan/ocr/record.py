@@ -19,8 +19,8 @@ from dangan.catalog.db import session_scope
 from dangan.catalog.models import OcrResult, Page
 from dangan.catalog.states import transition
 from dangan.keys import ocr_key
-from dangan.ocr.base import PageResult
-from dangan.ocr.render import to_hocr
+from dangan.ocr.engines.base import PageResult
+from dangan.ocr.output.render import to_hocr
 
 
 def model_digest(identity: dict[str, Any]) -> str:

@@ -18,18 +18,18 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, select
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Derivative, Document, Master, OcrResult, Page
 from dangan.imaging.decode import DecodeLimits, iter_pages
 from dangan.keys import document_pdf_key
-from dangan.ocr.base import OcrEngine, PageResult
+from dangan.ocr.engines.base import OcrEngine, PageResult
+from dangan.ocr.engines.options import OcrOptions
+from dangan.ocr.engines.registry import create_engine
 from dangan.ocr.feed import PageInputs, recognized
-from dangan.ocr.options import OcrOptions
+from dangan.ocr.output.render import pdfa_conformance, searchable_pdf
 from dangan.ocr.record import StoredResult, record_results, store_result
-from dangan.ocr.registry import create_engine
-from dangan.ocr.render import pdfa_conformance, searchable_pdf
 
 log = logging.getLogger(__name__)
 # What QA's derivative step writes for OCR (``[derive] binarize`` picks the second); the newest one is read.
@@ -262,36 +262,3 @@ def _result_of(row: OcrResult) -> PageResult:
             "lines": row.lines,
         }
     )
-
-
-def search_text(catalog_url: str, site: str, query: str, limit: int = 50) -> list[dict[str, Any]]:
-    """Pages whose current OCR text contains ``query`` (whitespace-insensitive: PP-OCR drops CJK spaces)."""
-    from dangan.ocr.normalize import normalize_text
-
-    needle = "".join(normalize_text(query).split())
-    flat_col = func.replace(func.replace(func.replace(OcrResult.text, " ", ""), "\n", ""), "\t", "")
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    with session_scope(catalog_url) as s:
-        rows = s.execute(
-            select(OcrResult.page_id, OcrResult.text, Page.document_id, Master.original_name, Page.page_index)
-            .join(Page, Page.id == OcrResult.page_id)
-            .join(Master, Master.id == Page.master_id)
-            .where(Page.site_code == site, OcrResult.is_current, OcrResult.error.is_(None))
-            .where(flat_col.like(f"%{escaped}%", escape="\\"))
-            .order_by(OcrResult.page_id)
-            .limit(limit)
-        ).all()
-    hits = []
-    for page_id, text, doc_id, name, index in rows:
-        flat = "".join(text.split())
-        pos = max(flat.find(needle), 0)
-        hits.append(
-            {
-                "page_id": page_id,
-                "document_id": doc_id,
-                "file": name,
-                "page": index + 1,
-                "snippet": flat[max(0, pos - 15) : pos + len(needle) + 15],
-            }
-        )
-    return hits

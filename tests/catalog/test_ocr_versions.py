@@ -14,7 +14,7 @@ from dangan.catalog.models import OcrResult
 from dangan.catalog.schema import alembic_config, current_revision, upgrade
 from dangan.ids import make_id
 from dangan.ocr import OcrLine
-from dangan.ocr.base import quad_from_bbox
+from dangan.ocr.engines.base import quad_from_bbox
 from tests.extract.catalog import seed
 
 _OCR_0006 = Table(

@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from cli.app import app
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import AuditEvent, Master, OcrResult, Page, ScanBatch, Site
 from dangan.catalog.sites import add_site, get_site
 from dangan.config import load_settings
 from dangan.storage.factory import open_store
-from flows.cli import app
 
 SITE = "330106"
 RID = "33010619860507822X"

@@ -15,9 +15,9 @@ from PIL import Image
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from cli.app import app
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Master, Page, QuarantineItem
-from flows.cli import app
 from tests.ocr.pages import form_page
 
 runner = CliRunner()
@@ -128,7 +128,7 @@ def test_killed_mid_batch_then_rerun_accounts_every_file_once(tmp_path: Path) ->
     (src / "empty.tif").write_bytes(b"")
     assert _run(data, "init", "--site", "330106", "--name", "西湖区").exit_code == 0
     env = {**os.environ, "DANGAN_DATA_DIR": str(data), "DANGAN_INGEST__CHUNK_SIZE": "2"}
-    cmd = [sys.executable, "-m", "flows.cli", "ingest", str(src), "--site", "330106", "--json"]
+    cmd = [sys.executable, "-m", "cli.app", "ingest", str(src), "--site", "330106", "--json"]
     log = tmp_path / "ingest.log"  # a file, not a pipe: an unread pipe would block the child when full
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

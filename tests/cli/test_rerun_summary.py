@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from flows import cli
-from flows.cli_support import console
+from cli import app as cli
+from cli.support import console
 
 
 def _ocr(pages: int, ok: int) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def test_ingest_onto_a_full_disk_ends_with_the_code_and_no_traceback(tmp_path: P
     for i in range(2):  # noise does not compress: each PNG is ~300 KB
         Image.fromarray(rng.integers(0, 255, (600, 500), dtype=np.uint8)).save(hot / f"scan{i}.png")
     env = {**os.environ, "DANGAN_DATA_DIR": str(tmp_path / "d"), "DANGAN_STORE_URL": str(full_disk / "store")}
-    cli = [sys.executable, "-m", "flows.cli"]
+    cli = [sys.executable, "-m", "cli.app"]
     init = subprocess.run([*cli, "init", "--site", "330106", "--name", "x"], env=env, cwd=ROOT, capture_output=True)
     assert init.returncode == 0, init.stderr.decode()[-2000:]
     run = subprocess.run(

@@ -34,13 +34,13 @@ def ocr_batch(
 ) -> tuple[Path, dict[str, dict[str, Any]], dict[str, list[PageResult]]]:
     """One person's degraded scans (skewed statement page, mixed formats) with real PP-OCR results."""
     from dangan.extract.images import ocr_file
-    from dangan.ocr.ppocr import PpOcrEngine
+    from dangan.ocr.engines.ppocr import PpOcrEngine
     from dangan.samples import generate_samples
 
     out = tmp_path_factory.mktemp("scans")
     generate_samples(out, 1, seed=5, site=SITE, degrade=True, bad_files=False, dpi=(200,))
     truths = load_truths(out)
-    from dangan.ocr.models import find_model_files, model_identity, verify_checksums
+    from dangan.ocr.engines.models import find_model_files, model_identity, verify_checksums
 
     files = find_model_files()
     models = model_identity(files, verify_checksums(files))

@@ -8,7 +8,7 @@ from typing import Any
 
 from dangan.extract import DocumentExtraction, extract_document
 from dangan.ocr import OcrLine
-from dangan.ocr.base import quad_from_bbox
+from dangan.ocr.engines.base import quad_from_bbox
 from dangan.quality.records import RecordInput
 
 

@@ -12,13 +12,13 @@ import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from cli.extract import register
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import AuditEvent, Document
 from dangan.catalog.sites import add_site
 from dangan.config import load_settings
 from dangan.extract.store import extract_documents
 from dangan.quality.store import validate_documents
-from flows.cli_extract import register
 from tests.extract.catalog import seed
 from tests.extract.test_store import SITE, _docs
 

@@ -12,7 +12,7 @@ from dangan.extract import extract_document, load_vocabulary
 from dangan.extract.errors import VocabularyError
 from dangan.extract.vocab import PACKAGED
 from dangan.ocr import OcrLine
-from dangan.ocr.base import quad_from_bbox
+from dangan.ocr.engines.base import quad_from_bbox
 from tests.extract.helpers import truth_pages
 
 KEY_FIELDS = ("id_number", "name", "birth_date", "employer_name")

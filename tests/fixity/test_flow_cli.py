@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from cli.fixity import register
 from dangan.storage import LocalStore
-from flows.cli_fixity import register
 from tasks.common import settings_payload
 from tests.fixity.conftest import REPLICA, SITE, Archive, add_replica, corrupt_local
 
@@ -19,7 +19,7 @@ from tests.fixity.conftest import REPLICA, SITE, Archive, add_replica, corrupt_l
 @pytest.fixture
 def cli(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     """A CLI with the fixity command, using the archive's settings as the main CLI would."""
-    from flows.cli_support import State
+    from cli.support import State
 
     monkeypatch.setattr(State, "settings", archive.settings)
     app = typer.Typer(pretty_exceptions_enable=False)

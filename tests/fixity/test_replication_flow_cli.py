@@ -9,9 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from cli.replicate import register
 from dangan.config import Settings
 from dangan.storage import LocalStore, open_store
-from flows.cli_replicate import register
 from tasks.common import settings_payload
 from tests.fixity.conftest import corrupt_local
 from tests.fixity.test_repair_by_content import masters_of, with_replica
@@ -19,7 +19,7 @@ from tests.transfer.archive import SRC, make_archive, register_sites
 
 
 def _cli(cfg: Settings, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    from flows.cli_support import State
+    from cli.support import State
 
     monkeypatch.setattr(State, "settings", cfg)
     app = typer.Typer(pretty_exceptions_enable=False)

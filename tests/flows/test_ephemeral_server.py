@@ -68,7 +68,7 @@ def _run(tmp_path: Path, args: list[str], env: dict[str, str]) -> tuple[int, set
     servers: set[int] = set()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", *args, str(src), "--site", SITE],
+            [sys.executable, "-m", "cli.app", *args, str(src), "--site", SITE],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

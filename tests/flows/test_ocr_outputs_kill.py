@@ -37,7 +37,7 @@ def _digitize(data: Path, src: Path, kill_at: str | None) -> tuple[int, str]:
     env |= {"DANGAN_DATA_DIR": str(data), "DANGAN_OCR__ENGINE": "fault", "DANGAN_OCR__CHUNK_SIZE": "2"}
     if kill_at:
         env[FAULT_ENV] = kill_at
-    cmd = [sys.executable, "-m", "flows.cli", "digitize", str(src), "--site", SITE, "--json"]
+    cmd = [sys.executable, "-m", "cli.app", "digitize", str(src), "--site", SITE, "--json"]
     log = data.parent / f"digitize-{kill_at or 'rerun'}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

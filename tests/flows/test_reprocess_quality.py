@@ -23,9 +23,9 @@ from dangan.catalog.sites import add_site
 from dangan.config import Settings, load_settings
 from dangan.ingest.batch import ingest_batch_local
 from dangan.ocr import OcrLine, OcrOptions
-from dangan.ocr.base import EngineCapabilities, EngineIdentity, PageResult, image_size
+from dangan.ocr.engines.base import EngineCapabilities, EngineIdentity, PageResult, image_size
+from dangan.ocr.engines.registry import _factories, register_engine
 from dangan.ocr.quality import FORCED, KEPT, REPLACED, judge, measure
-from dangan.ocr.registry import _factories, register_engine
 from dangan.ocr.stage import ocr_chunk
 from dangan.storage.factory import open_store
 from tasks.common import settings_payload
@@ -153,8 +153,8 @@ def test_better_reading_replaces(prefect_harness, statement) -> None:  # type: i
 
 
 def test_cli_preview_shows_the_drop_and_records_nothing(prefect_harness, statement, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from flows import cli_support
-    from flows.cli import app
+    from cli import support as cli_support
+    from cli.app import app
 
     settings, ref, page_id = statement
     _read(ref, page_id, "script-good")

@@ -17,6 +17,7 @@ from alembic import command
 from sqlalchemy import func, inspect, select, text
 from typer.testing import CliRunner
 
+from cli.app import app
 from dangan.catalog.db import get_engine, session_scope
 from dangan.catalog.models import AuditEvent, Document, Master, Person, QuarantineItem, ScanBatch
 from dangan.catalog.schema import alembic_config, upgrade
@@ -29,7 +30,6 @@ from dangan.ids import make_id
 from dangan.ingest import batch as batch_mod
 from dangan.ingest.batch import ingest_batch_local
 from dangan.ingest.manifest import COLUMNS, parse_manifest
-from flows.cli import app
 from tests.ingest import badfiles
 
 SITE = "330106"

@@ -75,15 +75,16 @@ def test_masker_masks_known_values_and_id_like_tokens() -> None:
 def test_ingest_displays_mask_names_and_ids(prefect_harness, named_batch, tmp_path: Path, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
     from prefect.client.orchestration import get_client
 
+    from cli import extract as cli_extract
+    from cli import support as cli_support
+    from cli.app import app
+    from cli.extract import _review_table
     from dangan.catalog.sites import add_site, get_site
     from dangan.config import load_settings
     from dangan.fourprops import check_batch, markdown
     from dangan.ingest.batch import evidence_links
     from dangan.reports import ingest_markdown, outcome_rows
     from dangan.storage.factory import open_store
-    from flows import cli_extract, cli_support
-    from flows.cli import app
-    from flows.cli_extract import _review_table
     from flows.review import review_markdown
 
     src, manifest = named_batch

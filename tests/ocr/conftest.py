@@ -11,7 +11,7 @@ from tests.ocr.pages import form_page
 @pytest.fixture(scope="session")
 def ppocr_engine():
     from dangan.ocr import OcrOptions
-    from dangan.ocr.ppocr import PpOcrEngine
+    from dangan.ocr.engines.ppocr import PpOcrEngine
 
     # the production options (detection at 1280 px, crops padded to 160 px), not the constructor's PP-OCR defaults
     return PpOcrEngine.from_options(OcrOptions(device="auto", threads=2))

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from dangan.ocr.buckets import (
+from dangan.ocr.engines.buckets import (
     MIN_REC_WIDTH,
     WIDTH_LADDER,
     bucket_width,
@@ -16,9 +16,9 @@ from dangan.ocr.buckets import (
     plan_rec_batches,
     restore_order,
 )
-from dangan.ocr.det import resize_for_det
-from dangan.ocr.ppocr import PpOcrEngine
-from dangan.ocr.rec import ctc_greedy
+from dangan.ocr.engines.det import resize_for_det
+from dangan.ocr.engines.ppocr import PpOcrEngine
+from dangan.ocr.engines.rec import ctc_greedy
 from tests.ocr.pages import FORM_LINES, cer, squash
 
 
@@ -68,7 +68,7 @@ def test_det_canvas_matches_cpu_resize_and_scales_back():
 
 def test_vectorized_ctc_matches_the_reference_decoder():
     pytest.importorskip("torch", reason="the vectorized decoder lives in the torch path's module")
-    from dangan.ocr.gpu.infer import ctc_decode
+    from dangan.ocr.engines.gpu.infer import ctc_decode
 
     rng = np.random.default_rng(0)
     charset = ["", *"abcdefg", " "]
@@ -91,7 +91,7 @@ def test_narrow_min_width_reads_the_form_the_same(form_image):
 
 
 def test_detection_batches_only_pages_of_one_size():
-    from dangan.ocr.buckets import same_shape_groups
+    from dangan.ocr.engines.buckets import same_shape_groups
 
     assert same_shape_groups([(896, 1280), (704, 192), (896, 1280), (704, 192), (64, 64)]) == [[0, 2], [1, 3], [4]]
     assert same_shape_groups([]) == []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dangan.ocr.gpu import device
+from dangan.ocr.engines.gpu import device
 from flows.ocr import _fell_back_to_cpu
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dangan.ocr.normalize import normalize_text
+from dangan.ocr.engines.normalize import normalize_text
 
 
 @pytest.mark.parametrize(

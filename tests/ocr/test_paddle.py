@@ -15,8 +15,8 @@ import pytest
 
 from dangan.errors import ConfigError, OcrEngineUnavailable, OcrModelChecksumMismatch
 from dangan.ocr import OcrOptions
-from dangan.ocr.models import find_model_files, sha256_file
-from dangan.ocr.paddle import PaddleModelDirs, PaddleOcrEngine, prepare_model_dirs
+from dangan.ocr.engines.models import find_model_files, sha256_file
+from dangan.ocr.engines.paddle import PaddleModelDirs, PaddleOcrEngine, prepare_model_dirs
 from tests.ocr.pages import FORM_LINES, cer, check_bad_pages_fail_alone, render_page, squash
 
 ID = "11010519491231002X"
@@ -166,7 +166,7 @@ def test_missing_paddleocr_names_the_extra(monkeypatch, tmp_path):
 
 
 def test_module_imports_without_loading_paddleocr():
-    code = "import sys, dangan.ocr.paddle; assert not {'paddleocr', 'paddlex', 'paddle'} & set(sys.modules)"
+    code = "import sys, dangan.ocr.engines.paddle; assert not {'paddleocr', 'paddlex', 'paddle'} & set(sys.modules)"
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root, env=env, timeout=60)

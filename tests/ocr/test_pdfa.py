@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from dangan.ocr import OcrLine, PageResult, pdfa, render
-from dangan.ocr.pdfa import PdfaError, make_pdfa, pdfa_conformance
-from dangan.ocr.render import searchable_pdf
+from dangan.ocr import OcrLine, PageResult
+from dangan.ocr.output import pdfa, render
+from dangan.ocr.output.pdfa import PdfaError, make_pdfa, pdfa_conformance
+from dangan.ocr.output.render import searchable_pdf
 from tests.ocr.pages import squash
 
 pikepdf = pytest.importorskip("pikepdf", reason="pikepdf is required for PDF/A (pip install 'pikepdf[pdfa]')")

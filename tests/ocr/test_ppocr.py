@@ -11,8 +11,8 @@ import pytest
 
 from dangan.errors import ConfigError, OcrEngineUnavailable, OcrModelChecksumMismatch
 from dangan.ocr import OcrOptions, create_engine
-from dangan.ocr.models import find_model_files, sha256_file
-from dangan.ocr.ppocr import PpOcrEngine
+from dangan.ocr.engines.models import find_model_files, sha256_file
+from dangan.ocr.engines.ppocr import PpOcrEngine
 from tests.ocr.pages import FORM_LINES, cer, check_bad_pages_fail_alone, squash
 
 ID = "11010519491231002X"
@@ -107,7 +107,7 @@ def test_bundled_models_are_checked_against_the_pinned_digests(tmp_path):
     """No pins configured: the bundled files must be the ones dangan ships digests for."""
     from dataclasses import replace
 
-    from dangan.ocr.models import BUNDLED_SHA256, verify_checksums
+    from dangan.ocr.engines.models import BUNDLED_SHA256, verify_checksums
 
     files = find_model_files()
     assert files.bundled and verify_checksums(files)[files.det.name] == BUNDLED_SHA256[files.det.name]

@@ -11,8 +11,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image
 
-from dangan.ocr import OcrLine, PageResult, render
-from dangan.ocr.render import searchable_pdf, to_hocr
+from dangan.ocr import OcrLine, PageResult
+from dangan.ocr.output import render
+from dangan.ocr.output.render import searchable_pdf, to_hocr
 from tests.ocr.pages import FORM_LINES, squash
 
 XHTML = "{http://www.w3.org/1999/xhtml}"

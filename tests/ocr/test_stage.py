@@ -16,14 +16,14 @@ from dangan.catalog.sites import add_site
 from dangan.config import load_settings
 from dangan.ingest.batch import ingest_batch_local
 from dangan.ocr import OcrOptions
-from dangan.ocr.options import FaultSpec
+from dangan.ocr.engines.options import FaultSpec
+from dangan.ocr.search import search_text
 from dangan.ocr.stage import (
     build_document_pdf,
     engine_for,
     load_page_image,
     ocr_chunk,
     pages_needing_ocr,
-    search_text,
 )
 from dangan.storage.factory import open_store
 from tests.ocr.pages import form_page
@@ -139,7 +139,7 @@ def test_a_failed_rerun_keeps_the_good_result_current(ingested) -> None:  # type
 
 def test_pinned_model_digests_in_the_options_work_in_the_stage(ingested) -> None:  # type: ignore[no-untyped-def]
     """Options with ``expected_model_sha256`` (a dict) key the per-process engine cache too."""
-    from dangan.ocr.models import find_model_files, sha256_file
+    from dangan.ocr.engines.models import find_model_files, sha256_file
 
     _, ref, store = ingested
     det = find_model_files().det

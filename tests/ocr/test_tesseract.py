@@ -7,7 +7,7 @@ import pytest
 
 from dangan.errors import OcrEngineUnavailable
 from dangan.ocr import OcrOptions, create_engine
-from dangan.ocr.tesseract import TesseractEngine, group_lines, join_words
+from dangan.ocr.engines.tesseract import TesseractEngine, group_lines, join_words
 from tests.ocr.pages import FORM_LINES, cer, squash
 
 
@@ -87,7 +87,7 @@ def test_blank_page_has_no_lines(engine):
 
 
 def test_dpi_estimated_from_page_size() -> None:
-    from dangan.ocr.tesseract import estimate_dpi
+    from dangan.ocr.engines.tesseract import estimate_dpi
 
     assert estimate_dpi(2480, 3508) == 300  # A4 at 300 dpi
     assert estimate_dpi(1654, 2339) == 200

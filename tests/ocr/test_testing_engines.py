@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from dangan.errors import ConfigError, OcrTransientFault, is_transient
 from dangan.ocr import EngineCapabilities, OcrEngine, OcrOptions, available_engines, create_engine, register_engine
-from dangan.ocr.testing import FaultEngine, NullEngine
+from dangan.ocr.engines.testing import FaultEngine, NullEngine
 
 PAGE = np.full((20, 30, 3), 255, np.uint8)
 
@@ -48,7 +48,7 @@ def test_fault_engine_transient_raise_then_retry_succeeds():
 def test_fault_engine_die_on_page_kills_the_process():
     code = (
         "import numpy as np\n"
-        "from dangan.ocr.testing import FaultEngine\n"
+        "from dangan.ocr.engines.testing import FaultEngine\n"
         "e = FaultEngine(die_on_page=2)\n"
         "e.recognize([np.zeros((5, 5), np.uint8)] * 2)\n"
         "print('survived first batch', flush=True)\n"
@@ -79,7 +79,7 @@ def test_options_reject_unknown_engine_and_bad_values():
 
 
 def test_register_engine_adds_a_name(monkeypatch):
-    from dangan.ocr import registry
+    from dangan.ocr.engines import registry
 
     monkeypatch.setattr(registry, "_factories", {})  # leave the process-wide registry as it was
     caps = EngineCapabilities(batched=False, gpu=False, languages=(), line_boxes=False, orientation=False)

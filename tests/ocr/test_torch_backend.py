@@ -19,10 +19,10 @@ import torch
 
 from dangan.errors import OcrEngineUnavailable
 from dangan.ocr import OcrOptions, create_engine
-from dangan.ocr.gpu import device as gpu_device
-from dangan.ocr.gpu.engine import TorchPpOcrEngine
-from dangan.ocr.gpu.infer import TorchDetector, TorchRecognizer, split_on_oom
-from dangan.ocr.ppocr import PpOcrEngine
+from dangan.ocr.engines.gpu import device as gpu_device
+from dangan.ocr.engines.gpu.engine import TorchPpOcrEngine
+from dangan.ocr.engines.gpu.infer import TorchDetector, TorchRecognizer, split_on_oom
+from dangan.ocr.engines.ppocr import PpOcrEngine
 from tests.ocr.pages import render_page
 
 NO_CUDA = not torch.cuda.is_available()
@@ -116,7 +116,7 @@ def test_graph_fixes_make_same_upper_graphs_convertible_and_exact(tmp_path):
     import onnx
     import onnxruntime as ort
 
-    from dangan.ocr.gpu.convert import converted_module, fix_same_padding
+    from dangan.ocr.engines.gpu.convert import converted_module, fix_same_padding
 
     path = tmp_path / "tiny.onnx"
     onnx.save(_tiny_model(), str(path))
@@ -225,7 +225,7 @@ def test_a_device_failing_mid_run_is_a_retryable_error_and_the_engine_is_rebuilt
     def chokes(*args, **kwargs):  # an ordinary error on every page is the pages' problem: they fail, no raise
         raise ValueError("bad input shape")
 
-    from dangan.ocr.gpu.engine import device_error
+    from dangan.ocr.engines.gpu.engine import device_error
 
     assert not device_error(RuntimeError("CUDA error: out of memory"))  # a page too big: that page's problem
     monkeypatch.setattr(rebuilt.detector, "run", chokes)

@@ -38,7 +38,7 @@ def run_cli(settings: Settings, person: str, kill_at: str | None = None) -> subp
         env[FAULT_ENV] = kill_at
     args = ["transfer", "--person", person, "--from", SRC, "--to", DST, "--json", "--local"]
     return subprocess.run(
-        [sys.executable, "-m", "flows.cli_transfer", *args],
+        [sys.executable, "-m", "cli.transfer", *args],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -119,7 +119,7 @@ def test_kill_migration_and_rerun(settings: Settings, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
     env |= {"DANGAN_DATA_DIR": str(settings.data_dir), "PREFECT_HOME": str(settings.prefect_home)}
     env |= {"PYTHONPATH": str(REPO)}
-    args = [sys.executable, "-m", "flows.cli_transfer", "migrate", "--from", SRC, "--to", DST]
+    args = [sys.executable, "-m", "cli.transfer", "migrate", "--from", SRC, "--to", DST]
     args += ["--ids-file", str(ids_file), "--chunk-size", "1", "--max-concurrent", "1", "--json"]
 
     def migrate(kill_at: str | None) -> subprocess.CompletedProcess[str]:
@@ -241,8 +241,8 @@ def test_refused_bag_lists_problems_in_json(settings: Settings, sites: tuple[Any
     import typer
     from typer.testing import CliRunner
 
+    from cli.transfer import register
     from dangan.transfer import export_package
-    from flows.cli_transfer import register
 
     src, _ = sites
     archive = make_archive(src, 33, documents=1)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 def test_cli_transfer_runs_the_flow(
     settings: Settings, sites: tuple[SiteRef, SiteRef], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.cli_transfer import register
+    from cli.transfer import register
 
     src, _ = sites
     archive = make_archive(src, 21, documents=1)
@@ -81,8 +81,8 @@ def test_cli_migrate_keeps_resident_ids_out_of_prefect(
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, LogFilter, LogFilterFlowRunId
 
+    from cli.transfer import register
     from dangan.pii import mask_id
-    from flows.cli_transfer import register
     from tests.transfer.archive import resident
 
     src, _ = sites
@@ -116,7 +116,7 @@ def test_failed_transfer_flow_reports_problems(
 ) -> None:
     """The flow's ``dangan.transfer.failed`` event and artifact carry the problem list (masked)."""
     import flows.transfer as flow_module
-    from flows.cli_transfer import register
+    from cli.transfer import register
 
     src, dst = sites
     archive = make_archive(src, 24, documents=1)

@@ -29,7 +29,7 @@ from dangan.config import Settings
 from dangan.imaging.pdf_active import ACTIVE_PDF_CONTENT, PDF_TOO_COMPLEX, PDF_UNREADABLE, scan_pdf
 from dangan.keys import document_pdf_key
 from dangan.ocr import OcrLine, PageResult
-from dangan.ocr.render import searchable_pdf
+from dangan.ocr.output.render import searchable_pdf
 from dangan.storage import open_store
 from dangan.transfer import run_transfer
 from dangan.transfer.checks import SECURITY, check_content
@@ -232,7 +232,7 @@ def ocr_result(seed: int, size: tuple[int, int]) -> PageResult:
 
 
 def ocr_pdf(seed: int) -> bytes:
-    """A searchable PDF as the OCR stage writes it (dangan.ocr.render.searchable_pdf, PDF/A-2b), 1-3 pages."""
+    """A searchable PDF as the OCR stage writes it (dangan.ocr.output.render.searchable_pdf, PDF/A-2b), 1-3 pages."""
     rng = random.Random(seed)
     parts = []
     for page in range(rng.randrange(1, 4)):

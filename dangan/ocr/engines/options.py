@@ -83,7 +83,7 @@ class OcrOptions(BaseModel):
     @field_validator("engine")
     @classmethod
     def _known_engine(cls, value: str) -> str:
-        from dangan.ocr.registry import available_engines
+        from dangan.ocr.engines.registry import available_engines
 
         if value not in available_engines():
             raise ValueError(f"unknown OCR engine {value!r}; available: {', '.join(available_engines())}")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dangan.errors import ConfigError, OcrEngineUnavailable, OcrModelChecksumMismatch
-from dangan.ocr.models import find_model_files, sha256_file
+from dangan.ocr.engines.models import find_model_files, sha256_file
 
 # Names PaddleX knows (it picks the predictor by name); the bundled v2.0 cls is run under the textline name.
 DET_NAME, REC_NAME, CLS_NAME = "PP-OCRv6_small_det", "PP-OCRv6_small_rec", "PP-LCNet_x0_25_textline_ori"
@@ -111,7 +111,7 @@ def folder_digests(role: str, folder: Path) -> dict[str, str]:
     if "inference.yml" not in found or len(found) < 2:
         raise OcrEngineUnavailable(
             f"PaddleOCR {role} folder {folder} needs inference.yml and a model (inference.onnx or Paddle files)",
-            hint="Build one with dangan.ocr.paddle.prepare_model_dirs, or point at an official model folder.",
+            hint="Build one with dangan.ocr.engines.paddle.prepare_model_dirs, or point at an official model folder.",
         )
     return {f"{role}_{name}": sha256_file(path) for name, path in found.items()}
 

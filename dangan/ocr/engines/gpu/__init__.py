@@ -3,5 +3,5 @@ pipelined on CUDA (fp16) or, as fallback and in CI, on CPU tensors (fp32).
 
 Modules: ``convert`` (graph fixes + conversion cache), ``device`` (CUDA probe and fallback), ``models``
 (load, verify, smoke-run), ``infer`` (batched det/rec on the device), ``engine`` (``TorchPpOcrEngine``).
-Nothing here is imported unless the torch backend is selected (``dangan.ocr.backends``).
+Nothing here is imported unless the torch backend is selected (``dangan.ocr.engines.backends``).
 """

@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.support import fail
 from dangan.config import Settings, load_settings
 from dangan.errors import DanganError
 from dangan.pii import Masker
-from flows.cli_support import fail
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,6 +1,6 @@
 """``dangan fixity``: re-hash a site's stored objects against the catalog and report (optionally repair).
 
-Wire into the main CLI with ``register(app)``; ``python -m flows.cli_fixity …`` runs it standalone.
+Wire into the main CLI with ``register(app)``; ``python -m cli.fixity …`` runs it standalone.
 Exit codes: 0 all verified (untracked objects are reported, not failures), 1 failures remain, 2 error.
 """
 
@@ -13,9 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.support import cli_settings
 from dangan.config import Settings
 from dangan.errors import DanganError
-from flows.cli_support import cli_settings
 
 _out = Console()
 _err = Console(stderr=True)

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
+from cli.support import cli_settings, console, fail
 from dangan.errors import DanganError
-from flows.cli_support import cli_settings, console, fail
 
 web_app = typer.Typer(help="Links served by `dangan serve`: viewer tokens.", no_args_is_help=True)
 
@@ -31,6 +31,7 @@ def serve(
         console.print("[yellow]What to do:[/] pick a free port with --bind host:port, or stop the other server.")
         raise typer.Exit(2) from exc
     host, port = server.server_address[:2]
+    host = host.decode() if isinstance(host, bytes) else host
     console.print(f"serving on http://{host}:{port} · links use {settings.web.base_url} · Ctrl-C stops")
     try:
         server.serve_forever()

@@ -14,8 +14,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from dangan.ocr.buckets import MIN_REC_WIDTH, REC_HEIGHT, plan_rec_batches, rec_width, restore_order
-from dangan.ocr.rec import TextRecognizer, ctc_greedy
+from dangan.ocr.engines.buckets import MIN_REC_WIDTH, REC_HEIGHT, plan_rec_batches, rec_width, restore_order
+from dangan.ocr.engines.rec import TextRecognizer, ctc_greedy
 
 
 def _prepare(crop_bgr: np.ndarray, width: int) -> np.ndarray:

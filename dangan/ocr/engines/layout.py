@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from dangan.ocr.base import OcrLine
-from dangan.ocr.normalize import normalize_text
+from dangan.ocr.engines.base import OcrLine
+from dangan.ocr.engines.normalize import normalize_text
 
 _MAX_SKEW_DEG = 20.0
 

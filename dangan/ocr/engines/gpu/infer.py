@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from dangan.ocr.buckets import (
+from dangan.ocr.engines.buckets import (
     MIN_REC_WIDTH,
     REC_HEIGHT,
     DetSlot,
@@ -25,7 +25,7 @@ from dangan.ocr.buckets import (
     restore_order,
     same_shape_groups,
 )
-from dangan.ocr.rec import crop_quad
+from dangan.ocr.engines.rec import crop_quad
 
 T = TypeVar("T")
 U = TypeVar("U")

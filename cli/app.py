@@ -14,10 +14,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli.support import State, cli_settings, console, err_console, fail
 from dangan.config import Settings, apply_offline_environment, load_settings
 from dangan.errors import DanganError
 from flows import ephemeral
-from flows.cli_support import State, cli_settings, console, err_console, fail
 
 app = typer.Typer(
     help="dangan (档案): digitize and transfer social-insurance archives.",
@@ -376,7 +376,7 @@ def search(
     (identity or phone numbers) need the pii.reveal permission and are audited."""
     from dangan.access import guard_search
     from dangan.catalog.sites import get_site
-    from dangan.ocr.stage import search_text
+    from dangan.ocr.search import search_text
     from dangan.pii import Masker
     from dangan.reports import document_maskers
 
@@ -655,12 +655,12 @@ def _register_plugins() -> None:
     import importlib
 
     for name in (
-        "flows.cli_transfer",
-        "flows.cli_fixity",
-        "flows.cli_replicate",
-        "flows.cli_extract",
-        "flows.cli_keys",
-        "flows.cli_web",
+        "cli.transfer",
+        "cli.fixity",
+        "cli.replicate",
+        "cli.extract",
+        "cli.keys",
+        "cli.web",
     ):
         try:
             module = importlib.import_module(name)
@@ -674,7 +674,7 @@ def _register_plugins() -> None:
 _register_plugins()
 
 
-def run() -> None:  # pragma: no cover - the `dangan` console script and `python -m flows.cli`
+def run() -> None:  # pragma: no cover - the `dangan` console script and `python -m cli.app`
     """Run the CLI; errors that escape a command are printed for an operator, never as a traceback."""
     try:
         app()

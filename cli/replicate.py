@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.support import cli_settings
 from dangan.errors import DanganError
-from flows.cli_support import cli_settings
 
 _out = Console()
 _err = Console(stderr=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from dangan.errors import OcrEngineUnavailable
-from dangan.ocr.base import (
+from dangan.ocr.engines.base import (
     PAGE_FAILED,
     EngineCapabilities,
     EngineIdentity,
@@ -26,17 +26,17 @@ from dangan.ocr.base import (
     check_image,
     image_size,
 )
-from dangan.ocr.cls import LineOrientation
-from dangan.ocr.det import TextDetector
-from dangan.ocr.layout import recognized_lines
-from dangan.ocr.models import find_model_files, model_identity, verify_checksums
-from dangan.ocr.rec import crop_quad, load_charset
-from dangan.ocr.rec_bucketed import BucketedRecognizer
-from dangan.ocr.runtime import choose_device, open_session, session_metadata
+from dangan.ocr.engines.cls import LineOrientation
+from dangan.ocr.engines.det import TextDetector
+from dangan.ocr.engines.layout import recognized_lines
+from dangan.ocr.engines.models import find_model_files, model_identity, verify_checksums
+from dangan.ocr.engines.rec import crop_quad, load_charset
+from dangan.ocr.engines.rec_bucketed import BucketedRecognizer
+from dangan.ocr.engines.runtime import choose_device, open_session, session_metadata
 from dangan.pii import scrub
 
 if TYPE_CHECKING:  # importable without pydantic (bench/ocr_gpu.py runs on bare GPU hosts)
-    from dangan.ocr.options import OcrOptions
+    from dangan.ocr.engines.options import OcrOptions
 
 log = logging.getLogger("dangan.ocr")
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from dangan.errors import OcrEngineUnavailable
-from dangan.ocr.gpu.convert import converted_module
-from dangan.ocr.gpu.device import TorchDevice
-from dangan.ocr.models import find_model_files, model_identity, verify_checksums
-from dangan.ocr.rec import load_charset
+from dangan.ocr.engines.gpu.convert import converted_module
+from dangan.ocr.engines.gpu.device import TorchDevice
+from dangan.ocr.engines.models import find_model_files, model_identity, verify_checksums
+from dangan.ocr.engines.rec import load_charset
 
 
 @dataclass
@@ -60,8 +60,8 @@ def load_models(
     _smoke(det, rec, choice)
     orientation = None
     if files.cls is not None:  # tiny model on small crops: onnxruntime on CPU is plenty
-        from dangan.ocr.cls import LineOrientation
-        from dangan.ocr.runtime import DeviceChoice, open_session
+        from dangan.ocr.engines.cls import LineOrientation
+        from dangan.ocr.engines.runtime import DeviceChoice, open_session
 
         cpu = DeviceChoice(["CPUExecutionProvider"], "cpu", "orientation classifier on CPU")
         orientation = LineOrientation(open_session(files.cls, cpu), batch_size=64)

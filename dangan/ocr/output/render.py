@@ -7,7 +7,7 @@ a subset of WenQuanYi Zen Hei embedded as TrueType with a ToUnicode map (``pdfto
 back). A character the font lacks (rare name characters of CJK Extension B and later) is drawn as 〓 inside a
 marked-content span whose ``/ActualText`` is the line's real text, so extractors still read it (reportlab
 alone writes it as code 0 with no Unicode mapping: it vanished from the text). The file is then made PDF/A-2b
-(``dangan.ocr.pdfa``, needs ``pikepdf``); without the font file, reportlab's built-in ``STSong-Light`` CID
+(``dangan.ocr.output.pdfa``, needs ``pikepdf``); without the font file, reportlab's built-in ``STSong-Light`` CID
 font is used (not embedded) and the PDF claims no PDF/A: ``pdfa_conformance`` tells which. Needs the
 ``reportlab`` package.
 """
@@ -23,8 +23,8 @@ from html import escape
 from pathlib import Path
 from typing import BinaryIO
 
-from dangan.ocr.base import PageResult, bbox_of
-from dangan.ocr.pdfa import PdfaError, make_pdfa, opaque_image, pdfa_conformance
+from dangan.ocr.engines.base import PageResult, bbox_of
+from dangan.ocr.output.pdfa import PdfaError, make_pdfa, opaque_image, pdfa_conformance
 
 __all__ = ["pdfa_conformance", "searchable_pdf", "to_hocr"]
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """``dangan transfer``, ``dangan migrate`` and ``dangan package export|import``: archive transfer from the CLI.
 
-Wire into the main CLI with ``register(app)``. ``python -m flows.cli_transfer …`` runs the same commands
+Wire into the main CLI with ``register(app)``. ``python -m cli.transfer …`` runs the same commands
 standalone (used by kill tests and on machines without the full CLI).
 """
 
@@ -13,10 +13,10 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from cli.support import cli_settings, fail
 from dangan.config import Settings
 from dangan.errors import ConfigError, DanganError
 from dangan.pii import scrub
-from flows.cli_support import cli_settings, fail
 
 _err = Console(stderr=True)
 

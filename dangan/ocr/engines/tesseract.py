@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from dangan.errors import OcrEngineUnavailable
-from dangan.ocr.base import (
+from dangan.ocr.engines.base import (
     EngineCapabilities,
     EngineIdentity,
     OcrLine,
@@ -28,9 +28,9 @@ from dangan.ocr.base import (
     quad_from_bbox,
     recognize_each,
 )
-from dangan.ocr.layout import reading_order
-from dangan.ocr.models import sha256_file
-from dangan.ocr.normalize import normalize_text
+from dangan.ocr.engines.layout import reading_order
+from dangan.ocr.engines.models import sha256_file
+from dangan.ocr.engines.normalize import normalize_text
 
 log = logging.getLogger("dangan.ocr")
 

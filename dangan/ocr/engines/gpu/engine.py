@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from dangan.errors import ConfigError, OcrDeviceLost, OcrModelChecksumMismatch
-from dangan.ocr.base import (
+from dangan.ocr.engines.base import (
     PAGE_FAILED,
     EngineCapabilities,
     EngineIdentity,
@@ -31,14 +31,14 @@ from dangan.ocr.base import (
     check_image,
     image_size,
 )
-from dangan.ocr.det import DetParams, boxes_from_prob
-from dangan.ocr.gpu.device import TorchDevice, choose_torch_device, cpu_fallback
-from dangan.ocr.gpu.infer import TorchDetector, TorchRecognizer, prepare_crop, split_on_oom
-from dangan.ocr.layout import recognized_lines
+from dangan.ocr.engines.det import DetParams, boxes_from_prob
+from dangan.ocr.engines.gpu.device import TorchDevice, choose_torch_device, cpu_fallback
+from dangan.ocr.engines.gpu.infer import TorchDetector, TorchRecognizer, prepare_crop, split_on_oom
+from dangan.ocr.engines.layout import recognized_lines
 from dangan.pii import scrub
 
 if TYPE_CHECKING:
-    from dangan.ocr.options import OcrOptions
+    from dangan.ocr.engines.options import OcrOptions
 
 log = logging.getLogger("dangan.ocr")
 
@@ -96,7 +96,7 @@ class TorchPpOcrEngine:
         rec_min_width: int = 320,
         cpu_fallback_ok: bool = True,
     ) -> None:
-        from dangan.ocr.gpu.models import load_models
+        from dangan.ocr.engines.gpu.models import load_models
 
         choice = choose_torch_device(device, fp16)
         try:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from dangan.errors import OcrTransientFault
-from dangan.ocr.base import (
+from dangan.ocr.engines.base import (
     FAULT_INJECTED,
     EngineCapabilities,
     EngineIdentity,

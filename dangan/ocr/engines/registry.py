@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from dangan.errors import ConfigError
-from dangan.ocr.base import OcrEngine
-from dangan.ocr.options import OcrOptions
+from dangan.ocr.engines.base import OcrEngine
+from dangan.ocr.engines.options import OcrOptions
 
 EngineFactory = Callable[[OcrOptions], OcrEngine]
 
@@ -23,13 +23,13 @@ _factories: dict[str, EngineFactory] = {}
 
 
 def _ppocr(options: OcrOptions) -> OcrEngine:
-    from dangan.ocr.backends import build_ppocr
+    from dangan.ocr.engines.backends import build_ppocr
 
     return build_ppocr(options)
 
 
 def _tesseract(options: OcrOptions) -> OcrEngine:
-    from dangan.ocr.tesseract import TesseractEngine
+    from dangan.ocr.engines.tesseract import TesseractEngine
 
     return TesseractEngine(
         lang=options.tesseract_lang,
@@ -40,19 +40,19 @@ def _tesseract(options: OcrOptions) -> OcrEngine:
 
 
 def _paddle(options: OcrOptions) -> OcrEngine:
-    from dangan.ocr.paddle import PaddleOcrEngine
+    from dangan.ocr.engines.paddle import PaddleOcrEngine
 
     return PaddleOcrEngine.from_options(options)
 
 
 def _null(options: OcrOptions) -> OcrEngine:
-    from dangan.ocr.testing import NullEngine
+    from dangan.ocr.engines.testing import NullEngine
 
     return NullEngine()
 
 
 def _fault(options: OcrOptions) -> OcrEngine:
-    from dangan.ocr.testing import FaultEngine
+    from dangan.ocr.engines.testing import FaultEngine
 
     spec = options.fault
     return FaultEngine(

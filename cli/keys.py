@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cli.support import cli_settings, console, fail
 from dangan.errors import DanganError
-from flows.cli_support import cli_settings, console, fail
 
 keys_app = typer.Typer(help="Site signing keys: create, list, exchange, rotate, revoke.", no_args_is_help=True)
 

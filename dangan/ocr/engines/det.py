@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from dangan.ocr.buckets import same_shape_groups
+from dangan.ocr.engines.buckets import same_shape_groups
 
 
 @dataclass(frozen=True)

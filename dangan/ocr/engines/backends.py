@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 
 from dangan.errors import ConfigError, OcrEngineUnavailable, OcrModelChecksumMismatch
-from dangan.ocr.base import OcrEngine
-from dangan.ocr.options import OcrOptions
+from dangan.ocr.engines.base import OcrEngine
+from dangan.ocr.engines.options import OcrOptions
 
 log = logging.getLogger("dangan.ocr")
 
 
 def resolve_backend(options: OcrOptions) -> tuple[str, str]:
     """``(backend, reason)`` for ``options``; torch is only chosen here, not yet loaded."""
-    from dangan.ocr.gpu.device import cuda_unusable, torch_missing
+    from dangan.ocr.engines.gpu.device import cuda_unusable, torch_missing
 
     if options.backend == "onnxruntime":
         return "onnxruntime", "requested onnxruntime"
@@ -39,11 +39,11 @@ def resolve_backend(options: OcrOptions) -> tuple[str, str]:
 
 def build_ppocr(options: OcrOptions) -> OcrEngine:
     """The ``ppocr`` engine for ``options`` on the runtime ``resolve_backend`` picks (see module doc)."""
-    from dangan.ocr.ppocr import PpOcrEngine
+    from dangan.ocr.engines.ppocr import PpOcrEngine
 
     backend, reason = resolve_backend(options)
     if backend == "torch":
-        from dangan.ocr.gpu.engine import TorchPpOcrEngine
+        from dangan.ocr.engines.gpu.engine import TorchPpOcrEngine
 
         explicit = options.backend == "torch"
         try:

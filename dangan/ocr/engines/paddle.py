@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from dangan.errors import ConfigError, OcrEngineUnavailable
-from dangan.ocr.base import (
+from dangan.ocr.engines.base import (
     EngineCapabilities,
     EngineIdentity,
     OcrLine,
@@ -32,9 +32,9 @@ from dangan.ocr.base import (
     quad_from_bbox,
     recognize_each,
 )
-from dangan.ocr.layout import recognized_lines
-from dangan.ocr.models import find_model_files, sha256_file, verify_checksums
-from dangan.ocr.paddle_models import (
+from dangan.ocr.engines.layout import recognized_lines
+from dangan.ocr.engines.models import find_model_files, sha256_file, verify_checksums
+from dangan.ocr.engines.paddle_models import (
     PaddleModelDirs,
     check_pins,
     default_cache_dir,
@@ -44,7 +44,7 @@ from dangan.ocr.paddle_models import (
 )
 
 if TYPE_CHECKING:
-    from dangan.ocr.options import OcrOptions
+    from dangan.ocr.engines.options import OcrOptions
 
 log = logging.getLogger("dangan.ocr")
 
@@ -140,7 +140,7 @@ class PaddleOcrEngine:
     ) -> tuple[str, str, dict[str, Any]]:
         """(recorded device, PaddleX device, runtime kwargs) for the requested device."""
         if runtime == "onnxruntime":
-            from dangan.ocr.runtime import choose_device
+            from dangan.ocr.engines.runtime import choose_device
 
             label = choose_device(device, det_dir / "inference.onnx", threads).device
             config = {"intra_op_num_threads": threads} if threads > 0 else None

@@ -1,0 +1,8 @@
+"""The OCR engine library: one contract (``base``), a registry of engines by name, and the engines themselves.
+
+Nothing here knows about the catalog or the object store: an engine takes numpy page images and gives back
+``PageResult``s. ``ppocr`` (our det → cls → rec pipeline on onnxruntime, or torch in ``gpu/``), ``paddle``
+(PaddleOCR's own pipeline), ``tesseract``, and the test engines ``null`` and ``fault`` (``testing``).
+A new engine: a module with a class implementing ``base.OcrEngine`` and a ``register_engine`` call in
+``registry``; its options are a pydantic model in ``options``.
+"""

@@ -1,0 +1,1 @@
+"""OCR outputs for people and other tools: hOCR and the double-layer (searchable) PDF/A (``render``, ``pdfa``)."""
