@@ -58,7 +58,7 @@ def query_can_match_id(query: str) -> bool:
 
     Checked on the text as searched (normalized, whitespace removed), so ``3301 06`` or full-width digits count.
     """
-    from dangan.ocr.normalize import normalize_text
+    from dangan.ocr.engines.normalize import normalize_text
 
     flat = "".join(normalize_text(query).split())
     return any(_DIGITS.search(text) for text in (flat, unicodedata.normalize("NFKC", flat)))

@@ -68,7 +68,7 @@ class DeriveSettings(BaseModel):
 
 
 class OcrSettings(BaseModel):
-    """``[ocr]``: the engine, the pages per chunk task, and any option of ``dangan.ocr.options.OcrOptions``
+    """``[ocr]``: the engine, the pages per chunk task, and any option of ``dangan.ocr.engines.options.OcrOptions``
     (``expected_model_sha256``, ``det_limit_side_len``, ``tesseract_psm``, ...). Unknown keys are refused here;
     values are validated again, once, when the engine is built."""
 
@@ -84,11 +84,11 @@ class OcrSettings(BaseModel):
 
     @model_validator(mode="after")
     def _known_ocr_options(self) -> OcrSettings:
-        from dangan.ocr.options import OcrOptions  # here, not at import: config is imported by everything
+        from dangan.ocr.engines.options import OcrOptions  # here, not at import: config is imported by everything
 
         unknown = sorted(set(self.model_extra or {}) - set(OcrOptions.model_fields))
         if unknown:
-            raise ValueError(f"unknown [ocr] setting(s): {', '.join(unknown)}; see dangan/ocr/options.py")
+            raise ValueError(f"unknown [ocr] setting(s): {', '.join(unknown)}; see dangan/ocr/engines/options.py")
         return self
 
     def engine_options(self, engine: str | None = None, device: str | None = None) -> dict[str, Any]:

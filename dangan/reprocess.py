@@ -25,9 +25,9 @@ from dangan.catalog.states import transition
 from dangan.extract.document import extract_document, lines_from_json
 from dangan.extract.model import DocumentExtraction
 from dangan.extract.vocab import Vocabulary, load_vocabulary
-from dangan.ocr.base import PageResult
+from dangan.ocr.engines.base import PageResult
+from dangan.ocr.engines.options import OcrOptions
 from dangan.ocr.feed import PageInputs, recognized
-from dangan.ocr.options import OcrOptions
 from dangan.ocr.quality import FORCED, ReadingQuality, Verdict, judge, measure
 from dangan.ocr.record import record_results, store_result
 from dangan.ocr.stage import engine_for, load_page_image

@@ -11,7 +11,7 @@ from dangan.extract.geometry import page_items
 from dangan.extract.model import DocumentExtraction
 from dangan.extract.table import extract_table
 from dangan.extract.vocab import Vocabulary, load_vocabulary
-from dangan.ocr.base import OcrLine, PageResult
+from dangan.ocr.engines.base import OcrLine, PageResult
 
 
 def lines_from_json(lines: Sequence[dict[str, Any]]) -> list[OcrLine]:

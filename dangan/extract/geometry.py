@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from dangan.extract.model import Box
-from dangan.ocr.base import OcrLine, Quad
-from dangan.ocr.layout import estimate_skew
-from dangan.ocr.normalize import normalize_text
+from dangan.ocr.engines.base import OcrLine, Quad
+from dangan.ocr.engines.layout import estimate_skew
+from dangan.ocr.engines.normalize import normalize_text
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 from dangan.errors import DanganError
 from dangan.extract.document import extract_document
 from dangan.imaging import DecodeLimits, DeriveParams, iter_pages, make_ocr_derivative, measure
-from dangan.ocr.base import OcrEngine, PageResult
+from dangan.ocr.engines.base import OcrEngine, PageResult
 
 
 def ocr_file(path: Path, engine: OcrEngine, *, limits: DecodeLimits | None = None) -> list[PageResult]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dangan.extract.errors import VocabularyError
 from dangan.extract.normalize import KINDS
-from dangan.ocr.normalize import normalize_text
+from dangan.ocr.engines.normalize import normalize_text
 
 PACKAGED = Path(__file__).with_name("labels.toml")
 _COLONS = "：:"
