@@ -23,13 +23,17 @@ check() {  # pytest's exit code, with "no tests collected" turned into a failure
 }
 
 PADDLE_TESTS=tests/ocr/test_paddle.py
+if [ $# -eq 0 ]; then  # the whole suite: the lint gates (ruff, mypy) first, their failure fails the run
+  bash scripts/lint.sh || lint_rc=$?
+fi
 if [ $# -eq 0 ] && [ "${DANGAN_TEST_PADDLE:-1}" = 1 ]; then
   bash scripts/paddle-venv.sh || { echo "could not set up .venv-paddle: failing" >&2; exit 1; }
   .venv/bin/pytest --ignore="$PADDLE_TESTS"
   check $? || main_rc=$?
   .venv-paddle/bin/pytest -p no:cacheprovider "$PADDLE_TESTS"
   check $? || paddle_rc=$?
-  exit $(( ${main_rc:-0} != 0 || ${paddle_rc:-0} != 0 ))
+  exit $(( ${lint_rc:-0} != 0 || ${main_rc:-0} != 0 || ${paddle_rc:-0} != 0 ))
 fi
 .venv/bin/pytest "$@"
-check $?
+check $? || exit $?
+exit $(( ${lint_rc:-0} != 0 ))
