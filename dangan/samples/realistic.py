@@ -269,9 +269,9 @@ def _id_card(p: dict[str, Any], back: bool, width: int, nrng: np.random.Generato
         draw.text((28 * s, 7 * s), "中华人民共和国", font=big, fill=25)
         draw.text((30 * s, 17 * s), "居民身份证", font=_label_font(round(6.2 * s)), fill=25)
         issuer = p["agency"].replace("社会保险事业管理中心", "公安局")
-        born = int(p["insured_since"][:4]) + 3
+        issued = int(p["insured_since"][:4]) + 3
         day = f"{p['birth_date'][5:7]}.{p['birth_date'][8:]}"
-        valid = f"{born}.{day}-{born + 20}.{day}"
+        valid = f"{issued}.{day}-{issued + 20}.{day}"
         draw.text((18 * s, 38 * s), "签发机关", font=label, fill=40)
         draw.text((32 * s, 37.5 * s), issuer, font=value, fill=10)
         draw.text((18 * s, 45 * s), "有效期限", font=label, fill=40)
@@ -348,9 +348,9 @@ def _build(klass: str, index: int, p: dict[str, Any], back_p: dict[str, Any], se
     elif klass == "shaded":
         params["shaded_cells"] = _shade_cells(img, page, rng)
     elif klass == "showthrough":
-        back = _rgb(_form_page(back_p, dpi, index + 1))
+        reverse = _rgb(_form_page(back_p, dpi, index + 1))
         strength = rng.uniform(0.25, 0.4)
-        img = _show_through(img, back, strength)
+        img = _show_through(img, reverse, strength)
         params["strength"] = round(strength, 3)
     elif klass == "pen":
         params["marks"] = _pen_marks(img, page, rng)
