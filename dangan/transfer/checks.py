@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dangan.errors import DanganError
 from dangan.transfer import bag
+from dangan.transfer.archive import ArchivePackage, MasterEntry, PageEntry
 
 if TYPE_CHECKING:
     from dangan.imaging.decode import DecodeLimits
@@ -50,7 +52,8 @@ class Problem:
     file: str | None
     message: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | None]:
+        """The problem as JSON (audit events, refusals' ``problems`` lists)."""
         return asdict(self)
 
 
@@ -108,89 +111,136 @@ def _pdf_problems(path: str, ext: str, data: bytes | None, found: list[Problem])
     return [Problem(SECURITY, f.code, path, f.message) for f in scan_pdf(data)]
 
 
+@dataclass(frozen=True)
+class MasterFacts:
+    """What :func:`check_master` compares a master's bytes with: its bag path and catalogued properties."""
+
+    path: str
+    size: int | None
+    format: str | None
+    page_count: int | None
+
+    @classmethod
+    def of(cls, entry: MasterEntry | Mapping[str, object]) -> MasterFacts:
+        """From a package's master entry, or a plain mapping with the same keys (batch checks build those)."""
+        if isinstance(entry, MasterEntry):
+            return cls(entry.path, entry.size, entry.format, entry.page_count)
+        return cls(
+            str(entry["path"]), _int(entry.get("size")), _str(entry.get("format")), _int(entry.get("page_count"))
+        )
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """A catalogued page of a master: its index in the file and its size in pixels."""
+
+    page_index: int
+    width: int | None
+    height: int | None
+
+    @classmethod
+    def of(cls, page: PageEntry | Mapping[str, object]) -> PageFacts:
+        if isinstance(page, PageEntry):
+            return cls(page.page_index, page.width, page.height)
+        return cls(_int(page.get("page_index")) or 0, _int(page.get("width")), _int(page.get("height")))
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def check_master(
-    entry: dict[str, Any], data: bytes, pages: list[dict[str, Any]], limits: DecodeLimits
+    entry: MasterEntry | Mapping[str, object],
+    data: bytes,
+    pages: Sequence[PageEntry | Mapping[str, object]],
+    limits: DecodeLimits,
 ) -> list[Problem]:
     """Usability (decodes) and authenticity of file properties (size, format, page count, page sizes)."""
     from dangan.imaging.decode import iter_pages, probe  # numpy/OpenCV/pdfium: only when masters are checked
 
-    path = entry["path"]
+    master = MasterFacts.of(entry)
+    path = master.path
     out: list[Problem] = []
-    if len(data) != entry.get("size"):
-        out.append(Problem(AUTHENTICITY, "SIZE_MISMATCH", path, f"{len(data)} bytes, catalogued {entry.get('size')}"))
+    if len(data) != master.size:
+        out.append(Problem(AUTHENTICITY, "SIZE_MISMATCH", path, f"{len(data)} bytes, catalogued {master.size}"))
     try:
         found = probe(data, limits=limits)  # headers: format, pages, sizes
         for _page in iter_pages(data, limits=limits):  # pixels: truncation shows only when decoding
             pass
     except DanganError as exc:
         return [*out, Problem(USABILITY, "DECODE_FAILED", path, f"{exc.code}: {exc.message}")]
-    if found.format != entry.get("format"):
-        out.append(
-            Problem(AUTHENTICITY, "FORMAT_MISMATCH", path, f"is {found.format}, catalogued {entry.get('format')}")
-        )
-    if found.page_count != entry.get("page_count"):
+    if found.format != master.format:
+        out.append(Problem(AUTHENTICITY, "FORMAT_MISMATCH", path, f"is {found.format}, catalogued {master.format}"))
+    if found.page_count != master.page_count:
         out.append(
             Problem(
-                AUTHENTICITY, "PAGE_COUNT_MISMATCH", path, f"{found.page_count} pages, catalogued {entry['page_count']}"
+                AUTHENTICITY,
+                "PAGE_COUNT_MISMATCH",
+                path,
+                f"{found.page_count} pages, catalogued {master.page_count}",
             )
         )
-    for page in pages:
-        idx = page["page_index"]
+    for page in map(PageFacts.of, pages):
+        idx = page.page_index
         meta = found.pages_meta[idx] if 0 <= idx < len(found.pages_meta) else None
         if meta is None:
             out.append(Problem(INTEGRITY, "PAGE_MISSING", path, f"page index {idx} not in the file"))
-        elif page.get("width") and (meta.get("width"), meta.get("height")) != (page["width"], page["height"]):
+        elif page.width and (meta.get("width"), meta.get("height")) != (page.width, page.height):
             out.append(
                 Problem(
                     AUTHENTICITY,
                     "PAGE_SIZE_MISMATCH",
                     path,
-                    f"page {idx} is {meta.get('width')}x{meta.get('height')}, "
-                    f"catalogued {page['width']}x{page['height']}",
+                    f"page {idx} is {meta.get('width')}x{meta.get('height')}, catalogued {page.width}x{page.height}",
                 )
             )
     return out
 
 
-def check_catalog(
-    catalog: dict[str, Any], ocr: list[dict[str, Any]], fields: list[dict[str, Any]], payload: set[str]
-) -> list[Problem]:
+def check_catalog(package: ArchivePackage, payload: set[str]) -> list[Problem]:
     """Integrity: every catalogued object is in the package, every packaged file is catalogued, no gaps."""
     out: list[Problem] = []
+    catalog = package.catalog
     refs = {
-        kind: {row["ref"] for row in catalog.get(kind, [])} for kind in ("dossiers", "documents", "masters", "pages")
+        "dossiers": {d.ref for d in catalog.dossiers},
+        "documents": {d.ref for d in catalog.documents},
+        "masters": {m.ref for m in catalog.masters},
+        "pages": {p.ref for p in catalog.pages},
     }
-    listed = {row["path"] for kind in ("masters", "derivatives") for row in catalog.get(kind, [])}
-    listed |= {row["path"] for row in ocr if row.get("path")}
+    listed = {m.path for m in catalog.masters} | {v.path for v in catalog.derivatives}
+    listed |= {o.path for o in package.ocr if o.path}
     for path in sorted(listed - payload):
         out.append(Problem(INTEGRITY, "NOT_IN_PACKAGE", path, "catalogued but missing from the manifest"))
     for path in sorted(payload - listed - set(bag.METADATA_PATHS)):
         out.append(Problem(INTEGRITY, "NOT_CATALOGUED", path, "in the manifest but not in catalog.json"))
 
-    def dangling(kind: str, rows: list[dict[str, Any]], key: str, target: str, optional: bool = False) -> None:
-        for row in rows:
-            value = row.get(key)
+    def dangling(kind: str, references: list[tuple[str, str | None]], target: str, optional: bool = False) -> None:
+        for key, value in references:
             if (value is None and not optional) or (value is not None and value not in refs[target]):
                 out.append(Problem(INTEGRITY, "DANGLING_REFERENCE", bag.CATALOG_PATH, f"{kind} {key}={value}"))
 
-    dangling("document", catalog.get("documents", []), "dossier", "dossiers")
-    dangling("page", catalog.get("pages", []), "master", "masters")
-    dangling("page", catalog.get("pages", []), "document", "documents")
-    dangling("ocr result", ocr, "page", "pages")
-    dangling("field", fields, "document", "documents")
-    dangling("field", fields, "page", "pages", optional=True)
+    dangling("document", [("dossier", d.dossier) for d in catalog.documents], "dossiers")
+    dangling("page", [("master", p.master) for p in catalog.pages], "masters")
+    dangling("page", [("document", p.document) for p in catalog.pages], "documents")
+    dangling("ocr result", [("page", o.page) for o in package.ocr], "pages")
+    dangling("field", [("document", f.document) for f in package.fields], "documents")
+    dangling("field", [("page", f.page) for f in package.fields], "pages", optional=True)
     by_doc: dict[str, list[int]] = defaultdict(list)
-    for page in catalog.get("pages", []):
-        by_doc[page.get("document")].append(int(page.get("seq") or 0))
-    for doc in catalog.get("documents", []):
-        seqs = sorted(by_doc.get(doc["ref"], []))
+    for page in catalog.pages:
+        by_doc[page.document].append(page.seq)
+    for doc in catalog.documents:
+        seqs = sorted(by_doc.get(doc.ref, []))
         if seqs != list(range(1, len(seqs) + 1)):
-            out.append(Problem(INTEGRITY, "PAGE_GAP", bag.CATALOG_PATH, f"document {doc['ref']} page seq {seqs}"))
-        expected = doc.get("page_count")  # the catalog's own count (expected_pages is the operator's claim)
+            out.append(Problem(INTEGRITY, "PAGE_GAP", bag.CATALOG_PATH, f"document {doc.ref} page seq {seqs}"))
+        expected = doc.page_count  # the catalog's own count (expected_pages is the operator's claim)
         if expected and expected != len(seqs):
             out.append(
                 Problem(
-                    INTEGRITY, "PAGE_COUNT", bag.CATALOG_PATH, f"document {doc['ref']}: {len(seqs)} of {expected} pages"
+                    INTEGRITY, "PAGE_COUNT", bag.CATALOG_PATH, f"document {doc.ref}: {len(seqs)} of {expected} pages"
                 )
             )
     return out

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,10 +28,10 @@ from dangan.catalog.models import (
 )
 from dangan.catalog.states import transition
 from dangan.pii import mask_id
+from dangan.transfer.archive import ArchivePackage
 from dangan.transfer.cleanup import release_adopted
 from dangan.transfer.errors import TransferReceiverConflict
 from dangan.transfer.merge import ReturnPlan, adopt_state, plan_return, settle_currency
-from dangan.transfer.snapshot import OCR_DIGESTS
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -57,23 +56,15 @@ def _batch(session: Session, site: str, transfer_id: str, source_batch: str, fro
     return batch_id
 
 
-def _ocr_digests(row: dict[str, Any]) -> dict[str, Any]:
-    """The digests of an OCR row's JSON and hOCR objects (verified in the bag), for the catalog columns that
-    record them (fixity checks objects against them)."""
-    return {k: row.get(k) for k in OCR_DIGESTS if hasattr(OcrResult, k)}
-
-
 def register_archive(
     session: Session,
     *,
     site: str,
     transfer_id: str,
-    catalog: dict[str, Any],
-    ocr: list[dict[str, Any]],
-    fields: list[dict[str, Any]],
+    package: ArchivePackage,
     key_for: Callable[[str], str],
     actor: str,
-) -> dict[str, int]:
+) -> dict[str, int | dict[str, int]]:
     """Insert person, dossiers, documents, masters, pages, derivatives, OCR results and fields at ``site``.
 
     Object keys are the receiver's (``key_for(bag path)``). Returns row counts. A person who left this site
@@ -81,13 +72,14 @@ def register_archive(
     :class:`TransferReceiverConflict` when the receiver already holds the person (active), a page of a master
     for someone else, or a kept copy that diverged from the returning one.
     """
-    p = catalog["person"]
-    rid = p["resident_id"]
-    from_site = catalog["source_site"]
+    catalog, ocr, fields = package.catalog, package.ocr, package.fields
+    p = catalog.person
+    rid = p.resident_id
+    from_site = catalog.source_site
     held = session.scalars(select(Person).filter_by(site_code=site, resident_id=rid)).first()
     back: ReturnPlan | None = None
     if held is not None and held.status == "transferred_out":
-        back = plan_return(session, site, held, catalog, ocr, fields)
+        back = plan_return(session, site, held, package)
         transition(
             session,
             held,
@@ -96,12 +88,12 @@ def register_archive(
             site_code=site,
             details={"transfer_id": transfer_id, "returned_from": from_site},
         )
-        held.transferred_to, held.name = None, held.name or p.get("name")
+        held.transferred_to, held.name = None, held.name or p.name
         person = held
     elif held is not None:
         raise TransferReceiverConflict(f"site {site} already holds person {mask_id(rid)}", site=site)
     else:
-        person = Person(site_code=site, resident_id=rid, resident_id_masked=mask_id(rid), name=p.get("name"))
+        person = Person(site_code=site, resident_id=rid, resident_id_masked=mask_id(rid), name=p.name)
         session.add(person)
         session.flush()
     ids: dict[str, int] = dict(back.ids) if back else {}
@@ -112,148 +104,141 @@ def register_archive(
             batches[ref] = _batch(session, site, transfer_id, ref, from_site, actor)
         return batches[ref]
 
-    for d in catalog["dossiers"]:
-        if d["ref"] in ids:  # returning: the dossier of that category kept here
+    for d in catalog.dossiers:
+        if d.ref in ids:  # returning: the dossier of that category kept here
             continue
-        row = Dossier(person_id=person.id, category=d["category"], retention=d["retention"])
+        row = Dossier(person_id=person.id, category=d.category, retention=d.retention)
         session.add(row)
         session.flush()
-        ids[d["ref"]] = row.id
-    for d in catalog["documents"]:
-        if d["ref"] in ids:
+        ids[d.ref] = row.id
+    for doc_entry in catalog.documents:
+        if doc_entry.ref in ids:
             continue
         doc = Document(
             site_code=site,
-            dossier_id=ids[d["dossier"]],
-            batch_id=batch(d["batch"]),
-            source_file=d["source_file"],
-            form_type=d["form_type"],
-            doc_date=d["doc_date"],
-            expected_pages=d["expected_pages"],
-            page_count=d["page_count"],
-            status=d["status"],
+            dossier_id=ids[doc_entry.dossier],
+            batch_id=batch(doc_entry.batch),
+            source_file=doc_entry.source_file,
+            form_type=doc_entry.form_type,
+            doc_date=doc_entry.doc_date,
+            expected_pages=doc_entry.expected_pages,
+            page_count=doc_entry.page_count,
+            status=doc_entry.status,
         )
         session.add(doc)
         session.flush()
-        ids[d["ref"]] = doc.id
-    for m in catalog["masters"]:
-        master = session.scalars(select(Master).filter_by(site_code=site, sha256=m["sha256"])).first()
+        ids[doc_entry.ref] = doc.id
+    for m in catalog.masters:
+        master = session.scalars(select(Master).filter_by(site_code=site, sha256=m.sha256)).first()
         if master is None:  # a master already at the receiver (same bytes) is shared, like ingest de-duplication
             master = Master(
                 site_code=site,
-                sha256=m["sha256"],
-                size=m["size"],
-                format=m["format"],
-                object_key=key_for(m["path"]),
-                original_name=m["original_name"],
-                page_count=m["page_count"],
-                batch_id=batch(m["batch"]),
-                retain_until=_dt(m.get("retain_until")),
+                sha256=m.sha256,
+                size=m.size,
+                format=m.format,
+                object_key=key_for(m.path),
+                original_name=m.original_name,
+                page_count=m.page_count,
+                batch_id=batch(m.batch),
+                retain_until=_dt(m.retain_until),
             )
             session.add(master)
             session.flush()
-        ids[m["ref"]] = master.id
-    for pg in catalog["pages"]:
-        if pg["ref"] in ids:
+        ids[m.ref] = master.id
+    for pg in catalog.pages:
+        if pg.ref in ids:
             continue
-        taken = session.scalars(
-            select(Page).filter_by(master_id=ids[pg["master"]], page_index=pg["page_index"])
-        ).first()
+        taken = session.scalars(select(Page).filter_by(master_id=ids[pg.master], page_index=pg.page_index)).first()
         if taken is not None:
             raise TransferReceiverConflict(
-                f"site {site} already holds page {pg['page_index']} of a transferred master", site=site
+                f"site {site} already holds page {pg.page_index} of a transferred master", site=site
             )
         page = Page(
             site_code=site,
-            master_id=ids[pg["master"]],
-            page_index=pg["page_index"],
-            document_id=ids[pg["document"]],
-            seq=pg["seq"],
-            width=pg["width"],
-            height=pg["height"],
-            dpi=pg["dpi"],
-            color_mode=pg["color_mode"],
-            status=pg["status"],
-            metrics=pg["metrics"] or {},
+            master_id=ids[pg.master],
+            page_index=pg.page_index,
+            document_id=ids[pg.document],
+            seq=pg.seq,
+            width=pg.width,
+            height=pg.height,
+            dpi=pg.dpi,
+            color_mode=pg.color_mode,
+            status=pg.status,
+            metrics=dict(pg.metrics),
         )
         session.add(page)
         session.flush()
-        ids[pg["ref"]] = page.id
-    for i, v in enumerate(catalog["derivatives"]):
+        ids[pg.ref] = page.id
+    for i, v in enumerate(catalog.derivatives):
         if back and i in back.derivatives_held:
             continue  # kept here (a released one is not, and comes back)
         session.add(
             Derivative(
-                page_id=ids[v["page"]],
-                kind=v["kind"],
-                object_key=key_for(v["path"]),
-                sha256=v["sha256"],
-                size=v["size"],
-                tool=v["tool"],
-                params=v["params"] or {},
-                params_hash=v["params_hash"],
+                page_id=ids[v.page],
+                kind=v.kind,
+                object_key=key_for(v.path),
+                sha256=v.sha256,
+                size=v.size,
+                tool=v.tool,
+                params=dict(v.params),
+                params_hash=v.params_hash,
             )
         )
     for i, o in enumerate(ocr):
         kept = back.ocr_matches.get(i) if back else None
         if kept is not None:  # same reading (plan_return checked): restore a released object, follow currency
-            if kept.object_key is None and o.get("path"):
-                kept.object_key = key_for(o["path"])
-            kept.is_current = o["is_current"]
+            if kept.object_key is None and o.path:
+                kept.object_key = key_for(o.path)
+            kept.is_current = o.is_current
             continue
         session.add(
             OcrResult(
-                page_id=ids[o["page"]],
-                engine=o["engine"],
-                model=o["model"],
-                version=int(o.get("version") or 1),  # packages made before versions: one per identity
-                model_sha256=o["model_sha256"] or {},
-                device=o["device"],
-                text=o["text"],
-                lines=o["lines"] or [],
-                seconds=o["seconds"],
-                error=o["error"],
-                object_key=key_for(o["path"]) if o.get("path") else None,
-                is_current=o["is_current"],
-                **_ocr_digests(o),
+                page_id=ids[o.page],
+                engine=o.engine,
+                model=o.model,
+                version=o.version,
+                model_sha256=dict(o.model_sha256),
+                device=o.device,
+                text=o.text,
+                lines=list(o.lines),
+                seconds=o.seconds,
+                error=o.error,
+                object_key=key_for(o.path) if o.path else None,
+                is_current=o.is_current,
+                # digests of the JSON and hOCR objects (verified in the bag): fixity checks objects against them
+                sha256=o.sha256,
+                size=o.size,
+                hocr_sha256=o.hocr_sha256,
+                hocr_size=o.hocr_size,
             )
         )
     for i, f in enumerate(fields):
         kept_field = back.field_matches.get(i) if back else None
         if kept_field is not None:
-            kept_field.is_current = f["is_current"]
+            kept_field.is_current = f.is_current
             continue
         session.add(
             FieldValue(
-                document_id=ids[f["document"]],
-                page_id=ids[f["page"]] if f.get("page") else None,
-                name=f["name"],
-                value=f["value"],
-                confidence=f["confidence"],
-                box=f["box"],
-                source=f["source"],
-                flags=list(f.get("flags") or []),  # packages made before flags existed carry none
-                version=f["version"],
-                is_current=f["is_current"],
+                document_id=ids[f.document],
+                page_id=ids[f.page] if f.page else None,
+                name=f.name,
+                value=f.value,
+                confidence=f.confidence,
+                box=list(f.box) if f.box is not None else None,
+                source=f.source,
+                flags=list(f.flags),
+                version=f.version,
+                is_current=f.is_current,
             )
         )
     session.flush()
     # masters a failed attempt left here were quarantined (dangan.transfer.cleanup): now they are registered
-    master_keys = [key_for(m["path"]) for m in catalog["masters"]]
+    master_keys = [key_for(m.path) for m in catalog.masters]
     release_adopted(session, site, master_keys, actor=actor, transfer_id=transfer_id)
     if back:
-        adopt_state(session, catalog, back, ids)
-        settle_currency(session, back, ocr, fields)
-    counts = {
-        "dossiers": len(catalog["dossiers"]),
-        "documents": len(catalog["documents"]),
-        "masters": len(catalog["masters"]),
-        "pages": len(catalog["pages"]),
-        "derivatives": len(catalog["derivatives"]),
-        "ocr_results": len(ocr),
-        "fields": len(fields),
-        **(back.counts() if back else {}),
-    }
+        adopt_state(session, package, back, ids)
+        settle_currency(session, back, package)
+    counts: dict[str, int | dict[str, int]] = {**package.counts(), **(back.counts() if back else {})}
     record(
         session,
         actor=actor,

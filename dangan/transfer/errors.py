@@ -89,3 +89,46 @@ class SignatureRefused(TransferError):
         "Nothing was written. The package is not provably from its source site: ask the source to send it again, "
         "and check the source's public key with `dangan keys list`. / 包的来源无法验证，未写入任何数据。"
     )
+
+
+class TransferPackageFormat(TransferError):
+    """A package whose ``catalog.json`` names another format than ``dangan-archive/1`` (not a dangan archive)."""
+
+    code = "TRANSFER_PACKAGE_FORMAT"
+    default_hint = (
+        "Nothing was written. This is not a dangan archive package: import only bags exported by `dangan package "
+        "export` or sent by `dangan transfer`. "
+        "/ 不是 dangan 档案数据包，未写入任何数据：请只导入由 dangan 导出或转移的数据包。"
+    )
+
+
+class TransferPackageVersion(TransferError):
+    """A package of a version this dangan does not read (made by a newer dangan, or a version that never existed)."""
+
+    code = "TRANSFER_PACKAGE_VERSION"
+    default_hint = (
+        "Nothing was written. Upgrade dangan at this site to the source site's release, then import or transfer "
+        "again. "
+        "/ 数据包版本高于本站 dangan 所能读取的版本，未写入任何数据：请将本站 dangan 升级到与转出地相同的版本后重试。"
+    )
+
+
+class TransferPackageInvalid(TransferError):
+    """Package metadata that does not match its model (a missing key, a wrong type); ``file`` names the document."""
+
+    code = "TRANSFER_PACKAGE_INVALID"
+    default_hint = (
+        "Nothing was written. The package metadata is damaged or was edited: export a new package at the source "
+        "site; never edit a bag by hand. "
+        "/ 数据包元数据损坏或被修改，未写入任何数据：请在转出地重新导出，切勿手工修改数据包。"
+    )
+
+
+class ReceiptVersionUnsupported(ReceiptInvalid):
+    """A receipt of a newer format version than this dangan reads (``details['reason']`` is RECEIPT_VERSION)."""
+
+    code = "TRANSFER_RECEIPT_VERSION"
+    default_hint = (
+        "Upgrade dangan at this site to the receiving site's release, then run the same transfer again (it resumes "
+        "and re-reads the receipt). / 回执版本高于本站 dangan 所能读取的版本：请升级本站 dangan 后重新执行该转移。"
+    )

@@ -122,7 +122,7 @@ def import_package(
     tid = report.info_value("Dangan-Transfer-Id") or "unknown"
     if not report.ok:
         _refuse(dst, tid, report, actor)
-    assert report.catalog is not None
+    assert report.package is not None  # a report without problems parsed the package
     if report.info_value("Dangan-Destination-Site") not in (site, "unspecified"):
         addressed = report.info_value("Dangan-Destination-Site")
         raise TransferWrongDestination(
@@ -131,7 +131,7 @@ def import_package(
             problems=[Problem(SECURITY, "WRONG_DESTINATION", "bag-info.txt", f"addressed to {addressed}").to_dict()],
         )
     src_code = str(report.info_value("Dangan-Source-Site"))
-    resident_id = report.catalog["person"]["resident_id"]
+    resident_id = report.package.catalog.person.resident_id
     try:
         src: SiteRef | None = get_site(settings, src_code)
     except SiteNotFound:

@@ -10,7 +10,6 @@ writes the same bytes (stores are write-once) instead of conflicting.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -26,17 +25,13 @@ from dangan.keys import master_key, package_prefix
 from dangan.pii import scrub
 from dangan.storage import ObjectStore
 from dangan.transfer import bag
+from dangan.transfer.archive import ArchiveCatalog, ArchivePackage
 from dangan.transfer.keys import Signer
 from dangan.transfer.signature import sign_bag
-from dangan.transfer.snapshot import binary_entries, counts, object_sources, snapshot
+from dangan.transfer.snapshot import snapshot
 
 SOFTWARE = "dangan 0.1.0 (bagit RFC 8493)"
 UNSPECIFIED = "unspecified"
-
-
-def dumps(obj: Any) -> bytes:
-    """Canonical JSON bytes (sorted keys, UTF-8): same data, same bytes."""
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=1).encode()
 
 
 @dataclass
@@ -69,13 +64,8 @@ def build_plan(
     """
     algs = bag.algorithms()
     with session_scope(src.catalog_url) as s:
-        snap = snapshot(s, src.code, resident_id)
-    snap["catalog"]["transfer_id"] = transfer_id
-    metadata = {
-        bag.CATALOG_PATH: dumps(snap["catalog"]),
-        bag.OCR_PATH: dumps(snap["ocr"]),
-        bag.FIELDS_PATH: dumps(snap["fields"]),
-    }
+        snap = snapshot(s, src.code, resident_id).for_transfer(transfer_id)
+    metadata = snap.documents()
     manifests: dict[str, dict[str, str]] = {a: {} for a in algs}
     total = 0
     for path, data in metadata.items():
@@ -83,7 +73,7 @@ def build_plan(
             manifests[a][path] = digest
         total += len(data)
     binaries: dict[str, str] = {}
-    for path, key, sha256, size in binary_entries(snap):
+    for path, key, sha256, size in snap.binary_entries():
         with store.open(key) as fh:
             digests, found_size, _ = bag.hash_stream(fh, algs)
         if (sha256 and digests[bag.PRIMARY] != sha256) or (size is not None and found_size != size):
@@ -98,10 +88,10 @@ def build_plan(
         metadata=metadata,
         binaries=binaries,
         manifests=manifests,
-        counts=counts(snap),
+        counts=snap.counts(),
         payload_bytes=total,
     )
-    plan.tag_files = _tag_files(plan, src, snap["catalog"], to_site, bagging_date, algs)
+    plan.tag_files = _tag_files(plan, src, snap.catalog, to_site, bagging_date, algs)
     when = bagging_date if bagging_date.tzinfo else bagging_date.replace(tzinfo=UTC)
     plan.tag_files[bag.SIGNATURE_NAME] = sign_bag(
         plan.tag_files,
@@ -116,7 +106,12 @@ def build_plan(
 
 
 def _tag_files(
-    plan: PackagePlan, src: SiteRef, catalog: dict[str, Any], to_site: str | None, when: datetime, algs: tuple[str, ...]
+    plan: PackagePlan,
+    src: SiteRef,
+    catalog: ArchiveCatalog,
+    to_site: str | None,
+    when: datetime,
+    algs: tuple[str, ...],
 ) -> dict[str, bytes]:
     files: dict[str, bytes] = {f"manifest-{a}.txt": bag.manifest_text(plan.manifests[a]) for a in algs}
     files["bagit.txt"] = bag.BAGIT_TXT
@@ -129,9 +124,9 @@ def _tag_files(
         ("Dangan-Transfer-Id", plan.transfer_id),
         ("Dangan-Source-Site", src.code),
         ("Dangan-Destination-Site", to_site or UNSPECIFIED),
-        ("Dangan-Person", catalog["person"]["resident_id_masked"]),
+        ("Dangan-Person", catalog.person.resident_id_masked),
         ("Dangan-Manifest-Algorithms", " ".join(algs)),
-        *[("Dangan-Dossier", f"{d['category']}; retention={d['retention']}") for d in catalog["dossiers"]],
+        *[("Dangan-Dossier", f"{d.category}; retention={d.retention}") for d in catalog.dossiers],
         *[(f"Dangan-Count-{k.replace('_', '-').title()}", str(v)) for k, v in plan.counts.items()],
     ]
     files["bag-info.txt"] = bag.bag_info_text(info)
@@ -141,6 +136,11 @@ def _tag_files(
             {name: bag.digests_of(data, (a,))[a] for name, data in covered.items()}
         )
     return {name: files[name] for name in bag.tag_file_names(algs) if name in files}
+
+
+def load_package(store: ObjectStore, prefix: str) -> ArchivePackage:
+    """The metadata of the package stored under ``prefix`` (format and version checked, older ones migrated)."""
+    return ArchivePackage.from_bytes(*(store.get(prefix + path) for path in bag.METADATA_PATHS))
 
 
 def write_plan(store: ObjectStore, plan: PackagePlan) -> None:
@@ -247,9 +247,7 @@ def copy_package(
     so a resumed copy needs nothing but the package itself. ``on_file(n, path)`` runs after each file.
     """
     manifest, _ = bag.parse_manifest(src.get(prefix + f"manifest-{bag.PRIMARY}.txt"))
-    catalog = json.loads(src.get(prefix + bag.CATALOG_PATH))
-    ocr = json.loads(src.get(prefix + bag.OCR_PATH))
-    sources = object_sources(catalog, ocr)
+    sources = load_package(src, prefix).object_sources()
     n = size = 0
     for path, sha256 in sorted(manifest.items()):
         key = sources.get(path, prefix + path)

@@ -113,6 +113,17 @@ HINTS: dict[str, tuple[str, str]] = {
         "The archive already left the source for another site: request the transfer from the site that holds it",
         "该档案已转往其他地区：请从当前持有档案的站点发起转移",
     ),
+    "TRANSFER_PACKAGE_FORMAT": (
+        "This is not a dangan archive package: import only bags exported by `dangan package export` or sent by "
+        "`dangan transfer`",
+        "不是 dangan 档案数据包：请只导入由 dangan 导出或转移的数据包",
+    ),
+    "TRANSFER_PACKAGE_VERSION": (
+        "The package was made by a newer dangan than this site runs: upgrade dangan here to the source site's "
+        "release, then import or transfer again",
+        "数据包由更新版本的 dangan 生成：请将本站 dangan 升级到与转出地相同的版本后重新导入或转移",
+    ),
+    "TRANSFER_PACKAGE_INVALID": _REEXPORT,
     "TRANSFER_STATE": (
         "The transfer is no longer open (failed or finished): request a new transfer (`dangan transfer`), or "
         "export a new package for removable media",
@@ -195,7 +206,8 @@ def accept_ocr_siblings(report: VerifyReport, reader: bag.BagReader) -> None:
     carries would be refused as ``NOT_CATALOGUED``, and a bag missing one would commit rows whose hOCR the
     receiver's fixity audit cannot find.
     """
-    siblings = {o["hocr_path"] for o in report.ocr if isinstance(o, dict) and o.get("hocr_path")}
+    ocr = report.package.ocr if report.package is not None else []
+    siblings = {o.hocr_path for o in ocr if o.hocr_path}
     if not siblings:
         return
     report.problems = [p for p in report.problems if not (p.code == "NOT_CATALOGUED" and p.file in siblings)]

@@ -15,7 +15,6 @@ only; points: ``package-written``, ``copy:<n>`` after the n-th payload file, ``c
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 from collections.abc import Callable
@@ -45,7 +44,7 @@ from dangan.transfer.errors import (
     TransferVerifyFailed,
 )
 from dangan.transfer.keys import Signer, Trust, signer
-from dangan.transfer.package import StoreSink, build_plan, copy_package, receiver_key, write_plan
+from dangan.transfer.package import StoreSink, build_plan, copy_package, load_package, receiver_key, write_plan
 from dangan.transfer.problems import accept_ocr_siblings
 from dangan.transfer.receipt import receipt_bytes, sign, verify_receipt
 from dangan.transfer.release import release_source_copy
@@ -198,10 +197,7 @@ def step_verify(ctx: Ctx) -> None:
 
 def step_commit(ctx: Ctx) -> None:
     """verified → committed: register at the receiver exactly once, then mark the person at the source."""
-    store = ctx.opener(ctx.dst)
-    catalog = json.loads(store.get(ctx.dst_prefix + bag.CATALOG_PATH))
-    ocr = json.loads(store.get(ctx.dst_prefix + bag.OCR_PATH))
-    fields = json.loads(store.get(ctx.dst_prefix + bag.FIELDS_PATH))
+    package = load_package(ctx.opener(ctx.dst), ctx.dst_prefix)  # verified; format and version checked again
     with session_scope(ctx.dst.catalog_url) as s:
         row = rows.lock(s, ctx.transfer_id)
         if not rows.reached(row.state, "committed"):
@@ -213,9 +209,7 @@ def step_commit(ctx: Ctx) -> None:
                     s,
                     site=ctx.dst.code,
                     transfer_id=ctx.transfer_id,
-                    catalog=catalog,
-                    ocr=ocr,
-                    fields=fields,
+                    package=package,
                     key_for=ctx.key_for,
                     actor=ctx.actor,
                 )

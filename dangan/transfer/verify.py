@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dangan.transfer import bag
+from dangan.transfer.archive import ArchivePackage, MasterEntry, PageEntry
 from dangan.transfer.checks import (
     AUTHENTICITY,
     INTEGRITY,
@@ -25,6 +26,7 @@ from dangan.transfer.checks import (
     check_master,
     check_path,
 )
+from dangan.transfer.errors import TransferPackageFormat, TransferPackageInvalid, TransferPackageVersion
 from dangan.transfer.signature import check_signature, signature_summary
 
 if TYPE_CHECKING:
@@ -45,10 +47,8 @@ class VerifyReport:
     info: dict[str, list[str]] = field(default_factory=dict)
     manifest_sha256: str | None = None
     tagmanifest_sha256: str | None = None
-    signed_by: dict[str, Any] = field(default_factory=dict)  # site and key id of the source's signature
-    catalog: dict[str, Any] | None = None
-    ocr: list[dict[str, Any]] = field(default_factory=list)
-    fields: list[dict[str, Any]] = field(default_factory=list)
+    signed_by: dict[str, str | None] = field(default_factory=dict)  # site and key id of the source's signature
+    package: ArchivePackage | None = None  # the metadata payload, when it matched the model
 
     @property
     def ok(self) -> bool:
@@ -186,8 +186,8 @@ def _rehash(
     manifests: dict[str, dict[str, str]],
     algs: list[str],
     paths: list[str],
-    masters: dict[str, dict[str, Any]],
-    pages: dict[str, list[dict[str, Any]]],
+    masters: dict[str, MasterEntry],
+    pages: dict[str, list[PageEntry]],
     limits: DecodeLimits,
 ) -> dict[str, bytes]:
     """Hash every file once; masters, PDFs and metadata are kept just long enough to be checked."""
@@ -218,7 +218,7 @@ def _rehash(
             continue
         if path in masters:
             master = masters[path]
-            report.problems.extend(check_master(master, data, pages.get(master["ref"], []), limits))
+            report.problems.extend(check_master(master, data, pages.get(master.ref, []), limits))
         elif path in bag.METADATA_PATHS:
             held[path] = data
     return held
@@ -226,9 +226,10 @@ def _rehash(
 
 def _parse_metadata(
     report: VerifyReport, held: dict[str, bytes], payload: set[str], manifests: dict[str, dict[str, str]]
-) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """Parse the metadata payload and run the catalog-level checks; returns masters by path, pages by master."""
-    parsed: dict[str, Any] = {}
+) -> tuple[dict[str, MasterEntry], dict[str, list[PageEntry]]]:
+    """Parse the metadata payload into an :class:`ArchivePackage` (format and version checked, older versions
+    migrated) and run the catalog-level checks; returns masters by path, pages by master ref."""
+    parsed: dict[str, object] = {}
     for path in bag.METADATA_PATHS:
         if path not in held:
             if path not in payload:
@@ -240,27 +241,29 @@ def _parse_metadata(
             report.problems.append(Problem(USABILITY, "METADATA_INVALID", path, f"not JSON: {exc}"))
         except RecursionError:  # a hostile, absurdly nested document
             report.problems.append(Problem(SECURITY, "METADATA_INVALID", path, "JSON nested too deeply"))
-    catalog = parsed.get(bag.CATALOG_PATH)
-    if not isinstance(catalog, dict):
+    if bag.CATALOG_PATH not in parsed:
         return {}, {}
-    report.catalog, report.ocr, report.fields = (
-        catalog,
-        parsed.get(bag.OCR_PATH) or [],
-        parsed.get(bag.FIELDS_PATH) or [],
-    )
-    masters: dict[str, dict[str, Any]] = {}
-    pages: dict[str, list[dict[str, Any]]] = {}
     try:
-        report.problems.extend(check_catalog(catalog, report.ocr, report.fields, payload))
-        for page in catalog.get("pages", []):
-            pages.setdefault(page["master"], []).append(page)
-        primary = manifests[bag.PRIMARY]
-        for row in catalog.get("masters", []) + catalog.get("derivatives", []):
-            if row["path"] in primary and primary[row["path"]] != row.get("sha256"):
-                report.problems.append(
-                    Problem(AUTHENTICITY, "CATALOG_DIGEST_MISMATCH", row["path"], "manifest ≠ catalog")
-                )
-        masters = {m["path"]: m for m in catalog.get("masters", []) if m["path"] in payload}
-    except (KeyError, TypeError, AttributeError) as exc:
-        report.problems.append(Problem(USABILITY, "METADATA_INVALID", bag.CATALOG_PATH, f"malformed: {exc!r}"))
+        package = ArchivePackage.from_documents(
+            parsed[bag.CATALOG_PATH], parsed.get(bag.OCR_PATH, []), parsed.get(bag.FIELDS_PATH, [])
+        )
+    except TransferPackageInvalid as exc:
+        file = str(exc.details.get("file") or bag.CATALOG_PATH)
+        report.problems.append(Problem(USABILITY, "METADATA_INVALID", file, exc.message))
+        return {}, {}
+    except (TransferPackageFormat, TransferPackageVersion) as exc:
+        report.problems.append(Problem(USABILITY, exc.code, bag.CATALOG_PATH, exc.message))
+        return {}, {}
+    report.package = package
+    report.problems.extend(check_catalog(package, payload))
+    pages: dict[str, list[PageEntry]] = {}
+    for page in package.catalog.pages:
+        pages.setdefault(page.master, []).append(page)
+    primary = manifests[bag.PRIMARY]
+    for path, sha256 in [(m.path, m.sha256) for m in package.catalog.masters] + [
+        (v.path, v.sha256) for v in package.catalog.derivatives
+    ]:
+        if path in primary and primary[path] != sha256:
+            report.problems.append(Problem(AUTHENTICITY, "CATALOG_DIGEST_MISMATCH", path, "manifest ≠ catalog"))
+    masters = {m.path: m for m in package.catalog.masters if m.path in payload}
     return masters, pages
