@@ -46,7 +46,15 @@ from dangan.transfer.errors import (
 from dangan.transfer.keys import Signer, Trust, signer
 from dangan.transfer.package import StoreSink, build_plan, copy_package, load_package, receiver_key, write_plan
 from dangan.transfer.problems import accept_ocr_siblings
-from dangan.transfer.receipt import receipt_bytes, sign, verify_receipt
+from dangan.transfer.receipt import (
+    Receipt,
+    ReceiptBody,
+    ReceiptManifest,
+    ReceiptPackage,
+    receipt_bytes,
+    sign,
+    verify_receipt,
+)
 from dangan.transfer.release import release_source_copy
 from dangan.transfer.signature import check_signature
 from dangan.transfer.verify import verify_bag
@@ -286,7 +294,7 @@ def step_finish(ctx: Ctx) -> None:
     with session_scope(ctx.dst.catalog_url) as s:
         row = rows.lock(s, ctx.transfer_id)
         if not row.receipt:  # built once; a re-run re-stores the same bytes
-            row.receipt = build_receipt(ctx, dst_store, key)
+            row.receipt = build_receipt(ctx, dst_store, key).to_json()
         receipt = dict(row.receipt)
     # The source accepts the receipt only with the receiver's registered public key (no shared secret).
     verify_receipt(receipt, Trust(ctx.settings), site=ctx.dst.code)
@@ -306,7 +314,7 @@ def step_finish(ctx: Ctx) -> None:
     ctx.advance("committed", "done", {"receipt_sha256": sha, "source_objects_released": released})
 
 
-def build_receipt(ctx: Ctx, dst_store: ObjectStore, key: Signer) -> dict[str, Any]:
+def build_receipt(ctx: Ctx, dst_store: ObjectStore, key: Signer) -> Receipt:
     """Receipt body from the stored package and both audit trails, signed with the receiving site's key."""
     tags = {name: dst_store.get(ctx.dst_prefix + name) for name in ("manifest-sha256.txt", "tagmanifest-sha256.txt")}
     info = bag.parse_bag_info(dst_store.get(ctx.dst_prefix + "bag-info.txt"))
@@ -316,26 +324,26 @@ def build_receipt(ctx: Ctx, dst_store: ObjectStore, key: Signer) -> dict[str, An
         for state, at in rows.state_times(url, ctx.transfer_id).items():
             times.setdefault(state, at)
     verified = rows.event_details(ctx.dst.catalog_url, ctx.transfer_id, "transfer.verified")
-    body = {
-        "transfer_id": ctx.transfer_id,
-        "from_site": ctx.src_code,
-        "to_site": ctx.dst.code,
-        "verifying_site": ctx.dst.code,
-        "person": (info.get("Dangan-Person") or [""])[0],
-        "manifest": {
-            "algorithms": (info.get("Dangan-Manifest-Algorithms") or ["sha256"])[0].split(),
-            "manifest_sha256": hashlib.sha256(tags["manifest-sha256.txt"]).hexdigest(),
-            "tagmanifest_sha256": hashlib.sha256(tags["tagmanifest-sha256.txt"]).hexdigest(),
-        },
-        "package": {"prefix": ctx.dst_prefix, "files": int(oxum[1]), "bytes": int(oxum[0])},
-        "counts": {
+    body = ReceiptBody(
+        transfer_id=ctx.transfer_id,
+        from_site=ctx.src_code,
+        to_site=ctx.dst.code,
+        verifying_site=ctx.dst.code,
+        person=(info.get("Dangan-Person") or [""])[0],
+        manifest=ReceiptManifest(
+            algorithms=(info.get("Dangan-Manifest-Algorithms") or ["sha256"])[0].split(),
+            manifest_sha256=hashlib.sha256(tags["manifest-sha256.txt"]).hexdigest(),
+            tagmanifest_sha256=hashlib.sha256(tags["tagmanifest-sha256.txt"]).hexdigest(),
+        ),
+        package=ReceiptPackage(prefix=ctx.dst_prefix, files=int(oxum[1]), bytes=int(oxum[0])),
+        counts={
             k.removeprefix("Dangan-Count-").lower().replace("-", "_"): int(v[0])
             for k, v in info.items()
             if k.startswith("Dangan-Count-")
         },
-        "checks": verified.get("checks", {}),
-        "timestamps": {k: times[k] for k in (*rows.ORDER,) if k in times},
-    }
+        checks=dict(verified.get("checks") or {}),
+        timestamps={k: times[k] for k in (*rows.ORDER,) if k in times},
+    )
     return sign(body, key, signed_at=datetime.now(UTC).isoformat())
 
 
