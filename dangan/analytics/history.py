@@ -394,3 +394,29 @@ def find_person(catalog_url: str, site: str, person: str) -> int | None:
         else:
             found = s.scalar(select(Person.id).where(Person.site_code == site, Person.resident_id == person.upper()))
     return found
+
+
+def person_report(settings: Any, site: str, person: str, *, as_of: str | None = None) -> dict[str, Any]:
+    """The person report (JSON) of ``person`` (catalog id or resident ID) at ``site``: needs ``pii.reveal``.
+
+    The use and any refusal are appended to the audit trail (``analytics.person_report``, person id only).
+    """
+    from dangan.access import PII_REVEAL, audit, require
+    from dangan.analytics.errors import PersonNotFound
+    from dangan.catalog.sites import get_site
+    from dangan.errors import PermissionDenied
+
+    ref = get_site(settings, site)
+    try:
+        who = require(settings, PII_REVEAL, "read a person's contribution history")
+    except PermissionDenied as exc:
+        audit(ref.catalog_url, actor=settings.actor, action="analytics.person_report", entity_type="site",
+              entity_id=site, site_code=site, outcome="refused", details={"code": exc.code})  # fmt: skip
+        raise
+    person_id = find_person(ref.catalog_url, site, person)
+    if person_id is None:
+        raise PersonNotFound(f"no such person at site {site}", site=site)
+    audit(ref.catalog_url, actor=who, action="analytics.person_report", entity_type="person",
+          entity_id=str(person_id), site_code=site)  # fmt: skip
+    (history,) = load_histories(ref.catalog_url, site, person_ids=[person_id])
+    return history.to_json(as_of)

@@ -133,14 +133,20 @@ def _rows(con: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _suppress(rows: list[dict[str, Any]], min_cell: int, counts: Sequence[str]) -> list[dict[str, Any]]:
-    """Blank every count column below ``min_cell`` (and mark the row)."""
+def _suppress(
+    rows: list[dict[str, Any]], min_cell: int, counts: Sequence[str], dependent: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Blank every count column below ``min_cell`` (and mark the row); a row whose first count is blanked also
+    loses its ``dependent`` columns (a mean over three persons tells about those three)."""
     for row in rows:
         for name in counts:
             value = row.get(name)
             if value is not None and 0 < value < min_cell:
                 row[name] = None
                 row["suppressed"] = True
+        if row.get(counts[0]) is None and row.get("suppressed"):
+            for name in dependent:
+                row[name] = None
     return rows
 
 
@@ -255,7 +261,7 @@ def site_report(con: Any, config: ReportConfig = ReportConfig(), *, sites: Seque
             "quantiles": dict(zip(("p10", "p25", "p50", "p75", "p90"), [round(q, 2) for q in qs], strict=True))
             if count_n >= k and qs
             else None,
-            "trend": _suppress(trend, k, ["persons"]),
+            "trend": _suppress(trend, k, ["persons"], ["months_paid", "mean_base", "median_base"]),
         },
         "gaps": gaps,
         "retiring": _suppress(retiring, k, ["persons", "minimum_unreachable"]),
@@ -275,3 +281,28 @@ def report_for_histories(
         return site_report(con, config, sites=sites)
     finally:
         con.close()
+
+
+def region_sites(settings: Any, site: str | None = None, region: str | None = None) -> list[Any]:
+    """The registered sites a report covers: one ``site``, or every site whose code starts with ``region``
+    (``33`` a province, ``3301`` a city). Each site is read from its own catalog."""
+    from dangan.catalog.sites import get_site, list_sites
+    from dangan.errors import SiteNotFound
+
+    if site:
+        return [get_site(settings, site)]
+    chosen = [s for s in list_sites(settings) if region and s.code.startswith(region)]
+    if not chosen:
+        raise SiteNotFound(f"no registered site in region {region!r}", region=region)
+    return chosen
+
+
+def build_report(
+    settings: Any, site: str | None = None, region: str | None = None, config: ReportConfig = ReportConfig()
+) -> dict[str, Any]:
+    """The report of one site or a region, read from the sites' catalogs."""
+    from dangan.analytics.history import load_histories
+
+    refs = region_sites(settings, site, region)
+    histories = [h for ref in refs for h in load_histories(ref.catalog_url, ref.code)]
+    return report_for_histories(histories, [ref.code for ref in refs], config)
