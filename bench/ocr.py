@@ -186,7 +186,7 @@ def child(engine: str, samples: Path, limit: int, opts: dict[str, Any]) -> dict[
             "other": round((ocr_s - timed["det"].seconds - timed["rec"].seconds) / n, 3),
         }, "rec_columns_per_page": round(timed["rec"].columns / n)}  # fmt: skip
     return {
-        "identity": {k: eng.identity()[k] for k in ("model", "device")}, "options": opts, "pages": len(pages),
+        "identity": {k: getattr(eng.identity(), k) for k in ("model", "device")}, "options": opts, "pages": len(pages),
         "failed": len(failed), "pages_per_s": round(len(pages) / ocr_s, 3), "ocr_s": round(ocr_s, 2),
         "cpu_s_per_page": round(cpu_s / len(pages), 2),
         "load_s": round(load_s, 2), "decode_s": round(decode_s, 2),

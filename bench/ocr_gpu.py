@@ -169,7 +169,7 @@ def run_torch(blobs: list[bytes], truths: list[str], n: int, args: argparse.Name
     timings = {stage: round(seconds, 3) for stage, seconds in sorted(eng.timings.items())}
     eng.close()
     return {
-        "device": eng.identity()["device"], "device_reason": eng.device_reason, "pages": n, "wall_s": round(wall, 3),
+        "device": eng.identity().device, "device_reason": eng.device_reason, "pages": n, "wall_s": round(wall, 3),
         "pages_per_s": round(n / wall, 2), "lines": lines,
         "crops": eng.crops_seen, "crops_per_s_rec": round(eng.crops_seen / max(eng.timings["recognize"], 1e-9), 1),
         "stage_s": timings, "stage_note": "detect/recognize: device wall time; others: CPU seconds summed over workers",

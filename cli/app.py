@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,6 +18,9 @@ from cli.support import State, cli_settings, console, err_console, fail
 from dangan.config import Settings, apply_offline_environment, load_settings
 from dangan.errors import DanganError
 from flows import ephemeral
+
+if TYPE_CHECKING:  # the engine library loads lazily: `dangan --help` stays fast
+    from dangan.ocr.engines.base import EngineIdentity
 
 app = typer.Typer(
     help="dangan (档案): digitize and transfer social-insurance archives.",
@@ -319,7 +322,7 @@ def ocr(
         raise typer.Exit(1)
 
 
-def _print_ocr_page(fp: Any, result: Any, ident: dict[str, Any], as_json: bool, tally: dict[str, int]) -> None:
+def _print_ocr_page(fp: Any, result: Any, ident: EngineIdentity, as_json: bool, tally: dict[str, int]) -> None:
     error = fp.error or result.error
     tally["pages"] += 1
     tally["failed" if error else "with text" if result.lines else "no text"] += 1
@@ -329,8 +332,8 @@ def _print_ocr_page(fp: Any, result: Any, ident: dict[str, Any], as_json: bool, 
                 {
                     "path": fp.path,
                     "page": fp.page,
-                    "engine": ident["engine"],
-                    "model": ident["model"],
+                    "engine": ident.engine,
+                    "model": ident.model,
                     "device": result.device,
                     "seconds": round(result.seconds, 3),
                     "error": error,
@@ -351,9 +354,9 @@ def _print_ocr_page(fp: Any, result: Any, ident: dict[str, Any], as_json: bool, 
             console.print(result.text(), highlight=False)
 
 
-def _ocr_summary(tally: dict[str, int], seconds: float, ident: dict[str, Any], as_json: bool) -> None:
+def _ocr_summary(tally: dict[str, int], seconds: float, ident: EngineIdentity, as_json: bool) -> None:
     """Pages read, with and without text, failed; on stderr with --json (stdout stays JSON lines)."""
-    table = Table(title=f"OCR · {ident['engine']} · {ident['model']} · {ident['device']}")
+    table = Table(title=f"OCR · {ident.engine} · {ident.model} · {ident.device}")
     for column in (*tally, "seconds", "pages/s"):
         table.add_column(column, justify="right")
     rate = tally["pages"] / seconds if seconds > 0 else 0.0

@@ -59,13 +59,13 @@ def ocr_pages(
     logger.info(
         "OCR %d pages with %s (%s) on %s (%s) in %d chunks",
         len(page_ids),
-        identity["engine"],
-        identity["model"],
-        identity["device"],
+        identity.engine,
+        identity.model,
+        identity.device,
         device_reason or "engine default",
         len(chunks),
     )
-    if page_ids and _fell_back_to_cpu(options.device, identity["device"]):
+    if page_ids and _fell_back_to_cpu(options.device, identity.device):
         logger.warning("OCR runs on CPU: %s", device_reason or "no usable GPU")
     progress: Any = create_progress_artifact(0.0, key=f"ocr-progress-{site}", description="pages recognized")
     futures = [
@@ -97,7 +97,7 @@ def ocr_pages(
     pdfs = document_pdfs_task(payload, site, doc_ids) if doc_ids else {"built": {}, "failed": {}}
     update_progress_artifact(progress, 100.0)
     totals["devices"] = sorted(totals["devices"])
-    totals.update(engine=identity["engine"], model=identity["model"], device_reason=device_reason)
+    totals.update(engine=identity.engine, model=identity.model, device_reason=device_reason)
     totals.update(documents_pdf=len(pdfs["built"]), pdf_failed={str(k): v for k, v in pdfs["failed"].items()})
     create_markdown_artifact(_markdown(site, totals), key=f"ocr-summary-{site}", description="OCR summary")
     create_table_artifact(

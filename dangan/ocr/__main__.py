@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print PageResult JSON instead of text")
     args = parser.parse_args(argv)
     engine = create_engine(OcrOptions(engine=args.engine, device=args.device))
-    print(json.dumps(engine.identity(), ensure_ascii=False), file=sys.stderr)
+    print(json.dumps(engine.identity().as_dict(), ensure_ascii=False), file=sys.stderr)
     failed = 0
     for path in args.files:
         image: np.ndarray | None

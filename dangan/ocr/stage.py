@@ -24,7 +24,7 @@ from dangan.catalog.db import session_scope
 from dangan.catalog.models import Derivative, Document, Master, OcrResult, Page
 from dangan.imaging.decode import DecodeLimits, iter_pages
 from dangan.keys import document_pdf_key
-from dangan.ocr.engines.base import OcrEngine, PageResult
+from dangan.ocr.engines.base import EngineIdentity, OcrEngine, PageResult
 from dangan.ocr.engines.options import OcrOptions
 from dangan.ocr.engines.registry import create_engine
 from dangan.ocr.feed import PageInputs, recognized
@@ -58,7 +58,7 @@ def engine_for(options: OcrOptions) -> OcrEngine:
 def pages_needing_ocr(
     catalog_url: str,
     site: str,
-    identity: dict[str, Any],
+    identity: EngineIdentity,
     *,
     batch_id: str | None = None,
     document_ids: list[int] | None = None,
@@ -69,8 +69,8 @@ def pages_needing_ocr(
     done = exists().where(
         and_(
             OcrResult.page_id == Page.id,
-            OcrResult.engine == identity["engine"],
-            OcrResult.model == identity["model"],
+            OcrResult.engine == identity.engine,
+            OcrResult.model == identity.model,
             OcrResult.error.is_(None),
         )
     )

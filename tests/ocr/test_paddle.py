@@ -63,16 +63,16 @@ def test_skewed_page_comes_back_in_reading_order(engine):
 def test_identity_records_model_folders_and_hashes(engine, model_dirs):
     ident = engine.identity()
     bundled = find_model_files()
-    assert ident["engine"] == "paddle" and ident["device"] == "cpu"
-    assert ident["model"].startswith("PP-OCRv6_small det+rec@")
-    assert ident["model"].endswith("/onnxruntime") and "paddleocr-3." in ident["model"]
-    digests = ident["model_sha256"]
+    assert ident.engine == "paddle" and ident.device == "cpu"
+    assert ident.model.startswith("PP-OCRv6_small det+rec@")
+    assert ident.model.endswith("/onnxruntime") and "paddleocr-3." in ident.model
+    digests = ident.model_sha256
     assert set(digests) == {"det_inference.onnx", "det_inference.yml", "rec_inference.onnx", "rec_inference.yml"}
     assert digests["det_inference.onnx"] == sha256_file(bundled.det)
     assert digests["rec_inference.yml"] == sha256_file(model_dirs.rec / "inference.yml")
     page = engine.recognize([np.full((64, 64, 3), 255, np.uint8)])[0]
     assert page.lines == [] and page.error is None
-    assert (page.model, page.model_sha256, page.device) == (ident["model"], digests, "cpu")
+    assert (page.model, page.model_sha256, page.device) == (ident.model, digests, "cpu")
 
 
 def test_bad_pages_in_the_middle_fail_alone(engine, form_image):

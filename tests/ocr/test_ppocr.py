@@ -38,12 +38,12 @@ def test_reads_form_page_with_low_cer_and_exact_id(ppocr_engine, form_image):
 def test_identity_records_models_and_hashes(ppocr_engine):
     ident = ppocr_engine.identity()
     files = find_model_files()
-    assert ident["engine"] == "ppocr"
-    assert ident["model"].startswith("PP-OCRv6_small det+rec@")
-    assert ident["model_sha256"] == {files.det.name: sha256_file(files.det), files.rec.name: sha256_file(files.rec)}
+    assert ident.engine == "ppocr"
+    assert ident.model.startswith("PP-OCRv6_small det+rec@")
+    assert ident.model_sha256 == {files.det.name: sha256_file(files.det), files.rec.name: sha256_file(files.rec)}
     page = ppocr_engine.recognize([np.full((64, 64, 3), 255, np.uint8)])[0]
     assert page.lines == [] and page.error is None
-    assert (page.model, page.model_sha256, page.device) == (ident["model"], ident["model_sha256"], ident["device"])
+    assert (page.model, page.model_sha256, page.device) == (ident.model, ident.model_sha256, ident.device)
 
 
 def test_bad_pages_in_the_middle_fail_alone(ppocr_engine, form_image):
@@ -90,7 +90,7 @@ def test_tampered_model_in_model_dir_is_caught(tmp_path):
     for f in (files.det, files.rec):
         (tmp_path / f.name).symlink_to(f)
     engine = create_engine(OcrOptions(engine="ppocr", device="cpu", model_dir=tmp_path, expected_model_sha256=pins))
-    assert engine.identity()["model_sha256"] == pins
+    assert engine.identity().model_sha256 == pins
     # Same name, one byte changed: a silently swapped model must not load.
     (tmp_path / files.det.name).unlink()
     shutil.copyfile(files.det, tmp_path / files.det.name)
@@ -185,7 +185,7 @@ def test_device_auto_falls_back_to_cpu_and_says_why(monkeypatch, caplog):
         monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     with caplog.at_level(logging.INFO, logger="dangan.ocr"):
         engine = PpOcrEngine(device="auto")
-    assert engine.identity()["device"] == "cpu"
+    assert engine.identity().device == "cpu"
     assert engine.capabilities.gpu is False
     assert "CPU" in caplog.text and "CUDAExecutionProvider" in caplog.text
     with pytest.raises(OcrEngineUnavailable, match="cuda"):
@@ -199,5 +199,5 @@ def test_cuda_listed_but_not_loadable_is_detected(monkeypatch):
         pytest.skip("a real CUDA provider is present; the fallback probe is exercised on CPU-only hosts")
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     engine = PpOcrEngine(device="auto")
-    assert engine.identity()["device"] == "cpu"
+    assert engine.identity().device == "cpu"
     assert "fell back" in engine.device_reason or "failed" in engine.device_reason

@@ -16,6 +16,7 @@ from dangan.catalog.sites import add_site
 from dangan.config import load_settings
 from dangan.ingest.batch import ingest_batch_local
 from dangan.ocr import OcrOptions
+from dangan.ocr.engines.base import EngineIdentity
 from dangan.ocr.engines.options import FaultSpec
 from dangan.ocr.search import search_text
 from dangan.ocr.stage import (
@@ -83,7 +84,7 @@ def test_failed_page_recorded_and_retried_next_run(ingested) -> None:  # type: i
 
 def test_new_engine_result_versions_the_old_one(ingested) -> None:  # type: ignore[no-untyped-def]
     _, ref, store = ingested
-    page = pages_needing_ocr(ref.catalog_url, SITE, {"engine": "x", "model": "y"})[:1]
+    page = pages_needing_ocr(ref.catalog_url, SITE, EngineIdentity("x", "y"))[:1]
     ocr_chunk(ref.catalog_url, store, SITE, page, OcrOptions(engine="null"))
     ocr_chunk(ref.catalog_url, store, SITE, page, OcrOptions(engine="ppocr", device="cpu"))
     with session_scope(ref.catalog_url) as s:
@@ -98,7 +99,7 @@ def test_unreadable_derivative_gives_page_error_not_crash(ingested) -> None:  # 
         deriv.object_key = "sites/330106/derivatives/missing.png"  # points at nothing
         victim = deriv.page_id
     options = OcrOptions(engine="null")
-    others = [p for p in pages_needing_ocr(ref.catalog_url, SITE, {"engine": "x", "model": "y"}) if p != victim]
+    others = [p for p in pages_needing_ocr(ref.catalog_url, SITE, EngineIdentity("x", "y")) if p != victim]
     summary = ocr_chunk(ref.catalog_url, store, SITE, [victim, *others], options)
     assert list(summary.failed) == [victim] and summary.ok == len(others)  # the chunk goes on
     assert summary.failed[victim].startswith("OCR_INPUT_UNREADABLE: ObjectNotFound")  # why, not just "empty"
@@ -155,7 +156,7 @@ def test_one_bad_document_does_not_stop_the_other_pdfs(ingested) -> None:  # typ
     _, ref, store = ingested
     options = OcrOptions(engine="null")
     ocr_chunk(
-        ref.catalog_url, store, SITE, pages_needing_ocr(ref.catalog_url, SITE, {"engine": "x", "model": "y"}), options
+        ref.catalog_url, store, SITE, pages_needing_ocr(ref.catalog_url, SITE, EngineIdentity("x", "y")), options
     )
     with session_scope(ref.catalog_url) as s:
         docs = sorted({d for d in s.scalars(select(Page.document_id)) if d})
@@ -171,7 +172,7 @@ def test_a_transient_load_failure_retries_the_chunk_without_a_failed_version(ing
     from dangan.errors import StoreUnavailable
 
     _, ref, store = ingested
-    todo = pages_needing_ocr(ref.catalog_url, SITE, {"engine": "x", "model": "y"})
+    todo = pages_needing_ocr(ref.catalog_url, SITE, EngineIdentity("x", "y"))
     with session_scope(ref.catalog_url) as s:
         flaky = {d.object_key for d in s.scalars(select(Derivative).filter_by(page_id=todo[1]))}
 
@@ -234,7 +235,7 @@ def test_batch_summary_read_back_from_the_catalog(ingested) -> None:  # type: ig
 def test_a_rerun_that_reads_differently_adds_a_version(ingested) -> None:  # type: ignore[no-untyped-def]
     """Same engine + model: a failed try then a good read are two versions; the same read again adds none."""
     _, ref, store = ingested
-    page = pages_needing_ocr(ref.catalog_url, SITE, {"engine": "x", "model": "y"})[:1]
+    page = pages_needing_ocr(ref.catalog_url, SITE, EngineIdentity("x", "y"))[:1]
     failing = OcrOptions(engine="fault", fault=FaultSpec(fail_on_pages=frozenset({0})))
     ocr_chunk(ref.catalog_url, store, SITE, page, failing)
     ocr_chunk(ref.catalog_url, store, SITE, page, failing)  # the page index moved on: this time it reads

@@ -26,8 +26,8 @@ def test_reads_chinese_form(engine, form_image):
     assert len(page.lines) == 3
     assert all(0.0 <= line.confidence <= 1.0 and len(line.box) == 4 for line in page.lines)
     ident = engine.identity()
-    assert ident["model"].startswith("tesseract ") and "chi_sim psm3" in ident["model"]
-    assert "chi_sim.traineddata" in ident["model_sha256"]
+    assert ident.model.startswith("tesseract ") and "chi_sim psm3" in ident.model
+    assert "chi_sim.traineddata" in ident.model_sha256
     assert page.device == "cpu"
 
 

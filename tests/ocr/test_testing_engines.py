@@ -23,7 +23,7 @@ def test_null_engine_returns_no_lines_but_validates_pages():
     assert results[0].lines == [] and results[0].error is None
     assert (results[0].width, results[0].height) == (30, 20)
     assert results[1].error.startswith("OCR_EMPTY_IMAGE")
-    assert engine.identity() == {"engine": "null", "model": "null", "model_sha256": {}, "device": "cpu"}
+    assert engine.identity().as_dict() == {"engine": "null", "model": "null", "model_sha256": {}, "device": "cpu"}
 
 
 def test_fault_engine_marks_configured_pages_across_calls():

@@ -175,12 +175,12 @@ def test_stream_pipelines_chunks_and_isolates_bad_pages(torch_engine):
 def test_cuda_requested_without_cuda_falls_back_with_reason(caplog):
     with caplog.at_level(logging.WARNING, logger="dangan.ocr"):
         engine = create_engine(OcrOptions(engine="ppocr", device="cuda", backend="torch"))
-    assert engine.identity()["device"] == "cpu/torch" and engine.capabilities.gpu is False
+    assert engine.identity().device == "cpu/torch" and engine.capabilities.gpu is False
     assert "CUDA" in engine.device_reason or "NVIDIA" in engine.device_reason
     assert "runs on CPU" in caplog.text
     # backend auto: torch cannot use CUDA, so onnxruntime (faster on CPU) runs, and says why.
     auto = create_engine(OcrOptions(engine="ppocr", device="cuda"))
-    assert isinstance(auto, PpOcrEngine) and auto.identity()["device"] == "cpu"
+    assert isinstance(auto, PpOcrEngine) and auto.identity().device == "cpu"
     assert "torch cannot use CUDA" in auto.device_reason
     assert isinstance(create_engine(OcrOptions(engine="ppocr", device="cpu")), PpOcrEngine)
 
@@ -190,7 +190,7 @@ def test_cuda_that_passes_the_probe_but_fails_to_load_falls_back(monkeypatch, ca
     monkeypatch.setattr(gpu_device, "cuda_unusable", lambda: None)  # pretend the probe passed
     with caplog.at_level(logging.WARNING, logger="dangan.ocr"):
         engine = TorchPpOcrEngine(device="cuda", workers=1)
-    assert engine.identity()["device"] == "cpu/torch"
+    assert engine.identity().device == "cpu/torch"
     assert engine.device_reason.startswith("cuda:0 failed")
     assert "falls back to CPU" in caplog.text
     engine.close()

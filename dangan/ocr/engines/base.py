@@ -124,10 +124,10 @@ class OcrEngine(Protocol):
 
     def recognize(self, images: Sequence[np.ndarray | None]) -> list[PageResult]: ...
 
-    def identity(self) -> dict[str, Any]: ...
+    def identity(self) -> EngineIdentity: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class EngineIdentity:
     """Engine, model and device provenance shared by all pages an engine instance produces."""
 
@@ -137,7 +137,7 @@ class EngineIdentity:
     device: str = "cpu"
 
     def as_dict(self) -> dict[str, Any]:
-        """The ``identity()`` mapping of the contract."""
+        """Plain-JSON form (what ``dangan-ocr`` prints and what the OCR key digest is built from)."""
         return {
             "engine": self.engine,
             "model": self.model,

@@ -176,9 +176,9 @@ class PaddleOcrEngine:
             use_cls=options.use_cls,
         )
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> EngineIdentity:
         """Engine, model identity (family, digest, paddleocr version, runtime), file digests, device."""
-        return self._id.as_dict()
+        return self._id
 
     def _lines(self, result: Mapping[str, Any]) -> list[OcrLine]:
         items = []

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -103,9 +103,9 @@ class PpOcrEngine:
             rec_min_width=options.rec_min_width,
         )
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> EngineIdentity:
         """Engine, model identity, model file digests and the device that runs."""
-        return self._id.as_dict()
+        return self._id
 
     def _lines(self, page: np.ndarray, quads: list[tuple[np.ndarray, float]]) -> list[OcrLine]:
         if not quads:

@@ -148,9 +148,9 @@ class TesseractEngine:
             orientation=False,
         )
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> EngineIdentity:
         """Engine, binary version + language + psm as the model, device cpu."""
-        return self._id.as_dict()
+        return self._id
 
     def recognize(self, images: Sequence[np.ndarray | None]) -> list[PageResult]:
         """One ``PageResult`` per image; ``workers`` pages at once, one single-threaded Tesseract each."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -39,9 +38,9 @@ class NullEngine:
     def __init__(self) -> None:
         self._id = EngineIdentity(self.name, "null", {}, "cpu")
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> EngineIdentity:
         """Fixed identity (no model)."""
-        return self._id.as_dict()
+        return self._id
 
     def recognize(self, images: Sequence[np.ndarray | None]) -> list[PageResult]:
         """An empty ``PageResult`` per good page, an error result per bad one."""
@@ -71,9 +70,9 @@ class FaultEngine:
         self._lock = threading.Lock()
         self._id = EngineIdentity(self.name, "fault", {}, "cpu")
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> EngineIdentity:
         """Fixed identity (no model)."""
-        return self._id.as_dict()
+        return self._id
 
     def recognize(self, images: Sequence[np.ndarray | None]) -> list[PageResult]:
         """Process pages in order, applying the configured faults by running page index."""

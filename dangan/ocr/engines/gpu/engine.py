@@ -142,9 +142,9 @@ class TorchPpOcrEngine:
             cpu_fallback_ok=cpu_fallback_ok,
         )  # fmt: skip
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> EngineIdentity:
         """Engine, model identity, model file digests and the device that runs (``cuda:0/torch-fp16``...)."""
-        return self._id.as_dict()
+        return self._id
 
     def _add(self, stage: str, seconds: float) -> None:
         with self._timing_lock:
