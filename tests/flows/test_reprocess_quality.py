@@ -46,8 +46,8 @@ class ScriptedEngine:
         self.lines = lines
         self._id = EngineIdentity(name, f"{name} test model", {}, "cpu")
 
-    def identity(self) -> dict[str, Any]:
-        return self._id.as_dict()
+    def identity(self) -> EngineIdentity:
+        return self._id
 
     def recognize(self, images: Sequence[np.ndarray | None]) -> list[PageResult]:
         return [self._id.page(list(self.lines), 0.01, *image_size(im)) for im in images]
