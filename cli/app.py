@@ -278,6 +278,9 @@ def demo(
         console.print(f"sample batch: {len(batch.files)} files in {out}")
     source, manifest = _sample_layout(out)
     _print_digitize(_digitize(str(source), DEMO_SITE[0], manifest, "demo", None, None))
+    from cli.analytics import demo_analytics
+
+    demo_analytics(DEMO_SITE[0])
     console.print(
         f"\nCatalog: {s.home_catalog_url}\nObjects: {s.default_store_url}\nNext: `dangan status --site {DEMO_SITE[0]}`"
     )
@@ -663,6 +666,7 @@ def _register_plugins() -> None:
         "cli.replicate",
         "cli.extract",
         "cli.keys",
+        "cli.analytics",
         "cli.web",
     ):
         try:
