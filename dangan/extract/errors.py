@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dangan.errors import PermanentError
+from dangan.quality.errors import SuiteIntegrityError as SuiteIntegrityError  # defined by validation
 
 
 class VocabularyError(PermanentError):
@@ -21,10 +22,3 @@ class CorrectionRejected(PermanentError):
 
     code = "REVIEW_CORRECTION_INVALID"
     default_hint = "Correct only fields shown in the review table; contribution cells as contributions.N.COLUMN."
-
-
-class SuiteIntegrityError(PermanentError):
-    """A loaded expectation suite lost expectations (GX drops unregistered expectation types silently)."""
-
-    code = "QUALITY_SUITE_INCOMPLETE"
-    default_hint = "Import dangan.quality.expectations before loading a suite."

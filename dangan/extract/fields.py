@@ -13,12 +13,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dangan.catalog.fields import CONFLICT as CONFLICT
 from dangan.extract.geometry import Item, horizontal_overlap, quad_box, same_row, sub_box, union_box
 from dangan.extract.model import Box, ExtractedField
 from dangan.extract.normalize import Normalized, normalize_month_range, normalize_value
 from dangan.extract.vocab import FieldSpec, Vocabulary, label_key
 
-CONFLICT = "CONFLICT"
 _LABEL_COLON = re.compile(r"(\S+?)\s*[：:]")
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-Box = list[list[float]]  # 4 points [x, y], clockwise from top-left, in the OCR input image's pixels
+from dangan.catalog.fields import CONTRIBUTION_COLUMNS as CONTRIBUTION_COLUMNS
 
-CONTRIBUTION_COLUMNS = ("period", "base", "employer", "personal", "total", "flag")
+Box = list[list[float]]  # 4 points [x, y], clockwise from top-left, in the OCR input image's pixels
 
 
 @dataclass

@@ -20,36 +20,19 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dangan.catalog.db import session_scope
+from dangan.catalog.fields import CONFLICT
+from dangan.catalog.fields import CONTRIBUTION_PREFIX as CONTRIBUTION_PREFIX
+from dangan.catalog.fields import FORM_TYPE_FIELD as FORM_TYPE_FIELD
+from dangan.catalog.fields import contribution_rows as contribution_rows
+from dangan.catalog.fields import current_fields as current_fields
 from dangan.catalog.models import Document, FieldValue, OcrResult, Page
 from dangan.catalog.states import can_transition, transition
 from dangan.extract.document import doc_date_of, extract_document, lines_from_json
-from dangan.extract.fields import CONFLICT
 from dangan.extract.model import DocumentExtraction
 from dangan.extract.vocab import Vocabulary, load_vocabulary
 
-CONTRIBUTION_PREFIX = "contributions."
-FORM_TYPE_FIELD = "form_type"
 CORRECTED = "corrected"
 CANDIDATE = "candidate"
-
-
-def current_fields(session: Session, document_id: int) -> dict[str, FieldValue]:
-    """The document's current field rows by name (the newest when several claim to be current)."""
-    rows = session.scalars(
-        select(FieldValue)
-        .where(FieldValue.document_id == document_id, FieldValue.is_current.is_(True))
-        .order_by(FieldValue.version, FieldValue.id)
-    )
-    return {row.name: row for row in rows}
-
-
-def contribution_rows(fields: dict[str, FieldValue]) -> list[dict[str, Any]]:
-    """Contribution rows stored as ``contributions.N`` fields (JSON objects), in row order."""
-    rows = []
-    for name, fv in fields.items():
-        if name.startswith(CONTRIBUTION_PREFIX) and fv.value:
-            rows.append((int(name[len(CONTRIBUTION_PREFIX) :]), {**json.loads(fv.value), "confidence": fv.confidence}))
-    return [row for _, row in sorted(rows, key=lambda r: r[0])]
 
 
 def candidate_rows(session: Session, current: FieldValue) -> list[FieldValue]:

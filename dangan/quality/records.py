@@ -13,8 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from dangan.extract.fields import CONFLICT
-from dangan.extract.model import CONTRIBUTION_COLUMNS
+from dangan.catalog.fields import CONFLICT, CONTRIBUTION_COLUMNS
 from dangan.ids import birth_date_of
 from dangan.quality.checks import missing, to_decimal, valid_iso_month
 from dangan.quality.rules import QualityRules

@@ -20,9 +20,9 @@ from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
-from dangan.extract.errors import SuiteIntegrityError
 from dangan.pii import scrub
 from dangan.quality import checks
+from dangan.quality.errors import SuiteIntegrityError
 from dangan.quality.messages import message_for
 from dangan.quality.records import RecordInput, contributions_frame, records_frame
 from dangan.quality.rules import QualityRules

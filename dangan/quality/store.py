@@ -14,10 +14,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dangan.catalog.db import session_scope
+from dangan.catalog.fields import CONTRIBUTION_PREFIX, FORM_TYPE_FIELD, contribution_rows, current_fields
 from dangan.catalog.models import Document, FieldValue
 from dangan.catalog.states import can_transition, transition
 from dangan.catalog.validation_models import ValidationResult
-from dangan.extract.store import CONTRIBUTION_PREFIX, FORM_TYPE_FIELD, contribution_rows, current_fields
 from dangan.quality.records import RecordInput
 from dangan.quality.rules import QualityRules
 

@@ -13,8 +13,8 @@ import great_expectations as gx
 from great_expectations.core.expectation_suite import ExpectationSuite
 from great_expectations.expectations.metadata_types import FailureSeverity
 
-from dangan.extract.errors import SuiteIntegrityError
 from dangan.quality import expectations as cx
+from dangan.quality.errors import SuiteIntegrityError
 from dangan.quality.rules import QualityRules
 
 SUITE_VERSION = 2  # 2: FIELD_CONFLICT (a field read with two different values in one document)
