@@ -179,8 +179,3 @@ class Masker:
 
 #: Masks ID-like tokens only (no personal values known).
 MASK_IDS = Masker()
-
-
-def mask_display(text: object, masker: Masker | None = None) -> str:
-    """Mask operator-facing ``text`` with ``masker`` (ID-like tokens only without one)."""
-    return (masker or MASK_IDS)(text)

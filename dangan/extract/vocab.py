@@ -84,14 +84,6 @@ class Vocabulary:
         labels |= {label_key(lb) for t in self.tables.values() for col in t.columns.values() for lb in col}
         return frozenset(labels)
 
-    def output_fields(self, form: str) -> tuple[str, ...]:
-        """Names of the fields a form yields (ranges expanded into their two fields)."""
-        out: list[str] = []
-        for name in self.forms[form].fields:
-            spec = self.fields[name]
-            out.extend(spec.into or (name,))
-        return tuple(out)
-
 
 def _strings(value: object, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):

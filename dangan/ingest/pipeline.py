@@ -4,7 +4,7 @@ Memory: pages are decoded one at a time and only their metrics are kept, so a fi
 page's memory, not N. A multi-page file is decoded a second time, page by page, for its derivatives (they need
 the page ids of the catalog rows, which are written only once every page has decoded); a single page is kept.
 
-Write order (DESIGN.md): objects first (verified by the store), then catalog rows. Two transactions:
+Write order (ARCHITECTURE.md: objects before rows): objects first (verified by the store), then catalog rows. Two transactions:
 (1) master + pages + QA issues, status ``ingested``; (2) derivatives, status ``preprocessed``. A crash between
 them leaves pages without derivatives, which the next run of the batch completes (``resume``); a crash before
 (1) leaves a master object without a row, which the next run adopts (same SHA-256, same key).
@@ -34,6 +34,7 @@ from dangan.ingest.manifest import ManifestRow, RejectedRow
 from dangan.ingest.source import Source, SourceFile
 from dangan.keys import EXT_BY_FORMAT, derivative_key, master_key, quarantine_key
 from dangan.pii import MASK_IDS, Masker
+from dangan.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 RETENTION_YEARS = {"10": 10, "30": 30, "50": 50, "100": 100, "permanent": 100}  # permanent: renewable lock
@@ -46,7 +47,7 @@ class IngestContext:
     site: str
     batch_id: str
     catalog_url: str
-    store: Any  # dangan.storage.base.ObjectStore
+    store: ObjectStore
     limits: DecodeLimits
     thresholds: QaThresholds
     derive_params: DeriveParams
