@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,10 +39,19 @@ from dangan.imaging.derive import DeriveParams
 from dangan.imaging.qa import QaThresholds
 from dangan.ingest.manifest import Manifest, parse_manifest, reconcile
 from dangan.ingest.pipeline import FileOutcome, IngestContext, ingest_file, quarantine_file
+from dangan.ingest.report import (
+    DuplicateFile,
+    IngestEvidence,
+    IngestReport,
+    ManifestProblem,
+    PageCountMismatch,
+    QaPage,
+    QuarantinedFile,
+)
 from dangan.ingest.source import Source, SourceFile, open_source
 from dangan.keys import manifest_key
 from dangan.pii import Masker
-from dangan.reports import DISPLAY_NAMES, batch_masker, display_names
+from dangan.reports import batch_masker, display_names
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +71,7 @@ class BatchPlan:
     files: list[str]
     unlisted_files: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
-    manifest_problems: list[dict[str, Any]] = field(default_factory=list)
+    manifest_problems: list[dict[str, str | int]] = field(default_factory=list)
 
     def chunks(self, size: int) -> list[list[str]]:
         return [self.files[i : i + size] for i in range(0, len(self.files), size)]
@@ -183,8 +192,8 @@ def context_for(
 
 def run_chunk(
     settings: Settings, site: str, batch_id: str, source: str, manifest: str | None, names: list[str]
-) -> list[dict[str, Any]]:
-    """Ingest the named files of a batch; returns one outcome dict per file."""
+) -> list[FileOutcome]:
+    """Ingest the named files of a batch; returns what became of each file."""
     ref = get_site(settings, site)
     src = open_source(source, exclude=_exclude(manifest))
     parsed, _ = _load_manifest(site, manifest)
@@ -194,13 +203,13 @@ def run_chunk(
     for name in names:
         item = by_name.get(name)
         if item is None:  # vanished between listing and ingest: reported by close_batch
-            gone = asdict(FileOutcome(name, "missing", message="file disappeared from the source"))
+            gone = FileOutcome(name, "missing", message="file disappeared from the source")
             record_outcome(ref.catalog_url, batch_id, gone)
             outcomes.append(gone)
             continue
         row = parsed.rows.get(name) if parsed else None
         rejected = parsed.rejected.get(name) if parsed else None
-        outcome = asdict(_ingest_one(ctx, src, item, row, rejected))
+        outcome = _ingest_one(ctx, src, item, row, rejected)
         record_outcome(ref.catalog_url, batch_id, outcome)
         outcomes.append(outcome)
     return outcomes
@@ -293,26 +302,25 @@ def _has_master(catalog_url: str, batch_id: str, name: str) -> bool:
         return found is not None
 
 
-def record_outcome(catalog_url: str, batch_id: str, outcome: dict[str, Any]) -> None:
+def record_outcome(catalog_url: str, batch_id: str, outcome: FileOutcome) -> None:
     """Upsert what became of one file (the catalog, not task results, backs the batch report)."""
     from dangan.ingest.register import insert_or_get
 
-    details = {k: outcome.get(k) for k in ("message", "qa_codes", "page_count_mismatch") if outcome.get(k)}
+    found = (("message", outcome.message), ("qa_codes", outcome.qa_codes))
+    details = {k: v for k, v in (*found, ("page_count_mismatch", outcome.page_count_mismatch)) if v}
     with session_scope(catalog_url) as s:
-        row = insert_or_get(
-            s, BatchFile, {"batch_id": batch_id, "name": outcome["name"]}, {"outcome": outcome["outcome"]}
-        )
-        row.outcome = outcome["outcome"]
+        row = insert_or_get(s, BatchFile, {"batch_id": batch_id, "name": outcome.name}, {"outcome": outcome.outcome})
+        row.outcome = outcome.outcome
         # a re-run's "already" must not erase what an earlier run learned (e.g. a page-count mismatch); an
         # outcome ends the count of runs that died on the file, except the quarantine that count led to
-        crashed = outcome.get("code") == IngestCrashed.code
+        crashed = outcome.code == IngestCrashed.code
         kept = {k: v for k, v in (row.details or {}).items() if crashed or k != "unfinished_attempts"}
         row.details = {**kept, **details}
-        row.sha256, row.pages = outcome.get("sha256"), outcome.get("pages") or 0
-        row.code, row.duplicate_of = outcome.get("code"), outcome.get("duplicate_of")
+        row.sha256, row.pages = outcome.sha256, outcome.pages or 0
+        row.code, row.duplicate_of = outcome.code, outcome.duplicate_of
 
 
-def close_batch(settings: Settings, plan: BatchPlan) -> dict[str, Any]:
+def close_batch(settings: Settings, plan: BatchPlan) -> IngestReport:
     """Account for every file from the catalog, store the report on the batch, and return it."""
     ref = get_site(settings, plan.site)
     # the batch's manifest (as stored) and catalog persons: what its displays must mask
@@ -340,38 +348,38 @@ def close_batch(settings: Settings, plan: BatchPlan) -> dict[str, Any]:
             for n in plan.files
             if n not in masters and n not in quarantined and (n not in files or files[n].outcome != "duplicate")
         ]
-        report = {
-            "batch_id": plan.batch_id,
-            "site": plan.site,
-            "source": batch.source,
-            "files": len(plan.files),
-            "accepted_files": len(masters),
-            "pages": int(pages or 0),
-            "outcomes": dict(sorted(Counter(f.outcome for f in listed).items())),
-            "duplicates": [{"file": d.name, "duplicate_of": d.duplicate_of} for d in duplicates],
-            "quarantined": [
-                {"file": q.source_file, "code": q.code, "message": q.message, "object_key": q.object_key}
+        shown: list[str | None] = [batch.source, *plan.files, *plan.missing_files, *plan.unlisted_files]
+        shown += [d.duplicate_of for d in duplicates] + list(quarantined)
+        report = IngestReport(
+            batch_id=plan.batch_id,
+            site=plan.site,
+            source=batch.source,
+            files=len(plan.files),
+            accepted_files=len(masters),
+            pages=int(pages or 0),
+            outcomes=dict(sorted(Counter(f.outcome for f in listed).items())),
+            duplicates=[DuplicateFile(file=d.name, duplicate_of=d.duplicate_of) for d in duplicates],
+            quarantined=[
+                QuarantinedFile(file=q.source_file, code=q.code, message=q.message, object_key=q.object_key)
                 for q in sorted(quarantined.values(), key=lambda q: q.source_file)
             ],
-            "qa_issues": {k: int(v) for k, v in qa.items()},
-            "page_count_mismatches": [
-                {"file": f.name, **f.details["page_count_mismatch"]}
+            qa_issues={k: int(v) for k, v in qa.items()},
+            page_count_mismatches=[
+                PageCountMismatch(file=f.name, **f.details["page_count_mismatch"])
                 for f in listed
                 if f.details.get("page_count_mismatch")
             ],
-            "unlisted_files": plan.unlisted_files,
-            "missing_files": plan.missing_files,
-            "manifest_problems": plan.manifest_problems,
-            "unaccounted": unaccounted,
-        }
-        shown: list[str | None] = [batch.source, *plan.files, *plan.missing_files, *plan.unlisted_files]
-        shown += [d.duplicate_of for d in duplicates] + list(quarantined)
-        report[DISPLAY_NAMES] = display_names(masker, shown)
-        batch.report = report
+            unlisted_files=plan.unlisted_files,
+            missing_files=plan.missing_files,
+            manifest_problems=[ManifestProblem.model_validate(p) for p in plan.manifest_problems],
+            unaccounted=unaccounted,
+            display_names=display_names(masker, shown),
+        )
+        batch.report = report.model_dump(mode="json")
         batch.counts = {
-            "files": report["files"],
+            "files": report.files,
             "accepted": len(masters),
-            "pages": report["pages"],
+            "pages": report.pages,
             "quarantined": len(quarantined),
             "duplicates": len(duplicates),
         }
@@ -384,7 +392,7 @@ def close_batch(settings: Settings, plan: BatchPlan) -> dict[str, Any]:
 
 def ingest_batch_local(
     settings: Settings, site: str, source: str, manifest: str | None = None, operator: str | None = None
-) -> dict[str, Any]:
+) -> IngestReport:
     """The whole batch in-process, without Prefect (tests, benchmarks, debugging)."""
     plan = open_batch(settings, site, source, manifest, operator)
     for chunk in plan.chunks(settings.ingest.chunk_size):
@@ -398,7 +406,7 @@ def _store(ref: SiteRef) -> Any:
     return open_store(ref.store_url)
 
 
-def evidence_links(settings: Settings, site: str, batch_id: str, limit: int = 50) -> dict[str, Any]:
+def evidence_links(settings: Settings, site: str, batch_id: str, limit: int = 50) -> IngestEvidence:
     """Where an operator finds quarantined originals and pages that failed an error-level QA gate: object keys.
 
     Never pre-signed URLs nor ``file://`` paths: this goes into Prefect artifacts, which every dashboard user
@@ -406,11 +414,11 @@ def evidence_links(settings: Settings, site: str, batch_id: str, limit: int = 50
     (``X-Amz-Credential``). ``links`` maps each key to its served link (``dangan serve``, an expiring token).
     """
     ref = get_site(settings, site)
-    out: dict[str, Any] = {"quarantine": {}, "qa_pages": []}
+    quarantine: dict[str, str] = {}
     with session_scope(ref.catalog_url) as s:
         for q in s.scalars(select(QuarantineItem).filter_by(batch_id=batch_id).limit(limit)):
             if q.object_key:
-                out["quarantine"][q.source_file] = q.object_key
+                quarantine[q.source_file] = q.object_key
         rows = s.execute(
             select(Page.id, Master.original_name, Page.page_index, Master.object_key, QualityIssue.code)
             .join(Master, Master.id == Page.master_id)
@@ -418,16 +426,15 @@ def evidence_links(settings: Settings, site: str, batch_id: str, limit: int = 50
             .where(Master.batch_id == batch_id, QualityIssue.severity == "error")
             .order_by(Page.id)
         ).all()
-    pages: dict[int, dict[str, Any]] = {}
+    pages: dict[int, tuple[str, int, str | None, list[str]]] = {}
     for page_id, name, index, key, code in rows:
-        entry = pages.setdefault(page_id, {"file": name, "page": index + 1, "codes": [], "key": key})
-        entry["codes"].append(code)
-    out["qa_pages"].extend(list(pages.values())[:limit])
+        pages.setdefault(page_id, (name, index + 1, key, []))[3].append(code)
+    qa_pages = [QaPage(file=name, page=n, codes=codes, key=key) for name, n, key, codes in list(pages.values())[:limit]]
     from dangan.web.links import object_url  # served by `dangan serve`: an expiring token, no credentials
 
-    keys = [*out["quarantine"].values(), *(p["key"] for p in out["qa_pages"] if p.get("key"))]
-    out["links"] = {key: object_url(settings, site, key, ttl_s=EVIDENCE_LINK_TTL_S) for key in keys}
-    return out
+    keys = [*quarantine.values(), *(p.key for p in qa_pages if p.key)]
+    links = {key: object_url(settings, site, key, ttl_s=EVIDENCE_LINK_TTL_S) for key in keys}
+    return IngestEvidence(quarantine=quarantine, qa_pages=qa_pages, links=links)
 
 
 EVIDENCE_LINK_TTL_S = 30 * 24 * 3600  # an ingest summary is looked at for weeks

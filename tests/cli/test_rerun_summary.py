@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from cli import app as cli
 from cli.support import console
+from dangan.digitize import DigitizeReport
+from dangan.ocr.summary import OcrReport
 
 
-def _ocr(pages: int, ok: int) -> dict[str, Any]:
-    return {"engine": "ppocr", "model": "m", "devices": ["cpu"] if pages else [], "pages": pages, "ok": ok,
-            "failed": {}, "lines": 7 * ok, "documents_pdf": ok}
+def _ocr(pages: int, ok: int) -> OcrReport:
+    return OcrReport(engine="ppocr", model="m", devices=["cpu"] if pages else [], pages=pages, ok=ok,
+                     failed={}, lines=7 * ok, documents_pdf=ok)
 
 
 def test_a_rerun_summary_says_this_run_and_in_total(monkeypatch: pytest.MonkeyPatch) -> None:
-    ingest = {"batch_id": "b" * 32, "site": "330106", "files": 2, "accepted_files": 2, "pages": 3,
+    ingest = {"batch_id": "b" * 32, "site": "330106", "source": "hot", "files": 2, "accepted_files": 2, "pages": 3,
               "quarantined": [], "duplicates": [], "unaccounted": [], "outcomes": {"already": 2}, "qa_issues": {},
               "unlisted_files": [], "missing_files": [], "page_count_mismatches": [], "display_names": {}}
-    report = {"site": "330106", "ingest": ingest, "ocr": _ocr(0, 0),
-              "validation": {"documents": 2, "validated": 2, "needs_review": 0, "reasons": {}},
-              "four_properties": {"passed": True, "problems": 0}}
+    report = DigitizeReport.model_validate(
+        {"site": "330106", "ingest": ingest, "ocr": _ocr(0, 0), "reviews": {"started": 0},
+         "validation": {"documents": 2, "validated": 2, "needs_review": 0, "reasons": {}},
+         "four_properties": {"passed": True, "problems": 0}})
     monkeypatch.setattr(cli, "_batch_ocr", lambda r: _ocr(3, 3))
     with console.capture() as out:
         cli._print_digitize(report)

@@ -53,7 +53,7 @@ def build_archive(tmp_path: Path, store_url: str | None = None) -> Archive:
         (hot / f"p{i}.png").write_bytes(badfiles.good_png(text_shade=shade, size=(300, 400)))
     (hot / "broken.png").write_bytes(b"not an image at all " * 20)
     report = ingest_batch_local(settings, SITE, str(hot))
-    assert report["accepted_files"] == 3 and len(report["quarantined"]) == 1
+    assert report.accepted_files == 3 and len(report.quarantined) == 1
     store = open_store(ref.store_url)
     with session_scope(ref.catalog_url) as s:
         masters = sorted(s.scalars(select(Master.object_key)))

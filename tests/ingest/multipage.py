@@ -119,11 +119,11 @@ def _child(argv: list[str]) -> dict[str, Any]:
         status = s.scalars(select(ScanBatch.status)).one()
     return {
         "status": status,
-        "files": report["files"],
-        "accepted_files": report["accepted_files"],
-        "pages": report["pages"],
-        "quarantined": {q["file"]: q["code"] for q in report["quarantined"]},
-        "unaccounted": report["unaccounted"],
+        "files": report.files,
+        "accepted_files": report.accepted_files,
+        "pages": report.pages,
+        "quarantined": {q.file: q.code for q in report.quarantined},
+        "unaccounted": report.unaccounted,
         "rss_before_mb": round(before, 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }

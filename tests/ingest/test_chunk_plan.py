@@ -49,5 +49,5 @@ def test_a_chunk_that_never_ran_leaves_its_files_unaccounted(batch_copy: Path, s
             chunk_names(ref.catalog_url, plan.batch_id, token, i),
         )
     report = close_batch(settings, plan)
-    assert report["unaccounted"] == chunks[0]
-    assert report["outcomes"][PLANNED] == len(chunks[0])  # shown as planned, never as done
+    assert report.unaccounted == chunks[0]
+    assert report.outcomes[PLANNED] == len(chunks[0])  # shown as planned, never as done

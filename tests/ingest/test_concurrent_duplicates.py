@@ -57,12 +57,12 @@ def test_identical_files_in_concurrent_chunks(tmp_path: Path, catalog_url: str, 
         t.join(120)
     errors = {n: r for n, r in results.items() if isinstance(r, BaseException)}
     assert not errors, errors
-    outcomes = sorted(r[0]["outcome"] for r in results.values())
+    outcomes = sorted(r[0].outcome for r in results.values())
     assert outcomes == ["accepted", "duplicate", "duplicate"]
 
     report = close_batch(settings, plan)
-    assert report["unaccounted"] == [] and report["accepted_files"] == 1 and report["pages"] == 2
-    assert report["outcomes"] == {"accepted": 1, "duplicate": 2}
+    assert report.unaccounted == [] and report.accepted_files == 1 and report.pages == 2
+    assert report.outcomes == {"accepted": 1, "duplicate": 2}
     with session_scope(ref.catalog_url) as s:
         winner = s.scalars(select(Master)).one()  # exactly one master
         assert winner.page_count == 2
@@ -82,5 +82,5 @@ def test_sequential_duplicates_end_the_same_way(tmp_path: Path, site_settings) -
     for n in NAMES:
         badfiles.write(src, n, data)
     report = ingest_batch_local(settings, SITE, str(src))
-    assert report["outcomes"] == {"accepted": 1, "duplicate": 2} and report["unaccounted"] == []
-    assert [d["duplicate_of"] for d in report["duplicates"]] == ["a.tif", "a.tif"]
+    assert report.outcomes == {"accepted": 1, "duplicate": 2} and report.unaccounted == []
+    assert [d.duplicate_of for d in report.duplicates] == ["a.tif", "a.tif"]

@@ -30,7 +30,7 @@ def _batch(tmp_path: Path, site_settings, with_manifest: bool = False):  # type:
             w.writerow(["file", "expected_pages"])
             w.writerows([["a.png", 1], ["b.tif", 3], ["never-came.png", 1]])
     report = ingest_batch_local(settings, SITE, str(src), str(manifest) if manifest else None)
-    return ref, open_store(ref.store_url), report["batch_id"]
+    return ref, open_store(ref.store_url), report.batch_id
 
 
 def test_clean_batch_passes_and_report_is_stored(tmp_path: Path, site_settings) -> None:  # type: ignore[no-untyped-def]

@@ -92,10 +92,10 @@ def test_hostile_manifest_rows_are_quarantined_on_both_databases(tmp_path: Path,
 
     report = ingest_batch_local(settings, SITE, str(src), str(manifest))
 
-    assert report["accepted_files"] == 1 and report["unaccounted"] == []
-    got = {q["file"]: q["code"] for q in report["quarantined"]}
+    assert report.accepted_files == 1 and report.unaccounted == []
+    got = {q.file: q.code for q in report.quarantined}
     assert got == dict.fromkeys(HOSTILE, "INGEST_MANIFEST_INVALID")
-    problems = {(p["file"], p["column"]) for p in report["manifest_problems"]}
+    problems = {(p.file, p.column) for p in report.manifest_problems}
     assert problems == {(name, column) for name, (_, column) in HOSTILE.items()}
     with session_scope(ref.catalog_url) as s:
         assert s.scalars(select(Person.resident_id)).all() == [RID]  # the good line's person only
@@ -110,12 +110,12 @@ def test_hostile_manifest_rows_are_quarantined_on_both_databases(tmp_path: Path,
         assert q.details["column"] == column and q.details["reason"] and q.details["hint"]
         assert q.details["line"] == list(HOSTILE).index(name) + 3  # header, good line, then these
         assert store.get(q.object_key) == (src / name).read_bytes()  # the bytes are kept
-    shown = json.dumps(report, ensure_ascii=False) + json.dumps([q.details for q in items.values()], ensure_ascii=False)
+    shown = report.model_dump_json() + json.dumps([q.details for q in items.values()], ensure_ascii=False)
     assert SQL_ID not in shown and "DROP TABLE" not in shown and LONG_NAME not in shown and "\x1b" not in shown
 
     again = ingest_batch_local(settings, SITE, str(src), str(manifest))  # a rerun: same result, batch closes
-    assert {q["file"]: q["code"] for q in again["quarantined"]} == got
-    assert again["accepted_files"] == 1 and again["unaccounted"] == []
+    assert {q.file: q.code for q in again.quarantined} == got
+    assert again.accepted_files == 1 and again.unaccounted == []
     with session_scope(ref.catalog_url) as s:
         assert s.scalar(select(func.count()).select_from(QuarantineItem)) == len(HOSTILE)
         assert s.scalar(select(func.count()).select_from(Person)) == 1
@@ -187,8 +187,8 @@ def test_a_linked_folder_is_reported_not_skipped(tmp_path: Path, site_settings) 
 
     report = ingest_batch_local(settings, SITE, str(src))
 
-    assert [(q["file"], q["code"]) for q in report["quarantined"]] == [("more", "PATH_UNSAFE")]
-    assert report["accepted_files"] == 1 and report["unaccounted"] == []
+    assert [(q.file, q.code) for q in report.quarantined] == [("more", "PATH_UNSAFE")]
+    assert report.accepted_files == 1 and report.unaccounted == []
     with session_scope(ref.catalog_url) as s:
         item = s.scalars(select(QuarantineItem)).one()
         assert item.details["kind"] == "folder_link" and item.details["hint"] and item.object_key is None
@@ -265,12 +265,12 @@ def test_two_ingests_of_one_folder_at_once_share_one_batch(tmp_path: Path, catal
     for t in threads:
         t.join(180)
     assert not [r for r in results if isinstance(r, BaseException)], results
-    assert len({r["batch_id"] for r in results}) == 1
+    assert len({r.batch_id for r in results}) == 1
     with session_scope(ref.catalog_url) as s:
         assert s.scalar(select(func.count()).select_from(ScanBatch)) == 1
         assert s.scalar(select(func.count()).select_from(Master)) == 3
         assert s.scalars(select(ScanBatch.status)).one() == "complete"
-    assert all(r["unaccounted"] == [] and r["accepted_files"] == 3 for r in results)
+    assert all(r.unaccounted == [] and r.accepted_files == 3 for r in results)
 
 
 def test_migration_0010_keeps_the_newest_of_twin_open_batches(catalog_url: str) -> None:

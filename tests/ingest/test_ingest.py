@@ -43,25 +43,25 @@ def test_sample_batch_every_file_accounted(batch_copy: Path, site_settings) -> N
     source, manifest = _source(batch_copy)
     report = ingest_batch_local(settings, SITE, source, manifest)
     rows = _manifest_rows(batch_copy)
-    assert report["files"] == len(rows)
-    assert report["unaccounted"] == []
-    assert report["missing_files"] == [] and report["unlisted_files"] == []
-    codes = {q["code"] for q in report["quarantined"]}
+    assert report.files == len(rows)
+    assert report.unaccounted == []
+    assert report.missing_files == [] and report.unlisted_files == []
+    codes = {q.code for q in report.quarantined}
     assert {"INGEST_EMPTY_FILE", "INGEST_CORRUPT_IMAGE", "INGEST_UNSUPPORTED_FORMAT"} <= codes
-    assert report["accepted_files"] + len(report["quarantined"]) == len(rows)
-    assert "QA_BLANK_PAGE" in report["qa_issues"]  # the blank page is flagged, not dropped
-    assert "QA_SKEW" in report["qa_issues"]  # one sample page is skewed beyond 3 degrees
+    assert report.accepted_files + len(report.quarantined) == len(rows)
+    assert "QA_BLANK_PAGE" in report.qa_issues  # the blank page is flagged, not dropped
+    assert "QA_SKEW" in report.qa_issues  # one sample page is skewed beyond 3 degrees
     store = open_store(ref.store_url)
     with session_scope(ref.catalog_url) as s:
         masters = s.scalars(select(Master)).all()
-        assert len(masters) == report["accepted_files"]
+        assert len(masters) == report.accepted_files
         for m in masters:  # masters byte-for-byte unchanged
             original = Path(source, m.original_name).read_bytes()
             assert hashlib.sha256(original).hexdigest() == m.sha256
             assert store.get(m.object_key) == original
             assert store.stat(m.object_key).sha256 == m.sha256
         pages = s.scalars(select(Page)).all()
-        assert len(pages) == report["pages"]
+        assert len(pages) == report.pages
         assert all(p.status == "preprocessed" for p in pages)
         assert all({"blur", "skew_deg", "blank_score"} <= set(p.metrics) for p in pages)
         derivs = s.scalars(select(Derivative)).all()
@@ -84,16 +84,16 @@ def test_reingest_is_idempotent_and_duplicates_reported(batch_copy: Path, site_s
     before = _counts(ref.catalog_url)
     again = ingest_batch_local(settings, SITE, source, manifest)
     assert _counts(ref.catalog_url) == before
-    assert again["outcomes"].get("accepted", 0) == 0
-    assert again["accepted_files"] == first["accepted_files"] and again["unaccounted"] == []
+    assert again.outcomes.get("accepted", 0) == 0
+    assert again.accepted_files == first.accepted_files and again.unaccounted == []
     # the same bytes delivered again in another folder: reported as duplicates, nothing new registered
     other = tmp_path / "redelivery"
     accepted = sorted({o for o in (Path(source).rglob("*")) if o.is_file()})
     name = next(p for p in accepted if p.suffix.lower() in {".png", ".jpg"} and p.stat().st_size > 1000)
     badfiles.write(other, "again" + name.suffix, name.read_bytes())
     dup = ingest_batch_local(settings, SITE, str(other))
-    assert dup["outcomes"] == {"duplicate": 1}
-    assert dup["duplicates"][0]["duplicate_of"] == name.relative_to(source).as_posix()
+    assert dup.outcomes == {"duplicate": 1}
+    assert dup.duplicates[0].duplicate_of == name.relative_to(source).as_posix()
     assert _counts(ref.catalog_url) == before
 
 
@@ -124,7 +124,7 @@ def test_bad_inputs_quarantined_with_codes_and_bytes_kept(tmp_path: Path, site_s
         badfiles.write(src, name, data)
     os.symlink("/etc/hostname", src / "escape.png")
     report = ingest_batch_local(settings, SITE, str(src))
-    got = {q["file"]: q["code"] for q in report["quarantined"]}
+    got = {q.file: q.code for q in report.quarantined}
     assert got == {
         "zero.tif": "INGEST_EMPTY_FILE",
         "truncated.tif": "INGEST_CORRUPT_IMAGE",
@@ -140,7 +140,7 @@ def test_bad_inputs_quarantined_with_codes_and_bytes_kept(tmp_path: Path, site_s
         "表é.png#1": "INGEST_NAME_COLLISION",
         "表é.png#2": "INGEST_NAME_COLLISION",
     }
-    assert report["accepted_files"] == 2 and report["pages"] == 4 and report["unaccounted"] == []
+    assert report.accepted_files == 2 and report.pages == 4 and report.unaccounted == []
     store = open_store(ref.store_url)
     with session_scope(ref.catalog_url) as s:
         items = {q.source_file: q for q in s.scalars(select(QuarantineItem))}
@@ -165,13 +165,13 @@ def test_manifest_reconciled_both_ways(batch_copy: Path, site_settings) -> None:
         for r in rows:
             w.writerow({**r, "expected_pages": "9"} if r is multi else r)
     report = ingest_batch_local(settings, SITE, source, manifest)
-    assert report["missing_files"] == [missing["file"]]
-    assert report["unlisted_files"] == ["stray/extra.png"]
+    assert report.missing_files == [missing["file"]]
+    assert report.unlisted_files == ["stray/extra.png"]
     assert {"file": "stray/extra.png", "code": "INGEST_NOT_IN_MANIFEST"} in [
-        {"file": q["file"], "code": q["code"]} for q in report["quarantined"]
+        {"file": q.file, "code": q.code} for q in report.quarantined
     ]
-    assert [m["file"] for m in report["page_count_mismatches"]] == [multi["file"]]
-    assert report["page_count_mismatches"][0]["expected"] == 9
+    assert [m.file for m in report.page_count_mismatches] == [multi["file"]]
+    assert report.page_count_mismatches[0].expected == 9
 
 
 def test_crash_after_object_before_row_is_adopted(tmp_path: Path, site_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -200,7 +200,7 @@ def test_crash_after_object_before_row_is_adopted(tmp_path: Path, site_settings,
     assert any("/masters/" in o.key for o in store.list("sites/"))  # the orphan object exists
     assert _counts(ref.catalog_url)["master"] == 0
     report = ingest_batch_local(settings, SITE, str(src))
-    assert report["accepted_files"] == 2 and report["pages"] == 3 and report["unaccounted"] == []
+    assert report.accepted_files == 2 and report.pages == 3 and report.unaccounted == []
     assert _counts(ref.catalog_url)["master"] == 2
 
 
@@ -213,7 +213,7 @@ def test_resume_completes_missing_derivatives(tmp_path: Path, site_settings) -> 
     assert _counts(ref.catalog_url)["derivative"] == 0
     settings.ingest.make_derivatives = True
     report = ingest_batch_local(settings, SITE, str(src))
-    assert report["outcomes"] == {"resumed": 1}
+    assert report.outcomes == {"resumed": 1}
     assert _counts(ref.catalog_url)["derivative"] == 2
     with session_scope(ref.catalog_url) as s:
         assert set(s.scalars(select(Page.status))) == {"preprocessed"}
@@ -224,7 +224,7 @@ def test_qa_issues_recorded_per_page(tmp_path: Path, site_settings) -> None:  # 
     src = tmp_path / "hot"
     badfiles.write(src, "low-dpi.png", badfiles.good_png(size=(300, 400), dpi=150))
     report = ingest_batch_local(settings, SITE, str(src))
-    assert "QA_LOW_DPI" in report["qa_issues"]
+    assert "QA_LOW_DPI" in report.qa_issues
     with session_scope(ref.catalog_url) as s:
         issue = s.scalars(select(QualityIssue).filter_by(code="QA_LOW_DPI")).one()
         assert issue.severity == "error"
@@ -239,17 +239,17 @@ def test_evidence_links_for_quarantine_and_qa_failures(tmp_path: Path, site_sett
     badfiles.write(src, "low-dpi.png", badfiles.good_png(size=(300, 400), dpi=150))
     badfiles.write(src, "zero.tif", b"")
     report = ingest_batch_local(settings, SITE, str(src))
-    ev = evidence_links(settings, SITE, report["batch_id"])
+    ev = evidence_links(settings, SITE, report.batch_id)
     store = open_store(ref.store_url)
-    assert list(ev["quarantine"]) == ["zero.tif"]  # even a 0-byte delivery is kept, as delivered
-    assert store.get(ev["quarantine"]["zero.tif"]) == b""
+    assert list(ev.quarantine) == ["zero.tif"]  # even a 0-byte delivery is kept, as delivered
+    assert store.get(ev.quarantine["zero.tif"]) == b""
 
-    [page] = ev["qa_pages"]
-    assert page["file"] == "low-dpi.png" and "QA_LOW_DPI" in page["codes"]
-    assert store.get(page["key"]) == (src / "low-dpi.png").read_bytes()
+    [page] = ev.qa_pages
+    assert page.file == "low-dpi.png" and "QA_LOW_DPI" in page.codes
+    assert store.get(page.key) == (src / "low-dpi.png").read_bytes()
     md = ingest_markdown(report, ev)  # object keys, never a file:// path nor a pre-signed URL (artifacts)
-    assert f"`{page['key']}`" in md and "QA_LOW_DPI" in md and "file://" not in md
-    link = ev["links"][page["key"]]  # served by `dangan serve`, with an expiring token
+    assert f"`{page.key}`" in md and "QA_LOW_DPI" in md and "file://" not in md
+    link = ev.links[page.key]  # served by `dangan serve`, with an expiring token
     assert link.startswith(settings.web.base_url + "/objects/") and "?t=" in link and f"({link})" in md
 
 

@@ -25,8 +25,8 @@ def test_s3_inbox_to_s3_archive_with_retention(s3_server, s3_bucket, tmp_path) -
     for key, data in files.items():
         inbox.put(key, data, sha256=hashlib.sha256(data).hexdigest())
     report = ingest_batch_local(settings, "330106", inbox_url)
-    assert report["files"] == 3 and report["accepted_files"] == 2 and report["pages"] == 3
-    assert [(q["file"], q["code"]) for q in report["quarantined"]] == [("p2/zero.tif", "INGEST_EMPTY_FILE")]
+    assert report.files == 3 and report.accepted_files == 2 and report.pages == 3
+    assert [(q.file, q.code) for q in report.quarantined] == [("p2/zero.tif", "INGEST_EMPTY_FILE")]
     archive = open_store(ref.store_url)
     assert archive.supports_retention()
     with session_scope(ref.catalog_url) as s:
@@ -38,4 +38,4 @@ def test_s3_inbox_to_s3_archive_with_retention(s3_server, s3_bucket, tmp_path) -
             assert info.retain_until is not None and info.retain_until.year >= m.created_at.year + 29
         assert s.scalars(select(QuarantineItem)).one().object_key is not None
     again = ingest_batch_local(settings, "330106", inbox_url)
-    assert again["outcomes"] == {"already": 2, "quarantined": 1}
+    assert again.outcomes == {"already": 2, "quarantined": 1}

@@ -74,7 +74,7 @@ def _peak_ingest_bytes(tmp_path: Path, site_settings, pages: int) -> int:  # typ
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert report["pages"] == pages and report["quarantined"] == []
+    assert report.pages == pages and report.quarantined == []
     with session_scope(ref.catalog_url) as s:  # every page has its derivative (decoded a second time)
         assert {p.status for p in s.scalars(select(Page))} == {"preprocessed"}
     return peak
@@ -97,8 +97,8 @@ def test_total_pixel_budget_refuses_the_file_before_decoding(tmp_path: Path, sit
     badfiles.write(src, "ten.tif", blank_tiff(10, (827, 1165)))  # exactly at the budget
     settings.ingest.make_derivatives = False
     report = ingest_batch_local(settings, SITE, str(src))
-    assert [(q["file"], q["code"]) for q in report["quarantined"]] == [("eleven.tif", "INGEST_FILE_PIXEL_LIMIT")]
-    assert report["accepted_files"] == 1 and report["pages"] == 10
+    assert [(q.file, q.code) for q in report.quarantined] == [("eleven.tif", "INGEST_FILE_PIXEL_LIMIT")]
+    assert report.accepted_files == 1 and report.pages == 10
     with session_scope(ref.catalog_url) as s:
         q = s.scalars(select(QuarantineItem)).one()
         assert q.details["limit"] == 10 * 827 * 1165 and q.details["hint"]
@@ -131,8 +131,8 @@ def test_a_file_that_kills_its_run_is_quarantined_after_two_runs(
     report = ingest_batch_local(settings, SITE, str(src))
     report = ingest_batch_local(settings, SITE, str(src))  # and again: the killer stays out, untouched
     assert attempts == {"a_killer.tif": MAX_UNFINISHED_ATTEMPTS, "b_dies_once.tif": 3, "c_fine.png": 2}
-    assert [(q["file"], q["code"]) for q in report["quarantined"]] == [("a_killer.tif", "INGEST_CRASHED")]
-    assert report["accepted_files"] == 2 and report["pages"] == 4 and report["unaccounted"] == []
+    assert [(q.file, q.code) for q in report.quarantined] == [("a_killer.tif", "INGEST_CRASHED")]
+    assert report.accepted_files == 2 and report.pages == 4 and report.unaccounted == []
     with session_scope(ref.catalog_url) as s:
         assert s.scalars(select(ScanBatch.status)).one() == "complete"
         q = s.scalars(select(QuarantineItem)).one()
@@ -147,4 +147,4 @@ def test_a_file_that_kills_its_run_is_quarantined_after_two_runs(
     badfiles.write(src, "a_killer.tif", blank_tiff(4, (400, 500)))  # rescanned: other bytes, same name
     monkeypatch.setattr(batch_mod, "ingest_file", real)
     report = ingest_batch_local(settings, SITE, str(src))
-    assert report["accepted_files"] == 3 and report["pages"] == 8
+    assert report.accepted_files == 3 and report.pages == 8

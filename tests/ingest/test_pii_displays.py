@@ -83,6 +83,7 @@ def test_ingest_displays_mask_names_and_ids(prefect_harness, named_batch, tmp_pa
     from dangan.config import load_settings
     from dangan.fourprops import check_batch, markdown
     from dangan.ingest.batch import evidence_links
+    from dangan.ingest.report import IngestReport
     from dangan.reports import ingest_markdown, outcome_rows
     from dangan.storage.factory import open_store
     from flows.review import review_markdown
@@ -108,9 +109,9 @@ def test_ingest_displays_mask_names_and_ids(prefect_harness, named_batch, tmp_pa
 
     with session_scope(ref.catalog_url) as s:
         batch = s.scalars(select(ScanBatch)).one()
-        report, batch_id = dict(batch.report), batch.id
-    assert report["unaccounted"] == [] and report["duplicates"] and report["page_count_mismatches"]
-    assert f"{NAME}_缺失.png" in report["missing_files"]  # the catalog keeps the real names
+        report, batch_id = IngestReport.model_validate(batch.report), batch.id
+    assert report.unaccounted == [] and report.duplicates and report.page_count_mismatches
+    assert f"{NAME}_缺失.png" in report.missing_files  # the catalog keeps the real names
     assert json.loads(as_json.output.strip().splitlines()[-1])["missing_files"] == [f"{mask_name(NAME)}_缺失.png"]
 
     # the artifacts: the flow's own, and the report functions directly

@@ -31,7 +31,7 @@ def test_masters_keep_retention_at_the_receiver(settings: Settings, sites, tmp_p
         w = csv.writer(f)
         w.writerow(["file", "resident_id", "name", "dossier_category", "retention", "form_type", "expected_pages"])
         w.writerow(["reg.png", rid, "张三", "养老保险", "30", "registration", "1"])
-    assert ingest_batch_local(settings, SRC, str(hot), str(manifest))["accepted_files"] == 1
+    assert ingest_batch_local(settings, SRC, str(hot), str(manifest)).accepted_files == 1
     src_store, dst_store = open_store(src.store_url), open_store(dst.store_url)
     with session_scope(src.catalog_url) as s:
         key = s.scalars(select(Master.object_key)).one()
