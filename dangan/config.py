@@ -68,9 +68,11 @@ class DeriveSettings(BaseModel):
 
 
 class OcrSettings(BaseModel):
-    """``[ocr]``: the engine, the pages per chunk task, and any option of ``dangan.ocr.engines.options.OcrOptions``
-    (``expected_model_sha256``, ``det_limit_side_len``, ``tesseract_psm``, ...). Unknown keys are refused here;
-    values are validated again, once, when the engine is built."""
+    """``[ocr]``: the engine, its default device, the pages per chunk task, and one section per engine with that
+    engine's options model (``[ocr.ppocr] det_limit_side_len``, ``[ocr.tesseract] psm``, ...; see
+    ``dangan/ocr/engines/options.py``). The earlier flat keys (``det_limit_side_len``, ``tesseract_psm``, ...) still
+    work, with a deprecation note. Unknown keys are refused here; values are validated once, when the engine is
+    built."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -84,17 +86,18 @@ class OcrSettings(BaseModel):
 
     @model_validator(mode="after")
     def _known_ocr_options(self) -> OcrSettings:
-        from dangan.ocr.engines.options import OcrOptions  # here, not at import: config is imported by everything
+        from dangan.ocr.engines.options import unknown_ocr_keys  # here, not at import: config is imported by everything
 
-        unknown = sorted(set(self.model_extra or {}) - set(OcrOptions.model_fields))
+        unknown = unknown_ocr_keys(self.model_extra or {})
         if unknown:
             raise ValueError(f"unknown [ocr] setting(s): {', '.join(unknown)}; see dangan/ocr/engines/options.py")
         return self
 
     def engine_options(self, engine: str | None = None, device: str | None = None) -> dict[str, Any]:
         """Everything for ``OcrOptions`` (not yet validated), with per-run engine/device overrides."""
-        values = {k: v for k, v in self.model_dump().items() if k != "chunk_size" and v is not None}
-        return values | {"engine": engine or self.engine, "device": device or self.device}
+        from dangan.ocr.engines.options import ocr_options_input
+
+        return ocr_options_input(self.model_dump(), engine=engine, device=device)
 
 
 class TransferSettings(BaseModel):
@@ -270,15 +273,6 @@ class Settings(BaseSettings):
     @property
     def prefect_home(self) -> Path:
         return self.data_dir / "prefect"
-
-    def to_env(self) -> dict[str, str]:
-        """Environment that reproduces these settings in a child process or a Prefect worker."""
-        env = {"DANGAN_DATA_DIR": str(self.data_dir)}
-        if self.catalog_url:
-            env["DANGAN_CATALOG_URL"] = self.catalog_url
-        if self.store_url:
-            env["DANGAN_STORE_URL"] = self.store_url
-        return env
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -14,13 +14,20 @@ import numpy as np
 import pytest
 
 from dangan.errors import ConfigError, OcrEngineUnavailable, OcrModelChecksumMismatch
-from dangan.ocr import OcrOptions
 from dangan.ocr.engines.models import find_model_files, sha256_file
+from dangan.ocr.engines.options import PaddleOptions
 from dangan.ocr.engines.paddle import PaddleModelDirs, PaddleOcrEngine, prepare_model_dirs
 from tests.ocr.pages import FORM_LINES, cer, check_bad_pages_fail_alone, render_page, squash
 
 ID = "11010519491231002X"
 NEEDS_PADDLEOCR = "PaddleOCR is optional: pip install 'dangan[paddle]'"
+
+
+def _opts(dirs: PaddleModelDirs, **values: object) -> PaddleOptions:
+    """The engine's options for prepared folders, on the CPU."""
+    return PaddleOptions.model_validate(
+        {"det_dir": dirs.det, "rec_dir": dirs.rec, "cls_dir": dirs.cls, "device": "cpu", **values}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +39,7 @@ def model_dirs(tmp_path_factory) -> PaddleModelDirs:
 @pytest.fixture(scope="module")
 def engine(model_dirs) -> PaddleOcrEngine:
     pytest.importorskip("paddleocr", reason=NEEDS_PADDLEOCR)
-    return PaddleOcrEngine(model_dirs, device="cpu", det_limit_side_len=1280, threads=2)
+    return PaddleOcrEngine(_opts(model_dirs, threads=2))
 
 
 def test_reads_form_page_with_low_cer_and_exact_id(engine, form_image):
@@ -120,7 +127,7 @@ def test_no_network_attempt_when_building_and_running(model_dirs, monkeypatch, f
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # folders prepared from the bundled models here
-    engine = PaddleOcrEngine.from_options(OcrOptions(device="auto", threads=2, use_cls=True))
+    engine = PaddleOcrEngine(PaddleOptions(device="auto", threads=2, use_cls=True))
     [page] = engine.recognize([form_image])
     assert ID in page.text()
     assert engine.capabilities.orientation is True and engine.dirs.det.is_relative_to(tmp_path)
@@ -131,17 +138,17 @@ def test_no_network_attempt_when_building_and_running(model_dirs, monkeypatch, f
 def test_orientation_classifier_turns_upside_down_lines(model_dirs):
     pytest.importorskip("paddleocr", reason=NEEDS_PADDLEOCR)
     upside_down = np.ascontiguousarray(np.rot90(render_page([(40, 40, "缴费基数 15,380.00")], (700, 130)), 2))
-    engine = PaddleOcrEngine(model_dirs, device="cpu", use_cls=True, threads=2)
+    engine = PaddleOcrEngine(_opts(model_dirs, use_cls=True, threads=2))
     assert "缴费基数" in engine.recognize([upside_down])[0].text()
 
 
 def test_checksum_pin_mismatch_raises_before_loading(model_dirs):
     pytest.importorskip("paddleocr", reason=NEEDS_PADDLEOCR)
     with pytest.raises(OcrModelChecksumMismatch) as info:
-        PaddleOcrEngine(model_dirs, device="cpu", expected_model_sha256={"det_inference.onnx": "0" * 64})
+        PaddleOcrEngine(_opts(model_dirs, expected_model_sha256={"det_inference.onnx": "0" * 64}))
     assert info.value.details["file"] == "det_inference.onnx"
     with pytest.raises(ConfigError, match="not among"):
-        PaddleOcrEngine(model_dirs, device="cpu", expected_model_sha256={"PP-OCRv6_det_small.onnx": "a" * 64})
+        PaddleOcrEngine(_opts(model_dirs, expected_model_sha256={"PP-OCRv6_det_small.onnx": "a" * 64}))
 
 
 def test_folder_problems_are_clear(model_dirs, tmp_path):
@@ -149,18 +156,18 @@ def test_folder_problems_are_clear(model_dirs, tmp_path):
     (tmp_path / "det").mkdir()
     (tmp_path / "det" / "inference.onnx").write_bytes(b"x")
     with pytest.raises(OcrEngineUnavailable, match=r"inference\.yml"):
-        PaddleOcrEngine(PaddleModelDirs(tmp_path / "det", model_dirs.rec), device="cpu")
+        PaddleOcrEngine(_opts(PaddleModelDirs(tmp_path / "det", model_dirs.rec)))
     with pytest.raises(OcrEngineUnavailable, match="cls"):
-        PaddleOcrEngine(PaddleModelDirs(model_dirs.det, model_dirs.rec), device="cpu", use_cls=True)
+        PaddleOcrEngine(_opts(PaddleModelDirs(model_dirs.det, model_dirs.rec), use_cls=True))
     if find_spec("paddle") is None:
         with pytest.raises(OcrEngineUnavailable, match="paddlepaddle"):
-            PaddleOcrEngine(model_dirs, runtime="paddle", device="cpu")
+            PaddleOcrEngine(_opts(model_dirs, runtime="paddle"))
 
 
 def test_missing_paddleocr_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "paddleocr", None)  # import paddleocr now raises ImportError
     with pytest.raises(OcrEngineUnavailable) as info:
-        PaddleOcrEngine(PaddleModelDirs(tmp_path, tmp_path), device="cpu")
+        PaddleOcrEngine(_opts(PaddleModelDirs(tmp_path, tmp_path)))
     assert info.value.code == "OCR_ENGINE_UNAVAILABLE"
     assert "pip install 'dangan[paddle]'" in str(info.value)
 

@@ -134,7 +134,7 @@ def test_ocr_settings_reach_the_engine(tmp_path):
         data_dir=tmp_path, ocr={"expected_model_sha256": {det.name: "0" * 64}, "det_limit_side_len": 960}
     )
     options = ocr_options(settings_payload(cfg), None, "cpu")
-    assert options.det_limit_side_len == 960 and options.device == "cpu"
+    assert options.engine_options.det_limit_side_len == 960 and options.device == "cpu"
     with pytest.raises(OcrModelChecksumMismatch):
         create_engine(options)
     with pytest.raises(ValueError, match="unknown \\[ocr\\] setting"):
@@ -201,3 +201,11 @@ def test_cuda_listed_but_not_loadable_is_detected(monkeypatch):
     engine = PpOcrEngine(device="auto")
     assert engine.identity().device == "cpu"
     assert "fell back" in engine.device_reason or "failed" in engine.device_reason
+
+
+def test_every_constructor_keyword_is_an_option():
+    """``from_options`` passes each ``PpOcrOptions`` field of the keyword's name: no option copied by hand."""
+    from dangan.ocr.engines.options import PpOcrOptions
+    from dangan.ocr.engines.ppocr import _PARAMS
+
+    assert set(_PARAMS) <= set(PpOcrOptions.model_fields) and "det_limit_side_len" in _PARAMS

@@ -7,6 +7,7 @@ import pytest
 
 from dangan.errors import OcrEngineUnavailable
 from dangan.ocr import OcrOptions, create_engine
+from dangan.ocr.engines.options import TesseractOptions
 from dangan.ocr.engines.tesseract import TesseractEngine, group_lines, join_words
 from tests.ocr.pages import FORM_LINES, cer, squash
 
@@ -77,7 +78,7 @@ def test_missing_language_names_the_packages(monkeypatch):
 
     monkeypatch.setattr(pytesseract, "get_languages", lambda config="": ["eng", "osd"])
     with pytest.raises(OcrEngineUnavailable, match="chi_sim") as info:
-        TesseractEngine(lang="chi_sim+eng")
+        TesseractEngine(TesseractOptions(lang="chi_sim+eng"))
     assert "tesseract-ocr-chi-sim" in str(info.value)
 
 
@@ -100,7 +101,7 @@ def test_each_page_runs_single_threaded_and_a_failing_run_is_a_page_error(form_i
     fake = tmp_path / "tesseract"
     fake.write_text(f'#!/bin/sh\necho "$OMP_THREAD_LIMIT" >> {seen}\necho "broken traineddata" >&2\nexit 3\n')
     fake.chmod(0o755)
-    engine = TesseractEngine(workers=2)
+    engine = TesseractEngine(TesseractOptions(workers=2))
     engine._cmd = str(fake)
     results = engine.recognize([form_image, form_image, None])
     assert [r.error.split(":")[0] if r.error else None for r in results] == [

@@ -11,6 +11,15 @@ from pydantic import ValidationError
 
 from dangan.errors import ConfigError, OcrTransientFault, is_transient
 from dangan.ocr import EngineCapabilities, OcrEngine, OcrOptions, available_engines, create_engine, register_engine
+from dangan.ocr.engines.options import (
+    LEGACY_KEYS,
+    EngineOptions,
+    FaultOptions,
+    PaddleOptions,
+    PpOcrOptions,
+    TesseractOptions,
+    ocr_options_input,
+)
 from dangan.ocr.engines.testing import FaultEngine, NullEngine
 
 PAGE = np.full((20, 30, 3), 255, np.uint8)
@@ -27,7 +36,7 @@ def test_null_engine_returns_no_lines_but_validates_pages():
 
 
 def test_fault_engine_marks_configured_pages_across_calls():
-    engine = FaultEngine(fail_on_pages={1, 3})
+    engine = FaultEngine(FaultOptions(fail_on_pages={1, 3}))
     first = engine.recognize([PAGE, PAGE])
     second = engine.recognize([PAGE, PAGE, None])
     assert [r.error is None for r in first + second] == [True, False, True, False, False]
@@ -48,8 +57,9 @@ def test_fault_engine_transient_raise_then_retry_succeeds():
 def test_fault_engine_die_on_page_kills_the_process():
     code = (
         "import numpy as np\n"
+        "from dangan.ocr.engines.options import FaultOptions\n"
         "from dangan.ocr.engines.testing import FaultEngine\n"
-        "e = FaultEngine(die_on_page=2)\n"
+        "e = FaultEngine(FaultOptions(die_on_page=2))\n"
         "e.recognize([np.zeros((5, 5), np.uint8)] * 2)\n"
         "print('survived first batch', flush=True)\n"
         "e.recognize([np.zeros((5, 5), np.uint8)])\n"
@@ -74,14 +84,72 @@ def test_options_reject_unknown_engine_and_bad_values():
     with pytest.raises(ConfigError):
         create_engine({"engine": "null", "device": "tpu"})
     opts = OcrOptions(expected_model_sha256={"a.onnx": "AB" * 32})
-    assert opts.expected_model_sha256 == {"a.onnx": "ab" * 32}
-    assert opts.tesseract_psm == 3 and opts.tesseract_lang == "chi_sim"
+    assert isinstance(opts.engine_options, PpOcrOptions)
+    assert opts.engine_options.expected_model_sha256 == {"a.onnx": "ab" * 32}
+    tess = OcrOptions(engine="tesseract").engine_options
+    assert isinstance(tess, TesseractOptions) and tess.psm == 3 and tess.lang == "chi_sim"
+    with pytest.raises(ValidationError, match="takes TesseractOptions"):
+        OcrOptions(engine="tesseract", engine_options=PpOcrOptions())
+    with pytest.raises(ValidationError, match=r"invalid \[ocr.paddle\]"):
+        OcrOptions(engine="null", paddle={"det_dir": "/models/det"})  # rec_dir missing, even for another engine
+
+
+def test_each_engine_gets_its_own_section_and_flat_keys_map_to_it():
+    """``[ocr.<engine>]`` sections; the earlier flat keys land in their engine's section, which wins over them."""
+    opts = OcrOptions.model_validate(
+        {"engine": "tesseract", "device": "cpu", "tesseract_psm": 6, "tesseract": {"workers": 2, "dpi": 300}}
+    )
+    assert opts.engine_options == TesseractOptions(device="cpu", psm=6, workers=2, dpi=300)
+    both = OcrOptions.model_validate(
+        {"engine": "ppocr", "det_limit_side_len": 960, "ppocr": {"det_limit_side_len": 640}}
+    )
+    assert both.engine_options.det_limit_side_len == 640
+    paddle = OcrOptions(engine="paddle", paddle_det_dir="/m/det", paddle_rec_dir="/m/rec", det_limit_side_len=960)
+    assert paddle.engine_options == PaddleOptions(det_dir="/m/det", rec_dir="/m/rec", det_limit_side_len=960)
+    # options of another engine are checked, then left out: they cannot change this engine's cache key
+    null = OcrOptions(engine="null", tesseract_psm=6, ppocr={"rec_batch": 8})
+    assert null.model_dump() == {"engine": "null", "engine_options": {"device": "auto"}}
+    fault = OcrOptions(engine="fault", fault={"fail_on_pages": [3, 1]})
+    assert fault.engine_options == FaultOptions(fail_on_pages={1, 3})
+    assert set(LEGACY_KEYS) >= {"det_limit_side_len", "tesseract_psm", "paddle_det_dir", "torch_fp16", "model_dir"}
+
+
+def test_options_json_is_deterministic():
+    """The options' JSON is the engine cache key: same options, same text, whatever the input order."""
+    a = OcrOptions(engine="fault", fault={"fail_on_pages": {9, 1, 5, 33}})
+    b = OcrOptions(engine="fault", fault={"fail_on_pages": [33, 5, 9, 1]})
+    assert a.model_dump_json() == b.model_dump_json() and '"fail_on_pages":[1,5,9,33]' in a.model_dump_json()
+    pins = {"z.onnx": "a" * 64, "a.onnx": "b" * 64}
+    c = OcrOptions(expected_model_sha256=pins)
+    d = OcrOptions(expected_model_sha256=dict(reversed(pins.items())))
+    assert c.model_dump_json() == d.model_dump_json()
+    assert OcrOptions.model_validate_json(c.model_dump_json()) == c
+
+
+def test_settings_sections_and_deprecated_flat_keys(caplog):
+    """``[ocr] engine`` + ``[ocr.<engine>]`` in settings; a flat key still works and is logged as deprecated."""
+    from dangan.config import Settings
+    from dangan.ocr.engines import options as options_module
+
+    settings = Settings(ocr={"engine": "tesseract", "tesseract": {"psm": 4}, "ppocr": {"det_limit_side_len": 960}})
+    opts = OcrOptions.model_validate(settings.ocr.engine_options())
+    assert opts.engine_options == TesseractOptions(psm=4)
+    run = OcrOptions.model_validate(settings.ocr.engine_options("ppocr", "cpu"))  # per-run overrides
+    assert run.engine_options == PpOcrOptions(det_limit_side_len=960, device="cpu")
+    options_module._warned.discard("tesseract_psm")
+    with caplog.at_level("WARNING", logger="dangan.ocr"):
+        flat = Settings(ocr={"engine": "tesseract", "tesseract_psm": 6}).ocr.engine_options()
+    assert OcrOptions.model_validate(flat).engine_options.psm == 6
+    assert "[ocr] tesseract_psm is deprecated; use [ocr.tesseract] psm" in caplog.text
+    with pytest.raises(ValueError, match=r"unknown \[ocr\] setting\(s\): tesseract_pms"):
+        Settings(ocr={"tesseract_pms": 6})
+    assert ocr_options_input({"engine": "null", "null": {"device": "cpu"}}, device="cuda")["null"] == {"device": "cuda"}
 
 
 def test_register_engine_adds_a_name(monkeypatch):
     from dangan.ocr.engines import registry
 
-    monkeypatch.setattr(registry, "_factories", {})  # leave the process-wide registry as it was
+    monkeypatch.setattr(registry, "_entries", {})  # leave the process-wide registry as it was
     caps = EngineCapabilities(batched=False, gpu=False, languages=(), line_boxes=False, orientation=False)
 
     class Echo(NullEngine):
@@ -89,9 +157,19 @@ def test_register_engine_adds_a_name(monkeypatch):
         capabilities = caps
 
     assert "echo-test" not in available_engines()
-    register_engine("echo-test", lambda options: Echo())
+
+    class EchoOptions(EngineOptions):
+        prefix: str = ""
+
+    seen: list[EngineOptions] = []
+    register_engine("echo-test", lambda options: seen.append(options) or Echo(), EchoOptions)
     assert {"ppocr", "tesseract", "null", "fault", "echo-test"} <= set(available_engines())
-    assert isinstance(create_engine({"engine": "echo-test"}), Echo)
+    assert isinstance(create_engine({"engine": "echo-test", "echo-test": {"prefix": ">"}}), Echo)
+    assert seen == [EchoOptions(prefix=">")]  # the engine's own model reaches its factory
+    with pytest.raises(ConfigError, match="prefx"):
+        create_engine({"engine": "echo-test", "echo-test": {"prefx": ">"}})
+    with pytest.raises(TypeError):
+        register_engine("echo-test", lambda options: Echo(), dict)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         register_engine("bad name!", lambda options: Echo())
 

@@ -22,6 +22,7 @@ from dangan.ocr import OcrOptions, create_engine
 from dangan.ocr.engines.gpu import device as gpu_device
 from dangan.ocr.engines.gpu.engine import TorchPpOcrEngine
 from dangan.ocr.engines.gpu.infer import TorchDetector, TorchRecognizer, split_on_oom
+from dangan.ocr.engines.options import PpOcrOptions
 from dangan.ocr.engines.ppocr import PpOcrEngine
 from tests.ocr.pages import render_page
 
@@ -31,7 +32,7 @@ NO_CUDA = not torch.cuda.is_available()
 @pytest.fixture(scope="module")
 def torch_engine():
     # the production options, like the shared onnxruntime engine it is compared with
-    engine = TorchPpOcrEngine.from_options(OcrOptions(device="cpu", backend="torch", torch_workers=2))
+    engine = TorchPpOcrEngine.from_options(PpOcrOptions(device="cpu", backend="torch", torch_workers=2))
     yield engine
     engine.close()
 

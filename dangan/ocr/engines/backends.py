@@ -13,12 +13,12 @@ import logging
 
 from dangan.errors import ConfigError, OcrEngineUnavailable, OcrModelChecksumMismatch
 from dangan.ocr.engines.base import OcrEngine
-from dangan.ocr.engines.options import OcrOptions
+from dangan.ocr.engines.options import PpOcrOptions
 
 log = logging.getLogger("dangan.ocr")
 
 
-def resolve_backend(options: OcrOptions) -> tuple[str, str]:
+def resolve_backend(options: PpOcrOptions) -> tuple[str, str]:
     """``(backend, reason)`` for ``options``; torch is only chosen here, not yet loaded."""
     from dangan.ocr.engines.gpu.device import cuda_unusable, torch_missing
 
@@ -37,7 +37,7 @@ def resolve_backend(options: OcrOptions) -> tuple[str, str]:
     return "torch", "torch can use CUDA"
 
 
-def build_ppocr(options: OcrOptions) -> OcrEngine:
+def build_ppocr(options: PpOcrOptions) -> OcrEngine:
     """The ``ppocr`` engine for ``options`` on the runtime ``resolve_backend`` picks (see module doc)."""
     from dangan.ocr.engines.ppocr import PpOcrEngine
 

@@ -4,7 +4,7 @@ Each model folder holds ``inference.yml`` (model name, pre/post-processing, rec 
 ``inference.onnx`` for the ``onnxruntime`` runtime (default, no paddlepaddle needed), or Paddle files
 (``inference.json``/``.pdmodel`` + ``.pdiparams``) for the ``paddle`` runtime (paddlepaddle(-gpu); oneDNN is
 switched off on CPU, it crashes there in 3.x). Without configured folders, ``prepare_model_dirs`` builds
-onnxruntime folders from the PP-OCR ONNX files bundled in the ``rapidocr`` wheel (or ``source_dir``).
+onnxruntime folders from the PP-OCR ONNX files bundled in the ``rapidocr`` wheel (or ``model_dir``).
 Nothing is downloaded: model names and folders are always given, and the model-hub checks are off.
 PaddleX creates ``~/.paddlex`` on import; set ``PADDLE_PDX_CACHE_HOME`` where the home folder is read-only.
 """
@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from dangan.ocr.engines.base import (
 )
 from dangan.ocr.engines.layout import recognized_lines
 from dangan.ocr.engines.models import find_model_files, sha256_file, verify_checksums
+from dangan.ocr.engines.options import PaddleOptions
 from dangan.ocr.engines.paddle_models import (
     PaddleModelDirs,
     check_pins,
@@ -42,9 +43,6 @@ from dangan.ocr.engines.paddle_models import (
     model_name_of,
     prepare_model_dirs,
 )
-
-if TYPE_CHECKING:
-    from dangan.ocr.engines.options import OcrOptions
 
 log = logging.getLogger("dangan.ocr")
 
@@ -66,42 +64,30 @@ class PaddleOcrEngine:
 
     name = "paddle"
 
-    def __init__(
-        self,
-        dirs: PaddleModelDirs | None = None,
-        *,
-        source_dir: Path | None = None,
-        cache_dir: Path | None = None,
-        runtime: Literal["onnxruntime", "paddle"] = "onnxruntime",
-        device: Literal["auto", "cpu", "cuda"] = "auto",
-        expected_model_sha256: Mapping[str, str] | None = None,
-        det_limit_side_len: int | None = None,
-        det_limit_type: Literal["max", "min"] = "max",
-        threads: int = 0,
-        min_confidence: float = 0.5,
-        use_cls: bool = False,
-    ) -> None:
-        """``dirs`` None: folders are prepared from ``source_dir`` (default bundled) under ``cache_dir``.
-        ``det_limit_side_len`` None keeps PaddleOCR's own detection resize (slow on 300-dpi pages)."""
+    def __init__(self, options: PaddleOptions | None = None) -> None:
+        """Without ``det_dir``/``rec_dir`` the folders are prepared from ``model_dir`` (default: the bundled
+        ONNX files) under ``cache_dir``."""
+        o = options if options is not None else PaddleOptions()
+        dirs = PaddleModelDirs(o.det_dir, o.rec_dir, o.cls_dir) if o.det_dir and o.rec_dir else None
+        runtime, device, threads, use_cls = o.runtime, o.device, o.threads, o.use_cls
         paddleocr = _import_paddleocr()
         if dirs is None:
             if runtime != "onnxruntime":
-                raise ConfigError("runtime paddle needs Paddle model folders (paddle_det_dir, paddle_rec_dir)")
-            files = find_model_files(source_dir)
-            verify_checksums(files)  # the bundled files against BUNDLED_SHA256 (a source_dir is the user's own)
+                raise ConfigError("runtime paddle needs Paddle model folders ([ocr.paddle] det_dir, rec_dir)")
+            files = find_model_files(o.model_dir)
+            verify_checksums(files)  # the bundled files against BUNDLED_SHA256 (a model_dir is the user's own)
             sources = hashlib.sha256("".join(sha256_file(p) for p in files.paths()).encode()).hexdigest()[:12]
-            dirs = prepare_model_dirs((cache_dir or default_cache_dir()) / sources, source_dir, with_cls=use_cls)
+            dirs = prepare_model_dirs((o.cache_dir or default_cache_dir()) / sources, o.model_dir, with_cls=use_cls)
         if use_cls and dirs.cls is None:
             raise OcrEngineUnavailable("use_cls is set but there is no line orientation (cls) model folder")
         roles = {"det": dirs.det, "rec": dirs.rec, **({"cls": dirs.cls} if use_cls and dirs.cls else {})}
         digests: dict[str, str] = {}
         for role, folder in roles.items():
             digests.update(folder_digests(role, Path(folder)))
-        check_pins(digests, expected_model_sha256)
+        check_pins(digests, o.expected_model_sha256)
         names = {role: model_name_of(Path(folder)) for role, folder in roles.items()}
         device_label, paddle_device, kwargs = self._device(runtime, device, Path(dirs.det), threads)
-        if det_limit_side_len is not None:
-            kwargs.update(text_det_limit_side_len=det_limit_side_len, text_det_limit_type=det_limit_type)
+        kwargs.update(text_det_limit_side_len=o.det_limit_side_len, text_det_limit_type="max")
         if "cls" in roles:
             kwargs.update(textline_orientation_model_name=names["cls"], textline_orientation_model_dir=str(dirs.cls))
         try:
@@ -120,7 +106,7 @@ class PaddleOcrEngine:
             )
         except Exception as exc:  # PaddleX raises assorted types for bad folders and missing runtimes
             raise OcrEngineUnavailable(f"PaddleOCR failed to start: {type(exc).__name__}: {exc}") from exc
-        self.dirs, self.min_confidence, self._lock = dirs, min_confidence, threading.Lock()
+        self.dirs, self.min_confidence, self._lock = dirs, o.min_confidence, threading.Lock()
         combined = hashlib.sha256("\n".join(f"{k}:{digests[k]}" for k in sorted(digests)).encode()).hexdigest()
         det_family, rec_family = names["det"].removesuffix("_det"), names["rec"].removesuffix("_rec")
         family = det_family if det_family == rec_family else f"{names['det']}+{names['rec']}"
@@ -155,26 +141,6 @@ class PaddleOcrEngine:
         if cuda and device != "cpu":
             return "cuda:0", "gpu:0", {}
         return "cpu", "cpu", {"enable_mkldnn": False, **({"cpu_threads": threads} if threads > 0 else {})}
-
-    @classmethod
-    def from_options(cls, options: OcrOptions) -> PaddleOcrEngine:
-        """Build from ``OcrOptions``; the ``paddle_*`` fields are optional there (defaults: prepared folders)."""
-        det, rec = options.paddle_det_dir, options.paddle_rec_dir
-        if (det is None) != (rec is None):
-            raise ConfigError("set both paddle_det_dir and paddle_rec_dir, or neither")
-        cls_dir = options.paddle_cls_dir
-        return cls(
-            PaddleModelDirs(Path(det), Path(rec), Path(cls_dir) if cls_dir else None) if det and rec else None,
-            source_dir=options.model_dir,
-            cache_dir=options.paddle_cache_dir,
-            runtime=options.paddle_runtime,
-            device=options.device,
-            expected_model_sha256=options.expected_model_sha256,
-            det_limit_side_len=options.det_limit_side_len,
-            threads=options.threads,
-            min_confidence=options.min_confidence,
-            use_cls=options.use_cls,
-        )
 
     def identity(self) -> EngineIdentity:
         """Engine, model identity (family, digest, paddleocr version, runtime), file digests, device."""

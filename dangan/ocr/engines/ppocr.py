@@ -8,6 +8,7 @@ optionally checked against pinned digests before any session is opened.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -36,7 +37,7 @@ from dangan.ocr.engines.runtime import choose_device, open_session, session_meta
 from dangan.pii import scrub
 
 if TYPE_CHECKING:  # importable without pydantic (bench/ocr_gpu.py runs on bare GPU hosts)
-    from dangan.ocr.engines.options import OcrOptions
+    from dangan.ocr.engines.options import PpOcrOptions
 
 log = logging.getLogger("dangan.ocr")
 
@@ -88,20 +89,12 @@ class PpOcrEngine:
         )
 
     @classmethod
-    def from_options(cls, options: OcrOptions) -> PpOcrEngine:
-        """Build from validated ``OcrOptions``."""
-        return cls(
-            options.model_dir,
-            device=options.device,
-            expected_model_sha256=options.expected_model_sha256,
-            det_limit_side_len=options.det_limit_side_len,
-            det_batch=options.det_batch,
-            rec_batch=options.rec_batch,
-            threads=options.threads,
-            min_confidence=options.min_confidence,
-            use_cls=options.use_cls,
-            rec_min_width=options.rec_min_width,
-        )
+    def from_options(cls, options: PpOcrOptions) -> PpOcrEngine:
+        """Build from validated ``PpOcrOptions``: each keyword of the constructor is the option of that name.
+
+        The constructor keeps plain keywords so that ``bench/ocr_gpu.py`` runs it on hosts without pydantic; a new
+        option is a field of ``PpOcrOptions`` and a keyword here of the same name, nothing to copy in between."""
+        return cls(**{name: getattr(options, name) for name in _PARAMS})
 
     def identity(self) -> EngineIdentity:
         """Engine, model identity, model file digests and the device that runs."""
@@ -159,3 +152,7 @@ class PpOcrEngine:
             message = f"{PAGE_FAILED}: {type(exc).__name__}: {scrub(str(exc))[:300]}"
             return self._id.page([], det_seconds, w, h, message)
         return self._id.page(lines, det_seconds + time.perf_counter() - t0, w, h)
+
+
+#: The constructor's keywords, all of them options of ``PpOcrOptions`` (checked by tests/ocr/test_ppocr.py).
+_PARAMS = tuple(inspect.signature(PpOcrEngine.__init__).parameters)[1:]

@@ -31,6 +31,7 @@ from dangan.ocr.engines.base import (
 from dangan.ocr.engines.layout import reading_order
 from dangan.ocr.engines.models import sha256_file
 from dangan.ocr.engines.normalize import normalize_text
+from dangan.ocr.engines.options import TesseractOptions
 
 log = logging.getLogger("dangan.ocr")
 
@@ -107,20 +108,16 @@ class TesseractEngine:
 
     name = "tesseract"
 
-    def __init__(
-        self,
-        lang: str = "chi_sim",
-        psm: int = 3,
-        min_confidence: float = 0.0,
-        dpi: int | None = None,
-        workers: int = 0,
-        timeout_s: float = 600.0,
-    ) -> None:
+    #: Seconds one page may take before its Tesseract process is stopped.
+    timeout_s = 600.0
+
+    def __init__(self, options: TesseractOptions | None = None) -> None:
         import pytesseract
 
-        self.dpi = dpi
-        self.workers = workers or os.cpu_count() or 1
-        self.timeout_s = timeout_s
+        o = options if options is not None else TesseractOptions()
+        lang = o.lang
+        self.dpi = o.dpi
+        self.workers = o.workers or os.cpu_count() or 1
         self._cmd = str(pytesseract.pytesseract.tesseract_cmd)
 
         self._pt = pytesseract
@@ -137,9 +134,9 @@ class TesseractEngine:
                 f"tesseract language data missing: {', '.join(missing)} (installed: {sorted(installed)})",
                 hint=INSTALL_HINT + (" tesseract-ocr-eng" if "eng" in missing else ""),
             )
-        self.lang, self.psm, self.min_confidence = lang, psm, min_confidence
+        self.lang, self.psm, self.min_confidence = lang, o.psm, o.min_confidence
         digests = _traineddata_digests(pytesseract.pytesseract.tesseract_cmd, lang.split("+"))
-        self._id = EngineIdentity(self.name, f"tesseract {version} {lang} psm{psm}", digests, "cpu")
+        self._id = EngineIdentity(self.name, f"tesseract {version} {lang} psm{o.psm}", digests, "cpu")
         self.capabilities = EngineCapabilities(
             batched=False,
             gpu=False,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from dangan.ocr.engines.base import (
     image_size,
     quad_from_bbox,
 )
+from dangan.ocr.engines.options import EngineOptions, FaultOptions
 
 _CAPS = EngineCapabilities(batched=True, gpu=False, languages=(), line_boxes=True, orientation=False)
 
@@ -35,7 +36,8 @@ class NullEngine:
     name = "null"
     capabilities = _CAPS
 
-    def __init__(self) -> None:
+    def __init__(self, options: EngineOptions | None = None) -> None:
+        del options  # nothing to tune: it runs on the CPU whatever the device asked
         self._id = EngineIdentity(self.name, "null", {}, "cpu")
 
     def identity(self) -> EngineIdentity:
@@ -57,15 +59,11 @@ class FaultEngine:
     name = "fault"
     capabilities = _CAPS
 
-    def __init__(
-        self,
-        fail_on_pages: Iterable[int] = (),
-        die_on_page: int | None = None,
-        raise_transient: bool = False,
-    ) -> None:
-        self.fail_on_pages = frozenset(fail_on_pages)
-        self.die_on_page = die_on_page
-        self.raise_transient = raise_transient
+    def __init__(self, options: FaultOptions | None = None) -> None:
+        o = options if options is not None else FaultOptions()
+        self.fail_on_pages = o.fail_on_pages
+        self.die_on_page = o.die_on_page
+        self.raise_transient = o.raise_transient
         self.pages_seen = 0
         self._lock = threading.Lock()
         self._id = EngineIdentity(self.name, "fault", {}, "cpu")

@@ -38,7 +38,7 @@ from dangan.ocr.engines.layout import recognized_lines
 from dangan.pii import scrub
 
 if TYPE_CHECKING:
-    from dangan.ocr.engines.options import OcrOptions
+    from dangan.ocr.engines.options import PpOcrOptions
 
 log = logging.getLogger("dangan.ocr")
 
@@ -132,8 +132,9 @@ class TorchPpOcrEngine:
         self._timing_lock = threading.Lock()
 
     @classmethod
-    def from_options(cls, options: OcrOptions, *, cpu_fallback_ok: bool = True) -> TorchPpOcrEngine:
-        """Build from validated ``OcrOptions``."""
+    def from_options(cls, options: PpOcrOptions, *, cpu_fallback_ok: bool = True) -> TorchPpOcrEngine:
+        """Build from validated ``PpOcrOptions`` (its ``torch_*`` fields; plain keywords keep this engine usable
+        without pydantic, for bench/ocr_gpu.py)."""
         return cls(
             options.model_dir, device=options.device, expected_model_sha256=options.expected_model_sha256,
             det_limit_side_len=options.det_limit_side_len, det_batch=options.torch_det_batch,
