@@ -83,11 +83,6 @@ class ObjectCheck:
         out["code"] = self.code
         return out
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ObjectCheck:
-        fields = {k: v for k, v in data.items() if k != "code"}
-        return cls(**{**fields, "status": Status(data["status"])})
-
 
 @dataclass
 class ChunkResult:
@@ -96,13 +91,6 @@ class ChunkResult:
     checked: int = 0
     ok: int = 0
     findings: list[ObjectCheck] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"checked": self.checked, "ok": self.ok, "findings": [f.to_dict() for f in self.findings]}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChunkResult:
-        return cls(data["checked"], data["ok"], [ObjectCheck.from_dict(f) for f in data["findings"]])
 
 
 @dataclass

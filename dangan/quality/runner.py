@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import great_expectations as gx
 import pandas as pd
@@ -33,13 +33,31 @@ DOCS_SITE = "dangan"
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
+class ReasonDetails(TypedDict, total=False):
+    """What a reason adds to its code: the failing contribution ``rows``, the ``missing`` months of a gap."""
+
+    rows: list[int]
+    missing: list[str]
+
+
+class Reason(TypedDict):
+    """One failed expectation for one record, as stored on its validation result (JSON) and shown to reviewers."""
+
+    code: str
+    fields: list[str]
+    severity: str
+    expectation: str
+    message: str
+    details: ReasonDetails
+
+
 @dataclass
 class RecordOutcome:
     """What the suites said about one record: blocking ``reasons`` and informational ``findings``."""
 
     record_id: str
-    reasons: list[dict[str, Any]] = field(default_factory=list)
-    findings: list[dict[str, Any]] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
+    findings: list[Reason] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -162,7 +180,7 @@ def _hits(unexpected: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _add(outcome: RecordOutcome, reason: dict[str, Any]) -> None:
+def _add(outcome: RecordOutcome, reason: Reason) -> None:
     bucket = outcome.findings if reason["severity"] not in BLOCKING else outcome.reasons
     for known in bucket:
         if known["code"] == reason["code"] and known["fields"] == reason["fields"]:
@@ -173,7 +191,7 @@ def _add(outcome: RecordOutcome, reason: dict[str, Any]) -> None:
     bucket.append(reason)
 
 
-def _detail(code: str, record: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+def _detail(code: str, record: dict[str, Any] | None) -> tuple[str, ReasonDetails]:
     if record is None:
         return code, {}
     if code == "ID_INVALID" and record.get("id_number"):
@@ -221,7 +239,7 @@ def validate_records(
                 code, details = _detail(str(meta.get("code", etype)), by_id.get(rid))
                 if "row" in hit:
                     details["rows"] = [int(hit["row"])]
-                reason = {
+                reason: Reason = {
                     "code": code,
                     "fields": _fields(code, meta, by_id.get(rid)),
                     "severity": severity,
