@@ -37,8 +37,9 @@ from dangan.analytics.retirement import (
     statutory_retirement,
 )
 from dangan.catalog.db import session_scope
+from dangan.catalog.fields import CONTRIBUTION_PREFIX
 from dangan.catalog.models import Document, Dossier, FieldValue, Person
-from dangan.extract.store import CANDIDATE, CONTRIBUTION_PREFIX
+from dangan.extract.store import CANDIDATE
 
 PAID = "paid"
 GAP = "gap"

@@ -15,10 +15,10 @@ from cli.app import app
 from dangan.analytics.history import load_histories
 from dangan.analytics.retirement import group_for, statutory_retirement
 from dangan.catalog.db import session_scope
+from dangan.catalog.fields import CONTRIBUTION_PREFIX
 from dangan.catalog.models import AuditEvent, Document, Dossier, FieldValue, Person, ScanBatch
 from dangan.catalog.sites import add_site
 from dangan.config import load_settings
-from dangan.extract.store import CONTRIBUTION_PREFIX
 from dangan.pii import mask_id
 from dangan.samples.persons import make_person
 
