@@ -60,10 +60,17 @@ class DeriveSettings(BaseModel):
     min_skew_deg: float = Field(0.1, ge=0, description="smaller skews are left alone")
     min_skew_confidence: float = Field(1.5, ge=0, description="less confident skew estimates are not applied")
     crop_border: bool = True
-    denoise: Literal["median3", "nlmeans", "none"] = "median3"
+    denoise: Literal["auto", "median3", "nlmeans", "none"] = Field(
+        "auto", description="auto: median3 only on noisy pages with strokes thick enough to survive it"
+    )
     normalize_contrast: bool = True
     binarize: bool = Field(False, description="Sauvola; the derivative kind becomes ocr-binary")
     target_dpi: int | None = Field(None, ge=72, le=1200, description="upsample pages scanned below this")
+    suppress_seals: bool = Field(True, description="whiten red/blue stamp ink (black print under it stays)")
+    suppress_show_through: bool = Field(True, description="whiten faint mirrored text from the back when measured")
+    min_long_side: int | None = Field(
+        1280, ge=64, le=8192, description="upsample small images of unknown or <200 dpi (ID-card copies) to this side"
+    )
     format: Literal["png"] = "png"
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["WORK_DPI", "Analysis", "analyse", "estimate_skew", "to_gray"]
+__all__ = ["WORK_DPI", "Analysis", "analyse", "estimate_skew", "find_seals", "stamp_ink_mask", "to_gray"]
 
 WORK_DPI = 150.0
 _ASSUMED_LONG_PX = 1754  # an A4 long side at WORK_DPI, used when the dpi is unknown
@@ -150,3 +150,71 @@ def estimate_skew(ink: np.ndarray) -> tuple[float, float]:
             angle += 0.5 * _FINE_STEP * (s0 - s2) / denom
     confidence = float(fine_scores[i] / max(np.median(scores), 1.0))
     return round(angle, 3), round(confidence, 3)
+
+
+# Stamp ink (OpenCV HSV: hue 0-180). Red seals and blue (older/company) seals are saturated and not dark;
+# black or grey print is unsaturated, so text under a seal is never part of the mask.
+_RED_HUES = ((0, 12), (160, 180))
+_BLUE_HUES = ((95, 135),)
+_MIN_SATURATION, _MIN_VALUE = 70, 60
+_SEAL_MM = (12.0, 90.0)  # a seal's side: personal name stamps ~12 mm, official round seals 38-58 mm
+
+
+def stamp_ink_mask(image: np.ndarray) -> np.ndarray:
+    """bool mask of red/blue stamp-ink pixels of a BGR page (all False for gray pages)."""
+    if image.ndim != 3:
+        return np.zeros(image.shape[:2], bool)
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+    hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    coloured = (sat >= _MIN_SATURATION) & (val >= _MIN_VALUE)
+    if not coloured.any():
+        return coloured
+    in_hue = np.zeros(hue.shape, bool)
+    for lo, hi in _RED_HUES + _BLUE_HUES:
+        in_hue |= (hue >= lo) & (hue <= hi)
+    return coloured & in_hue
+
+
+def find_seals(image: np.ndarray, dpi: float | None) -> list[dict[str, object]]:
+    """Seals (round or square stamp impressions in red or blue ink) on a BGR page, largest first.
+
+    Each: ``box`` [x0, y0, x1, y1] in source pixels, ``colour`` (red/blue) and ``ink_px`` (work-image pixels).
+    Stamp-ink pixels are grouped by a closing of ~2 mm; a group counts as a seal when it is roughly as wide as
+    tall (pen circles round a value and underlines are elongated) and 12-90 mm on a side.
+    """
+    if image.ndim != 3:
+        return []
+    scale = work_scale(image.shape, dpi)
+    small = image
+    if scale > 1.0:
+        size = (max(1, round(image.shape[1] / scale)), max(1, round(image.shape[0] / scale)))
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    mask = stamp_ink_mask(small)
+    if mask.sum() < 50:
+        return []
+    k = _px(2.0)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    grouped = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
+    # fill what a ring encloses, so the ring, star and arc text of one seal are one region
+    contours, _ = cv2.findContours(grouped, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(grouped, contours, -1, 1, thickness=cv2.FILLED)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+    px_per_mm = WORK_DPI / 25.4
+    hsv_hue = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)[..., 0]
+    seals: list[dict[str, object]] = []
+    for i in range(1, n):
+        x, y, w, h, _area = (int(v) for v in stats[i])
+        side = max(w, h) / px_per_mm
+        if not (_SEAL_MM[0] <= side <= _SEAL_MM[1]) or min(w, h) < 0.6 * max(w, h):
+            continue
+        ink = (labels[y : y + h, x : x + w] == i) & mask[y : y + h, x : x + w]
+        count = int(ink.sum())
+        if count < 0.04 * w * h:  # a few coloured specks spread over a square: not an impression
+            continue
+        hues = hsv_hue[y : y + h, x : x + w][ink]
+        blue = int(((hues >= _BLUE_HUES[0][0]) & (hues <= _BLUE_HUES[0][1])).sum())
+        colour = "blue" if 2 * blue > hues.size else "red"
+        box = [int(x * scale), int(y * scale), min(image.shape[1], int(np.ceil((x + w) * scale))),
+               min(image.shape[0], int(np.ceil((y + h) * scale)))]  # fmt: skip
+        seals.append({"box": box, "colour": colour, "ink_px": count})
+    return sorted(seals, key=lambda s: -int(s["ink_px"]))  # type: ignore[call-overload]

@@ -13,18 +13,22 @@ does not depend on the scan resolution. Definitions:
 - ``contrast``: median local paper level minus median ink level at ink pixels (0-255); for pages without ink,
   the 99th minus 1st percentile of the paper.
 - ``brightness``: mean gray of the paper region (0-255).
-- ``uneven_illumination``: 95th minus 5th percentile of the local paper level inside the paper, / 255.
+- ``uneven_illumination``: 95th minus 5th percentile of the lighting envelope inside the paper, / 255. The
+  envelope is the local paper level's maximum over ~40 mm: a lamp falls off smoothly across the page, while
+  grey-shaded table cells are darker patches with white paper next to them, so they do not count as light.
+- ``seals``: red/blue stamp impressions (``box`` in source pixels, ``colour``), see
+  :func:`dangan.imaging.analysis.find_seals`. A seal is evidence, recorded as the ``PAGE_HAS_SEAL`` fact.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from dangan.imaging.analysis import WORK_DPI, Analysis, analyse, estimate_skew
+from dangan.imaging.analysis import WORK_DPI, Analysis, analyse, estimate_skew, find_seals
 from dangan.imaging.model import DecodedPage
 from dangan.imaging.paper import image_dpi_plausibility
 
@@ -32,6 +36,7 @@ __all__ = ["DEFAULT_BLANK_INK_FRACTION", "METRICS_VERSION", "PageMetrics", "meas
 
 METRICS_VERSION = 1
 DEFAULT_BLANK_INK_FRACTION = 0.001
+_ENVELOPE_MM = 40.0  # wider than a shaded label column (~30 mm), far narrower than a lamp's fall-off
 
 DpiSource = Literal["metadata", "render", "estimated", "none"]
 
@@ -62,6 +67,7 @@ class PageMetrics(BaseModel):
     contrast: float
     brightness: float
     uneven_illumination: float
+    seals: list[dict[str, Any]] = Field(default_factory=list)  # absent in metrics measured before seals were
 
 
 def _dpi_facts(page: DecodedPage) -> tuple[tuple[float, float] | None, DpiSource, dict, float | None]:
@@ -93,7 +99,13 @@ def _uneven(a: Analysis) -> float:
     paper = a.paper.astype(np.uint8)
     k = max(3, round(5 / 25.4 * WORK_DPI))  # stay 5 mm away from the bed: closing bleeds the dark edge in
     inner = cv2.erode(paper, np.ones((k, k), np.uint8)).astype(bool)
-    values = a.background[inner] if inner.any() else a.background.ravel()
+    # lighting envelope: the paper level's local maximum over ~40 mm, on a quarter-size image (cheap)
+    bg = a.background
+    small = cv2.resize(bg, (max(1, bg.shape[1] // 4), max(1, bg.shape[0] // 4)), interpolation=cv2.INTER_AREA)
+    k = max(3, round(_ENVELOPE_MM / 25.4 * WORK_DPI / 4)) | 1
+    envelope = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    envelope = cv2.resize(envelope, (bg.shape[1], bg.shape[0]), interpolation=cv2.INTER_LINEAR)
+    values = envelope[inner] if inner.any() else envelope.ravel()
     p5, p95 = np.percentile(values, [5, 95])
     return float(p95 - p5) / 255.0
 
@@ -133,4 +145,5 @@ def measure(page: DecodedPage, *, blank_ink_fraction: float = DEFAULT_BLANK_INK_
         contrast=round(contrast, 2),
         brightness=round(float(a.gray[paper].mean()) if paper_px else float(a.gray.mean()), 2),
         uneven_illumination=round(_uneven(a), 4),
+        seals=find_seals(page.image, analysis_dpi),
     )
