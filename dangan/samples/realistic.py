@@ -349,7 +349,7 @@ def _build(klass: str, index: int, p: dict[str, Any], back_p: dict[str, Any], se
         params["shaded_cells"] = _shade_cells(img, page, rng)
     elif klass == "showthrough":
         reverse = _rgb(_form_page(back_p, dpi, index + 1))
-        strength = rng.uniform(0.25, 0.4)
+        strength = rng.uniform(0.12, 0.22)
         img = _show_through(img, reverse, strength)
         params["strength"] = round(strength, 3)
     elif klass == "pen":
