@@ -148,8 +148,8 @@ def test_killed_mid_batch_then_rerun_accounts_every_file_once(tmp_path: Path) ->
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     report = json.loads(rerun.stdout.strip().splitlines()[-1])
-    assert report.files == n + 1 and report.unaccounted == []
-    assert report.accepted_files == n and len(report.quarantined) == 1
+    assert report["files"] == n + 1 and report["unaccounted"] == []
+    assert report["accepted_files"] == n and len(report["quarantined"]) == 1
     assert _done(db) == (n, 1, n)  # exactly once: no duplicate rows, no gaps
     with session_scope(db) as s:
         assert set(s.scalars(select(Page.status))) == {"preprocessed"}
