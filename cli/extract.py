@@ -15,6 +15,7 @@ from rich.table import Table
 from cli.support import fail
 from dangan.config import Settings, load_settings
 from dangan.errors import DanganError
+from dangan.extract.model import DocumentJson
 from dangan.pii import Masker
 
 console = Console()
@@ -32,7 +33,7 @@ def _settings(ctx: typer.Context) -> Settings:
 _fail = fail
 
 
-def _field_table(title: str, result: dict[str, Any]) -> Table:
+def _field_table(title: str, result: DocumentJson) -> Table:
     table = Table(title=title, title_justify="left")
     for col in ("field", "value", "confidence", "flags"):
         table.add_column(col)

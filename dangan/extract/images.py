@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, final
 
 from dangan.errors import DanganError
 from dangan.extract.document import extract_document
+from dangan.extract.model import DocumentJson
 from dangan.imaging import DecodeLimits, DeriveParams, iter_pages, make_ocr_derivative, measure
 from dangan.ocr.engines.base import OcrEngine, PageResult
 
@@ -29,10 +30,25 @@ def ocr_file(path: Path, engine: OcrEngine, *, limits: DecodeLimits | None = Non
     return results
 
 
-def extract_files(paths: Iterable[Path], engine: OcrEngine) -> list[dict[str, Any]]:
+class FileErrorJson(TypedDict):
+    """Why a file could not be read: the error's stable code and its (operator) message."""
+
+    code: str
+    message: str
+
+
+@final  # final: ``"error" in entry`` tells the two kinds of entry apart
+class UnreadableFile(TypedDict):
+    """``extract_files`` entry of a file that could not be read."""
+
+    path: str
+    error: FileErrorJson
+
+
+def extract_files(paths: Iterable[Path], engine: OcrEngine) -> list[DocumentJson | UnreadableFile]:
     """``{"path", "form_type", "fields", "contributions"}`` per file, or ``{"path", "error"}`` when a file
     cannot be read."""
-    out: list[dict[str, Any]] = []
+    out: list[DocumentJson | UnreadableFile] = []
     for path in paths:
         try:
             pages = ocr_file(Path(path), engine)

@@ -3,11 +3,52 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NotRequired, TypedDict, final
 
 from dangan.catalog.fields import CONTRIBUTION_COLUMNS as CONTRIBUTION_COLUMNS
 
 Box = list[list[float]]  # 4 points [x, y], clockwise from top-left, in the OCR input image's pixels
+
+
+class FieldJson(TypedDict):
+    """``ExtractedField.to_json``: one reading (``alternatives`` only on a field in conflict)."""
+
+    value: str | None
+    raw: str
+    confidence: float
+    box: Box | None
+    page: int
+    label: str
+    flags: list[str]
+    alternatives: NotRequired[list[FieldJson]]
+
+
+class ContributionJson(TypedDict):
+    """``ContributionRow.to_json``: the six columns (``CONTRIBUTION_COLUMNS``), the row's confidence, box, page
+    and the flags of its cells."""
+
+    period: str | None
+    base: str | None
+    employer: str | None
+    personal: str | None
+    total: str | None
+    flag: str | None
+    confidence: float
+    box: Box | None
+    page: int
+    flags: dict[str, list[str]]
+
+
+@final
+class DocumentJson(TypedDict):
+    """``DocumentExtraction.to_json`` (``dangan extract`` output per file, plus ``page_errors`` there)."""
+
+    path: str | None
+    form_type: str
+    form_score: float
+    fields: dict[str, FieldJson]
+    contributions: list[ContributionJson]
+    page_errors: NotRequired[list[str]]
 
 
 @dataclass
@@ -29,9 +70,9 @@ class ExtractedField:
     flags: tuple[str, ...] = ()
     alternatives: list[ExtractedField] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> FieldJson:
         """Plain-JSON form (``alternatives`` only when the field is in conflict)."""
-        out: dict[str, Any] = {
+        out: FieldJson = {
             "value": self.value,
             "raw": self.raw,
             "confidence": round(float(self.confidence), 4),
@@ -41,9 +82,9 @@ class ExtractedField:
             "flags": list(self.flags),
         }
         if self.alternatives:
-            out["alternatives"] = [
-                {k: v for k, v in alt.to_json().items() if k != "alternatives"} for alt in self.alternatives
-            ]
+            out["alternatives"] = [alt.to_json() for alt in self.alternatives]
+            for alt_json in out["alternatives"]:
+                alt_json.pop("alternatives", None)
         return out
 
 
@@ -57,16 +98,21 @@ class ContributionRow:
     page: int
     flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ContributionJson:
         """The six columns plus ``confidence``, ``box``, ``page`` and ``flags``."""
-        out: dict[str, Any] = {c: self.values.get(c) for c in CONTRIBUTION_COLUMNS}
-        out.update(
-            confidence=round(float(self.confidence), 4),
-            box=self.box,
-            page=self.page,
-            flags={k: list(v) for k, v in self.flags.items() if v},
-        )
-        return out
+        cell = self.values.get
+        return {
+            "period": cell("period"),
+            "base": cell("base"),
+            "employer": cell("employer"),
+            "personal": cell("personal"),
+            "total": cell("total"),
+            "flag": cell("flag"),
+            "confidence": round(float(self.confidence), 4),
+            "box": self.box,
+            "page": self.page,
+            "flags": {k: list(v) for k, v in self.flags.items() if v},
+        }
 
 
 @dataclass
@@ -83,7 +129,7 @@ class DocumentExtraction:
         """Field name → normalized value."""
         return {name: f.value for name, f in self.fields.items()}
 
-    def to_json(self, path: str | None = None) -> dict[str, Any]:
+    def to_json(self, path: str | None = None) -> DocumentJson:
         """``{"path", "form_type", "fields": {name: {value, confidence, box, ...}}, "contributions"}``."""
         return {
             "path": path,

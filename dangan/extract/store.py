@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Literal, TypedDict, final
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -134,17 +134,47 @@ def _candidate_rows(doc: Document, pages: list[Page], ex: DocumentExtraction, ve
     ]
 
 
-def _extract_one(s: Session, doc: Document, vocab: Vocabulary) -> dict[str, Any]:
+SkipReason = Literal["NO_PAGES", "NOT_READY", "OCR_MISSING", "NOT_FOUND"]
+
+
+@final  # final: ``"skipped" in outcome`` tells the two apart
+class ExtractedDocument(TypedDict):
+    """A document ``extract_documents`` extracted: the new field version and what it holds."""
+
+    document_id: int
+    form_type: str
+    version: int
+    fields: int
+    contributions: int
+    conflicts: list[str]
+
+
+@final
+class SkippedDocument(TypedDict):
+    """A document ``extract_documents`` left alone, and why."""
+
+    document_id: int
+    skipped: SkipReason
+
+
+class ExtractionSummary(TypedDict):
+    """What ``extract_documents`` did, document by document."""
+
+    extracted: list[ExtractedDocument]
+    skipped: list[SkippedDocument]
+
+
+def _extract_one(s: Session, doc: Document, vocab: Vocabulary) -> ExtractedDocument | SkippedDocument:
     pages = list(doc.pages)
     if not pages:
-        return {"document_id": doc.id, "skipped": "NO_PAGES"}
+        return SkippedDocument(document_id=doc.id, skipped="NO_PAGES")
     if not all(can_transition("page", p.status, "extracted") for p in pages) or not can_transition(
         "document", doc.status, "extracted"
     ):
-        return {"document_id": doc.id, "skipped": "NOT_READY"}
+        return SkippedDocument(document_id=doc.id, skipped="NOT_READY")
     results = [_current_ocr(s, p.id) for p in pages]
     if any(r is None for r in results):
-        return {"document_id": doc.id, "skipped": "OCR_MISSING"}
+        return SkippedDocument(document_id=doc.id, skipped="OCR_MISSING")
     ex = extract_document(
         [lines_from_json(r.lines or []) for r in results if r is not None],
         vocab=vocab,
@@ -180,32 +210,35 @@ def _extract_one(s: Session, doc: Document, vocab: Vocabulary) -> dict[str, Any]
     for page in pages:
         transition(s, page, "extracted")
     transition(s, doc, "extracted")
-    return {
-        "document_id": doc.id,
-        "form_type": ex.form_type,
-        "version": version,
-        "fields": len(ex.fields),
-        "contributions": len(ex.contributions),
-        "conflicts": sorted(name for name, f in ex.fields.items() if CONFLICT in f.flags),
-    }
+    return ExtractedDocument(
+        document_id=doc.id,
+        form_type=ex.form_type,
+        version=version,
+        fields=len(ex.fields),
+        contributions=len(ex.contributions),
+        conflicts=sorted(name for name, f in ex.fields.items() if CONFLICT in f.flags),
+    )
 
 
 def extract_documents(
     catalog_url: str, site: str, document_ids: Iterable[int], *, vocab: Vocabulary | None = None
-) -> dict[str, Any]:
+) -> ExtractionSummary:
     """Extract fields of ``document_ids`` (of ``site``) from their pages' current OCR results.
 
     Returns ``{"extracted": [{document_id, form_type, version, fields, contributions, conflicts}], "skipped":
     [{document_id, skipped: NO_PAGES|NOT_READY|OCR_MISSING|NOT_FOUND}]}``.
     """
     vocab = vocab or load_vocabulary()
-    summary: dict[str, Any] = {"extracted": [], "skipped": []}
+    summary = ExtractionSummary(extracted=[], skipped=[])
     for document_id in document_ids:
         with session_scope(catalog_url) as s:
             doc = s.get(Document, int(document_id))
             if doc is None or doc.site_code != site:
-                summary["skipped"].append({"document_id": int(document_id), "skipped": "NOT_FOUND"})
+                summary["skipped"].append(SkippedDocument(document_id=int(document_id), skipped="NOT_FOUND"))
                 continue
             outcome = _extract_one(s, doc, vocab)
-        summary["skipped" if "skipped" in outcome else "extracted"].append(outcome)
+        if "skipped" in outcome:
+            summary["skipped"].append(outcome)
+        else:
+            summary["extracted"].append(outcome)
     return summary

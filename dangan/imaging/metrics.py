@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from dangan.imaging.analysis import WORK_DPI, Analysis, analyse, estimate_skew, find_seals
 from dangan.imaging.model import DecodedPage
-from dangan.imaging.paper import image_dpi_plausibility
+from dangan.imaging.paper import DpiPlausibility, image_dpi_plausibility
 
 __all__ = ["DEFAULT_BLANK_INK_FRACTION", "METRICS_VERSION", "PageMetrics", "measure"]
 
@@ -70,7 +70,7 @@ class PageMetrics(BaseModel):
     seals: list[dict[str, Any]] = Field(default_factory=list)  # absent in metrics measured before seals were
 
 
-def _dpi_facts(page: DecodedPage) -> tuple[tuple[float, float] | None, DpiSource, dict, float | None]:
+def _dpi_facts(page: DecodedPage) -> tuple[tuple[float, float] | None, DpiSource, DpiPlausibility, float | None]:
     """(dpi pair, source, plausibility, pixel density of ``page.image`` to analyse with)."""
     embedded = page.extra.get("embedded_dpi")
     if page.source_mode == "pdf-render" and page.dpi:

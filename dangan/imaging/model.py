@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,6 +40,29 @@ class DecodeLimits(BaseModel):
         )
 
 
+class PageMeta(TypedDict):
+    """Header-level facts of one page (``probe``): no pixels decoded. The last three are PDF pages' only."""
+
+    index: int
+    width: int
+    height: int
+    dpi: tuple[float, float] | None
+    mode: str
+    color_mode: str
+    bit_depth: int
+    compression: str | None
+    page_size_pt: NotRequired[tuple[float, float]]
+    embedded_dpi: NotRequired[tuple[float, float] | None]
+    embedded_image: NotRequired[bool]
+
+
+class PageExtra(TypedDict, total=False):
+    """Format-specific facts of a decoded page (PDF pages: the page size and the embedded scan's dpi)."""
+
+    page_size_pt: tuple[float, float]
+    embedded_dpi: tuple[float, float]
+
+
 @dataclass
 class DecodedPage:
     """One decoded page.
@@ -59,7 +82,7 @@ class DecodedPage:
     compression: str | None
     width: int
     height: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: PageExtra = field(default_factory=lambda: PageExtra())
 
 
 @dataclass
@@ -68,4 +91,4 @@ class ProbeResult:
 
     format: str
     page_count: int
-    pages_meta: list[dict[str, Any]]
+    pages_meta: list[PageMeta]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
-__all__ = ["COMMON_DPI", "STANDARD_SIZES_MM", "image_dpi_plausibility"]
+__all__ = ["COMMON_DPI", "STANDARD_SIZES_MM", "DpiPlausibility", "image_dpi_plausibility"]
 
 #: Portrait (short, long) sizes in mm. B5 is GB/T 148 (= ISO) B5; 16开 is the common Chinese "big 16" format.
 STANDARD_SIZES_MM: dict[str, tuple[float, float]] = {
@@ -56,7 +56,22 @@ def _estimate(short_px: int, long_px: int) -> tuple[str, float] | None:
     return best[3], best[4]
 
 
-def image_dpi_plausibility(width_px: int, height_px: int, dpi: float | tuple[float, float] | None) -> dict[str, Any]:
+class DpiPlausibility(TypedDict):
+    """What ``image_dpi_plausibility`` concludes (see there)."""
+
+    size_mm: tuple[float, float] | None
+    closest_size: str | None
+    size_error: float | None
+    estimated_dpi: float | None
+    estimated_size: str | None
+    plausible: bool | None
+    effective_dpi: float | None
+    message: str
+
+
+def image_dpi_plausibility(
+    width_px: float, height_px: float, dpi: float | tuple[float, float] | None
+) -> DpiPlausibility:
     """Judge whether ``dpi`` metadata gives a believable physical size for a ``width_px`` x ``height_px`` scan.
 
     Returns a JSON-ready dict:
@@ -75,7 +90,7 @@ def image_dpi_plausibility(width_px: int, height_px: int, dpi: float | tuple[flo
     pair = _as_pair(dpi)
     short_px, long_px = sorted((int(width_px), int(height_px)))
     est = _estimate(short_px, long_px) if short_px > 0 else None
-    result: dict[str, Any] = {
+    result: DpiPlausibility = {
         "size_mm": None,
         "closest_size": None,
         "size_error": None,
@@ -97,13 +112,12 @@ def image_dpi_plausibility(width_px: int, height_px: int, dpi: float | tuple[flo
     plausible = _MIN_LONG_MM <= l_mm <= _MAX_LONG_MM
     if plausible and est is not None and mean_dpi <= _DEFAULT_DPIS and est[1] >= 150:
         plausible = False
-    result.update(
-        size_mm=(round(w_mm, 1), round(h_mm, 1)),
-        closest_size=name,
-        size_error=round(err, 3),
-        plausible=plausible,
-        effective_dpi=round(mean_dpi, 1) if plausible else result["effective_dpi"],
-    )
+    result["size_mm"] = (round(w_mm, 1), round(h_mm, 1))
+    result["closest_size"] = name
+    result["size_error"] = round(err, 3)
+    result["plausible"] = plausible
+    if plausible:
+        result["effective_dpi"] = round(mean_dpi, 1)
     if plausible:
         result["message"] = f"{w_mm:.0f}x{h_mm:.0f} mm at {mean_dpi:g} dpi, closest {name}"
     else:

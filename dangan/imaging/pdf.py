@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Container, Iterator
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from dangan.errors import FilePixelLimitExceeded, PdfEncrypted, PdfMalformed, PdfPageLimit, PixelLimitExceeded
-from dangan.imaging.model import DecodedPage, DecodeLimits
+from dangan.imaging.model import DecodedPage, DecodeLimits, PageExtra, PageMeta
 
 __all__ = ["iter_pdf", "probe_pdf"]
 
@@ -40,7 +40,15 @@ def _open(data: bytes) -> pdfium.PdfDocument:
     return doc
 
 
-def _embedded(page: pdfium.PdfPage, w_pt: float, h_pt: float) -> dict[str, Any] | None:
+class _Embedded(TypedDict):
+    embedded_dpi: tuple[float, float] | None
+    embedded_px: tuple[int, int]
+    embedded_bpp: int
+    embedded_gray: bool
+    compression: str | None
+
+
+def _embedded(page: pdfium.PdfPage, w_pt: float, h_pt: float) -> _Embedded | None:
     """Facts about the single full-page image of a scanned page, or None for other pages."""
     images = list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
     if len(images) != 1:
@@ -61,7 +69,7 @@ def _embedded(page: pdfium.PdfPage, w_pt: float, h_pt: float) -> dict[str, Any] 
     }
 
 
-def _page_meta(doc: pdfium.PdfDocument, index: int, limits: DecodeLimits) -> dict[str, Any]:
+def _page_meta(doc: pdfium.PdfDocument, index: int, limits: DecodeLimits) -> PageMeta:
     page = doc[index]
     try:
         w_pt, h_pt = page.get_size()
@@ -75,11 +83,11 @@ def _page_meta(doc: pdfium.PdfDocument, index: int, limits: DecodeLimits) -> dic
                 limit=limits.max_pixels,
                 page=index,
             )
-        embedded = _embedded(page, w_pt, h_pt) or {}
+        embedded = _embedded(page, w_pt, h_pt)
     finally:
         page.close()
-    bpp = embedded.get("embedded_bpp")
-    gray = bool(embedded.get("embedded_gray")) or bpp == 1
+    bpp = embedded["embedded_bpp"] if embedded else None
+    gray = bool(embedded and embedded["embedded_gray"]) or bpp == 1
     return {
         "index": index,
         "width": w,
@@ -87,15 +95,15 @@ def _page_meta(doc: pdfium.PdfDocument, index: int, limits: DecodeLimits) -> dic
         "dpi": (float(limits.pdf_render_dpi), float(limits.pdf_render_dpi)),
         "mode": "pdf-render",
         "color_mode": "bilevel" if bpp == 1 else "gray" if gray else "color",
-        "bit_depth": bpp if bpp in (1, 8, 16, 24, 32) else (8 if gray else 24),
-        "compression": embedded.get("compression"),
+        "bit_depth": bpp if bpp is not None and bpp in (1, 8, 16, 24, 32) else (8 if gray else 24),
+        "compression": embedded["compression"] if embedded else None,
         "page_size_pt": (round(w_pt, 2), round(h_pt, 2)),
-        "embedded_dpi": embedded.get("embedded_dpi"),
-        "embedded_image": bool(embedded),
+        "embedded_dpi": embedded["embedded_dpi"] if embedded else None,
+        "embedded_image": embedded is not None,
     }
 
 
-def probe_pdf(data: bytes, limits: DecodeLimits) -> list[dict[str, Any]]:
+def probe_pdf(data: bytes, limits: DecodeLimits) -> list[PageMeta]:
     """Per-page metadata of a PDF (page size, render size, embedded scan resolution), enforcing limits."""
     with _LOCK:
         doc = _open(data)
@@ -136,7 +144,7 @@ def iter_pdf(data: bytes, limits: DecodeLimits, only: Container[int] | None = No
     return _render_all(data, metas, limits)
 
 
-def _render(doc: pdfium.PdfDocument, meta: dict[str, Any], limits: DecodeLimits) -> np.ndarray:
+def _render(doc: pdfium.PdfDocument, meta: PageMeta, limits: DecodeLimits) -> np.ndarray:
     index = meta["index"]
     page = doc[index]
     try:
@@ -153,25 +161,29 @@ def _render(doc: pdfium.PdfDocument, meta: dict[str, Any], limits: DecodeLimits)
     elif arr.ndim == 3:
         arr = arr[:, :, :3]  # BGRx/BGRA -> BGR
         gray_content = np.array_equal(arr[:, :, 0], arr[:, :, 1]) and np.array_equal(arr[:, :, 1], arr[:, :, 2])
-        if gray_content and not meta["embedded_image"]:
+        if gray_content and not meta.get("embedded_image"):
             arr = arr[:, :, 0]  # a vector page with no colour at all; scans keep their declared mode
     return np.ascontiguousarray(arr)
 
 
-def _render_all(data: bytes, metas: list[dict[str, Any]], limits: DecodeLimits) -> Iterator[DecodedPage]:
+def _render_all(data: bytes, metas: list[PageMeta], limits: DecodeLimits) -> Iterator[DecodedPage]:
     with _LOCK:
         doc = _open(data)
     try:
         for meta in metas:
             with _LOCK:
                 arr = _render(doc, meta, limits)
-            extra = {k: meta[k] for k in ("page_size_pt", "embedded_dpi") if meta.get(k) is not None}
+            extra = PageExtra()
+            if (size := meta.get("page_size_pt")) is not None:
+                extra["page_size_pt"] = size
+            if (embedded_dpi := meta.get("embedded_dpi")) is not None:
+                extra["embedded_dpi"] = embedded_dpi
             yield DecodedPage(
                 index=meta["index"],
                 image=arr,
                 dpi=meta["dpi"],
                 # declared mode of the embedded scan if any, else what the render turned out to be
-                color_mode=meta["color_mode"] if meta["embedded_image"] else ("gray" if arr.ndim == 2 else "color"),
+                color_mode=meta["color_mode"] if meta.get("embedded_image") else ("gray" if arr.ndim == 2 else "color"),
                 bit_depth=meta["bit_depth"],
                 source_mode=meta["mode"],
                 compression=meta["compression"],

@@ -11,13 +11,12 @@ import io
 import math
 import struct
 from collections.abc import Container, Iterator
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
 
 from dangan.errors import CorruptImage, FilePixelLimitExceeded, PageLimitExceeded, PixelLimitExceeded
-from dangan.imaging.model import DecodedPage, DecodeLimits
+from dangan.imaging.model import DecodedPage, DecodeLimits, PageMeta
 
 __all__ = ["iter_raster", "probe_raster"]
 
@@ -115,7 +114,7 @@ def _dpi(im: ImageFile.ImageFile, fmt: str) -> tuple[float, float] | None:
     return (round(x, 1), round(y, 1))  # PNG stores pixels per metre: 11811 ppm is 299.9994 dpi
 
 
-def _meta(im: ImageFile.ImageFile, fmt: str, index: int) -> dict[str, Any]:
+def _meta(im: ImageFile.ImageFile, fmt: str, index: int) -> PageMeta:
     color_mode, bits = _MODES.get(im.mode, ("color", 24))
     compression = im.info.get("compression") if fmt == "tiff" else {"jpeg": "jpeg", "png": "deflate"}[fmt]
     return {
@@ -171,7 +170,7 @@ def _to_array(im: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.uint8)
 
 
-def probe_raster(fmt: str, data: bytes, limits: DecodeLimits) -> list[dict[str, Any]]:
+def probe_raster(fmt: str, data: bytes, limits: DecodeLimits) -> list[PageMeta]:
     """Per-page header metadata of a TIFF/JPEG/PNG, enforcing page and pixel limits."""
     im = _open(fmt, data)
     try:
