@@ -30,6 +30,7 @@ from dangan.catalog.models import BatchFile, Document, Master, Page, ScanBatch
 from dangan.imaging.decode import DecodeLimits
 from dangan.imaging.sniff import ACCEPTED
 from dangan.reports import DISPLAY_NAMES, batch_masker, display_names, report_masker
+from dangan.storage.base import ObjectStore
 from dangan.transfer.checks import (
     AUTHENTICITY,
     INTEGRITY,
@@ -86,7 +87,7 @@ class FourPropsReport:
         }
 
 
-def _rehash(store: Any, key: str) -> tuple[str, bytes]:
+def _rehash(store: ObjectStore, key: str) -> tuple[str, bytes]:
     digest, parts = hashlib.sha256(), []
     with store.open(key) as fh:
         while block := fh.read(BLOCK):
@@ -96,7 +97,7 @@ def _rehash(store: Any, key: str) -> tuple[str, bytes]:
 
 
 def check_batch(
-    catalog_url: str, store: Any, site: str, batch_id: str, limits: DecodeLimits | None = None
+    catalog_url: str, store: ObjectStore, site: str, batch_id: str, limits: DecodeLimits | None = None
 ) -> FourPropsReport:
     """Run the four checks on one batch; problems are collected, never raised."""
     report = _check_batch(catalog_url, store, site, batch_id, limits or DecodeLimits())
@@ -107,7 +108,9 @@ def check_batch(
     return report
 
 
-def _check_batch(catalog_url: str, store: Any, site: str, batch_id: str, limits: DecodeLimits) -> FourPropsReport:
+def _check_batch(
+    catalog_url: str, store: ObjectStore, site: str, batch_id: str, limits: DecodeLimits
+) -> FourPropsReport:
     report = FourPropsReport(batch_id, site, datetime.now(UTC).isoformat(timespec="seconds"))
     add = report.problems.append
     with session_scope(catalog_url) as s:
@@ -177,7 +180,7 @@ def _check_batch(catalog_url: str, store: Any, site: str, batch_id: str, limits:
     return report
 
 
-def _check_outputs(catalog_url: str, store: Any, site: str, batch_id: str, report: FourPropsReport) -> None:
+def _check_outputs(catalog_url: str, store: ObjectStore, site: str, batch_id: str, report: FourPropsReport) -> None:
     """Integrity of the OCR outputs: lost page results, missing or stale searchable PDFs, missing objects."""
     from dangan.ocr.outputs import output_gaps
 
@@ -225,7 +228,7 @@ def _check_outputs(catalog_url: str, store: Any, site: str, batch_id: str, repor
         )
 
 
-def store_report(store: Any, report: FourPropsReport) -> str:
+def store_report(store: ObjectStore, report: FourPropsReport) -> str:
     """Keep the machine-readable report beside the batch (object key returned)."""
     data = json.dumps(report.to_dict(), ensure_ascii=False, sort_keys=True, indent=1).encode()
     sha = hashlib.sha256(data).hexdigest()

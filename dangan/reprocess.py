@@ -29,9 +29,10 @@ from dangan.ocr.engines.base import PageResult
 from dangan.ocr.engines.options import OcrOptions
 from dangan.ocr.feed import PageInputs, recognized
 from dangan.ocr.quality import FORCED, ReadingQuality, Verdict, judge, measure
-from dangan.ocr.record import record_results, store_result
+from dangan.ocr.record import record_page_quality, record_results, store_result
 from dangan.ocr.stage import engine_for, load_page_image
 from dangan.pii import mask_id, mask_name
+from dangan.storage.base import ObjectStore
 
 MASKED_FIELDS = {"id_number": mask_id, "name": mask_name}
 
@@ -256,7 +257,7 @@ def judge_readings(
 
 
 def read_pages(
-    catalog_url: str, store: Any, page_ids: list[int], options: OcrOptions
+    catalog_url: str, store: ObjectStore, page_ids: list[int], options: OcrOptions
 ) -> tuple[dict[int, PageResult], PageInputs]:
     """New readings of ``page_ids`` with the engine of ``options``; nothing is stored or recorded.
 
@@ -269,7 +270,7 @@ def read_pages(
 
 def apply_readings(
     catalog_url: str,
-    store: Any,
+    store: ObjectStore,
     site: str,
     results: dict[int, PageResult],
     outcomes: list[PageOutcome],
@@ -307,6 +308,8 @@ def apply_readings(
             page = s.get(Page, o.page_id)
             if page is not None and page.status == "preprocessed":
                 transition(s, page, "ocr_done")
+            if page is not None:  # the page's OCR_* codes become the new current reading's
+                record_page_quality(s, page, results[o.page_id], o.result_id)
             trail.record(
                 s,
                 actor=actor,

@@ -32,6 +32,7 @@ from dangan.extract.store import CONTRIBUTION_PREFIX, CORRECTED, FORM_TYPE_FIELD
 from dangan.extract.vocab import load_vocabulary
 from dangan.pii import mask_id, mask_name
 from dangan.quality.rules import QualityRules
+from dangan.storage.base import ObjectStore
 
 _AMOUNT_COLUMNS = ("base", "employer", "personal", "total")
 
@@ -65,7 +66,9 @@ def _flagged(reasons: list[dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
-def _image(session: Any, page_id: int | None, store: Any, link: Callable[[str], str] | None = None) -> str | None:
+def _image(
+    session: Any, page_id: int | None, store: ObjectStore | None, link: Callable[[str], str] | None = None
+) -> str | None:
     """A link to the page's OCR derivative: ``link(key)`` (the project's authenticated route), else the store's
     own URL (a local path or a pre-signed S3 URL: for the terminal only, never for Prefect)."""
     if page_id is None or (store is None and link is None):
@@ -77,6 +80,8 @@ def _image(session: Any, page_id: int | None, store: Any, link: Callable[[str], 
         return None
     if link is not None:
         return link(derivative.object_key)
+    if store is None:
+        return None
     try:
         return str(store.presigned_get_url(derivative.object_key))
     except Exception:  # a missing object must not block review; the reviewer sees "no image"
@@ -96,7 +101,11 @@ def _readings(session: Any, current: FieldValue, candidates: list[FieldValue]) -
 
 
 def review_items(
-    catalog_url: str, document_id: int, *, store: Any = None, image_link: Callable[[str], str] | None = None
+    catalog_url: str,
+    document_id: int,
+    *,
+    store: ObjectStore | None = None,
+    image_link: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
     """The document's current fields with the reasons that flag them, and page image links with boxes.
 

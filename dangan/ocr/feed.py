@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from dangan.errors import DanganError, TransientError
 from dangan.ocr.engines.base import PageResult
 from dangan.pii import scrub
 
@@ -45,10 +46,10 @@ class PageInputs:
                 image, key, _ = self._load(page_id)
             except Exception as exc:  # one unreadable page: its own result says why, the chunk goes on
                 with self._lock:
-                    if getattr(exc, "transient", False):
+                    if isinstance(exc, TransientError):
                         self.transient.append(exc)
                         self.transient_pages.add(page_id)
-                    detail = scrub(getattr(exc, "message", None) or str(exc))[:200]
+                    detail = scrub(exc.message if isinstance(exc, DanganError) else str(exc))[:200]
                     self.errors[page_id] = f"{INPUT_UNREADABLE}: {type(exc).__name__}: {detail}"
                 return None
             with self._lock:

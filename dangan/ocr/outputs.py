@@ -20,6 +20,7 @@ from sqlalchemy import Select, select
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Derivative, Document, OcrResult, Page
+from dangan.storage.base import ObjectStore
 
 #: Page statuses that say OCR was done: such a page without a current good result lost it.
 OCR_DONE_STATUSES = ("ocr_done", "extracted", "validated", "needs_review")
@@ -93,7 +94,7 @@ def output_gaps(
     batch_id: str | None = None,
     document_ids: list[int] | None = None,
     page_ids: list[int] | None = None,
-    store: Any = None,
+    store: ObjectStore | None = None,
 ) -> OutputGaps:
     """OCR results and searchable PDFs missing for the documents of ``site`` in scope (all, a batch, ids, or
     the documents of ``page_ids``); with ``store``, catalogued OCR JSON and PDF objects are checked to exist."""

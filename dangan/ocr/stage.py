@@ -14,7 +14,6 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -22,14 +21,17 @@ from sqlalchemy import and_, exists, select
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Derivative, Document, Master, OcrResult, Page
+from dangan.errors import DanganError, TransientError
 from dangan.imaging.decode import DecodeLimits, iter_pages
 from dangan.keys import document_pdf_key
 from dangan.ocr.engines.base import EngineIdentity, OcrEngine, PageResult
 from dangan.ocr.engines.options import OcrOptions
 from dangan.ocr.engines.registry import create_engine
 from dangan.ocr.feed import PageInputs, recognized
+from dangan.ocr.orientation import rotate_upright
 from dangan.ocr.output.render import pdfa_conformance, searchable_pdf
 from dangan.ocr.record import StoredResult, record_results, store_result
+from dangan.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 # What QA's derivative step writes for OCR (``[derive] binarize`` picks the second); the newest one is read.
@@ -97,7 +99,7 @@ class OcrChunkSummary:
     device: str = ""
 
 
-def load_page_image(catalog_url: str, store: Any, page_id: int) -> tuple[np.ndarray, str, float]:
+def load_page_image(catalog_url: str, store: ObjectStore, page_id: int) -> tuple[np.ndarray, str, float]:
     """The OCR input of a page (its newest OCR derivative, else the decoded master) + object key + dpi."""
     with session_scope(catalog_url) as s:
         deriv = s.scalars(
@@ -120,7 +122,7 @@ def load_page_image(catalog_url: str, store: Any, page_id: int) -> tuple[np.ndar
 
 
 def ocr_chunk(
-    catalog_url: str, store: Any, site: str, page_ids: list[int], options: OcrOptions, *, batch_pages: int = 16
+    catalog_url: str, store: ObjectStore, site: str, page_ids: list[int], options: OcrOptions, *, batch_pages: int = 16
 ) -> OcrChunkSummary:
     """Recognize ``page_ids``; store JSON + hOCR objects, then ``ocr_result`` rows; pages → ocr_done.
 
@@ -170,7 +172,7 @@ def _flush(
 
 
 def build_document_pdfs(
-    catalog_url: str, store: Any, site: str, document_ids: list[int]
+    catalog_url: str, store: ObjectStore, site: str, document_ids: list[int]
 ) -> tuple[dict[int, str], dict[int, str]]:
     """Searchable PDFs of ``document_ids``: ``({document: object key}, {document: why it was not built})``.
 
@@ -183,23 +185,26 @@ def build_document_pdfs(
         try:
             key = build_document_pdf(catalog_url, store, site, document_id)
         except Exception as exc:
-            if getattr(exc, "transient", False):
+            if isinstance(exc, TransientError):
                 raise
             log.warning("document %s: searchable PDF not built: %s", document_id, type(exc).__name__)
-            failed[document_id] = f"{getattr(exc, 'code', 'OCR_PDF_FAILED')}: {type(exc).__name__}"
+            code = exc.code if isinstance(exc, DanganError) else "OCR_PDF_FAILED"
+            failed[document_id] = f"{code}: {type(exc).__name__}"
             continue
         if key is not None:
             built[document_id] = key
     return built, failed
 
 
-def build_document_pdf(catalog_url: str, store: Any, site: str, document_id: int) -> str | None:
+def build_document_pdf(catalog_url: str, store: ObjectStore, site: str, document_id: int) -> str | None:
     """Searchable PDF of a document from its pages' OCR inputs and current results; None if a page lacks OCR."""
     with session_scope(catalog_url) as s:
         doc = s.get(Document, document_id)
         if doc is None:
             return None
         page_ids = [p.id for p in doc.pages]
+        # pages the engine turned upright for OCR: their text boxes are of the upright page, so is the PDF's image
+        turns = {p.id: int(((p.metrics or {}).get("ocr") or {}).get("orientation") or 0) for p in doc.pages}
         rows = {
             r.page_id: r
             for r in s.scalars(
@@ -214,6 +219,7 @@ def build_document_pdf(catalog_url: str, store: Any, site: str, document_id: int
     parts = []
     for pid in page_ids:
         img, _, dpi = load_page_image(catalog_url, store, pid)
+        img = rotate_upright(img, turns[pid])
         buf = io.BytesIO()
         Image.fromarray(img).save(buf, "JPEG", quality=80)
         parts.append((buf.getvalue(), _result_of(rows[pid]), dpi))
