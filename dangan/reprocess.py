@@ -29,7 +29,7 @@ from dangan.ocr.engines.base import PageResult
 from dangan.ocr.engines.options import OcrOptions
 from dangan.ocr.feed import PageInputs, recognized
 from dangan.ocr.quality import FORCED, ReadingQuality, Verdict, judge, measure
-from dangan.ocr.record import record_results, store_result
+from dangan.ocr.record import record_page_quality, record_results, store_result
 from dangan.ocr.stage import engine_for, load_page_image
 from dangan.pii import mask_id, mask_name
 from dangan.storage.base import ObjectStore
@@ -308,6 +308,8 @@ def apply_readings(
             page = s.get(Page, o.page_id)
             if page is not None and page.status == "preprocessed":
                 transition(s, page, "ocr_done")
+            if page is not None:  # the page's OCR_* codes become the new current reading's
+                record_page_quality(s, page, results[o.page_id], o.result_id)
             trail.record(
                 s,
                 actor=actor,

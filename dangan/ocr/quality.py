@@ -31,8 +31,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from dangan.extract.model import DocumentExtraction
-from dangan.ocr.engines.base import OcrLine
+from dangan.ocr.engines.base import OcrLine, PageResult
 from dangan.pii import mask_field, scrub
 
 LOW_LINE = 0.80  # a line read below this confidence is "low" (the review threshold's order of magnitude)
@@ -258,3 +260,116 @@ def shown(name: str, value: str | None) -> str:
         run = len(tail) - len(tail.rstrip("".join(set(tail) - {"*"})))
         masked = tail[: len(tail) - run] + "*" * (len(masked) - len(tail) + run)
     return masked
+
+
+# --- Honest quality of one page's reading, with codes that send the page to review ------------------------------
+#
+# Every page result carries these measures (``dangan ocr --json``, the stored OCR object, the catalog) and the codes
+# below: a page that reads as garbage says so instead of passing as text. Thresholds were calibrated on the sample
+# forms (``dangan samples``) turned 0/90/180/270 with page orientation on and off (tests/ocr/test_page_quality.py):
+# upright pages and pages the engine turned upright get no code; pages read sideways or upside down get one.
+OCR_LOW_CONFIDENCE = "OCR_LOW_CONFIDENCE"  # the lines read are weak (mean, or a large weak tail)
+OCR_NO_TEXT = "OCR_NO_TEXT"  # the page was read and holds no text (blank, or nothing the engine could see)
+OCR_ORIENTATION_UNCERTAIN = "OCR_ORIENTATION_UNCERTAIN"  # the engine could not tell which way up the page is
+OCR_SUSPECT = "OCR_SUSPECT"  # the detector sees text the recognizer turns into nothing or fragments
+PAGE_CODES = (OCR_LOW_CONFIDENCE, OCR_NO_TEXT, OCR_ORIENTATION_UNCERTAIN, OCR_SUSPECT)
+
+LOW_MEAN = 0.85  # mean line confidence below this: OCR_LOW_CONFIDENCE
+LOW_SHARE = 0.25  # or more than this share of lines below LOW_LINE
+ORIENTATION_SURE = 0.75  # orientation confidence below this: OCR_ORIENTATION_UNCERTAIN
+SUSPECT_MIN_BOXES = 8  # OCR_SUSPECT needs at least this many detected boxes (a short note is not suspect) ...
+SUSPECT_KEPT = 0.5  # ... and fewer than this share of them read as lines,
+SUSPECT_SHORT = 0.5  # or more than this share of the lines read are fragments of ≤ 2 characters
+
+_MESSAGES = {
+    OCR_LOW_CONFIDENCE: "OCR confidence is low on this page (mean {mean:.2f}, {low:.0%} of lines weak): check the text",
+    OCR_NO_TEXT: "no text was recognized on this page (blank, or unreadable)",
+    OCR_ORIENTATION_UNCERTAIN: "the page's orientation is uncertain (confidence {orient:.2f}): it may be read turned",
+    OCR_SUSPECT: "the detector found {boxes} text boxes but only {lines} read as lines ({short:.0%} fragments): "
+    "the text is probably misread (a page turned sideways or upside down, or a damaged scan)",
+}
+
+
+@dataclass(frozen=True)
+class PageQuality:
+    """Measures of one page's reading and the codes they raise (see the thresholds above)."""
+
+    lines: int
+    chars: int
+    mean_confidence: float
+    p10_confidence: float
+    low_share: float
+    short_share: float
+    detected_lines: int | None
+    coverage: float  # share of the page's area inside recognized line boxes
+    orientation: int
+    orientation_confidence: float | None
+    codes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form (``codes`` a list)."""
+        return {**asdict(self), "codes": list(self.codes)}
+
+    def message(self, code: str) -> str:
+        """Operator text for ``code`` on this page (numbers only: never page text)."""
+        return _MESSAGES[code].format(
+            mean=self.mean_confidence,
+            low=self.low_share,
+            orient=self.orientation_confidence or 0.0,
+            boxes=self.detected_lines or 0,
+            lines=self.lines,
+            short=self.short_share,
+        )
+
+
+def _area(box: Sequence[Sequence[float]]) -> float:
+    """Area of a polygon (shoelace)."""
+    n = len(box)
+    return abs(sum(box[i][0] * box[(i + 1) % n][1] - box[(i + 1) % n][0] * box[i][1] for i in range(n))) / 2
+
+
+def _sideways(result: PageResult) -> bool:
+    from dangan.ocr.orientation import tall_share
+
+    share = tall_share([(np.asarray(line.box, dtype=np.float32), line.confidence) for line in result.lines])
+    return share is not None and share > 0.5
+
+
+def page_quality(result: PageResult) -> PageQuality | None:
+    """The page's measures and codes; None for a failed page (its error code says what went wrong)."""
+    if result.error is not None:
+        return None
+    reading = measure(result.lines, engine=result.engine, model=result.model)
+    texts = [line.text for line in result.lines if line.text.strip()]
+    short = sum(len("".join(t.split())) <= 2 for t in texts) / len(texts) if texts else 0.0
+    page_area = float(result.width * result.height)
+    coverage = min(1.0, sum(_area(line.box) for line in result.lines) / page_area) if page_area > 0 else 0.0
+    codes = []
+    if reading.chars == 0:
+        codes.append(OCR_NO_TEXT)
+    else:
+        if reading.mean_confidence < LOW_MEAN or reading.low_share > LOW_SHARE:
+            codes.append(OCR_LOW_CONFIDENCE)
+        if result.orientation_confidence is not None and result.orientation_confidence < ORIENTATION_SURE:
+            codes.append(OCR_ORIENTATION_UNCERTAIN)
+        elif result.orientation_confidence is None and _sideways(result):
+            # not measured (handling off, or another engine) and the lines stand upright: the page lies on its side
+            # and its lines were read in the wrong order even when each one reads well
+            codes.append(OCR_ORIENTATION_UNCERTAIN)
+    boxes = result.detected_lines
+    few_read = boxes is not None and boxes >= SUSPECT_MIN_BOXES and reading.lines < SUSPECT_KEPT * boxes
+    if few_read or (boxes is not None and boxes >= SUSPECT_MIN_BOXES and short > SUSPECT_SHORT):
+        codes.append(OCR_SUSPECT)
+    return PageQuality(
+        lines=reading.lines,
+        chars=reading.chars,
+        mean_confidence=reading.mean_confidence,
+        p10_confidence=reading.p10_confidence,
+        low_share=reading.low_share if reading.lines else 0.0,
+        short_share=round(short, 4),
+        detected_lines=boxes,
+        coverage=round(coverage, 4),
+        orientation=result.orientation,
+        orientation_confidence=result.orientation_confidence,
+        codes=tuple(codes),
+    )

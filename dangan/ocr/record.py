@@ -16,11 +16,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dangan.catalog.db import session_scope
-from dangan.catalog.models import OcrResult, Page
+from dangan.catalog.models import OcrResult, Page, QualityIssue
 from dangan.catalog.states import transition
 from dangan.keys import ocr_key
 from dangan.ocr.engines.base import PageResult
 from dangan.ocr.output.render import to_hocr
+from dangan.ocr.quality import PAGE_CODES, page_quality
 from dangan.storage.base import ObjectStore
 
 
@@ -44,7 +45,8 @@ class StoredResult:
 def store_result(store: ObjectStore, site: str, page_id: int, result: PageResult, source: str | None) -> StoredResult:
     """Put the page's result JSON (and hOCR when it succeeded); returns the JSON key and both digests."""
     identity = {"engine": result.engine, "model": result.model, "model_sha256": result.model_sha256}
-    doc = {**result.to_json(), "page_id": page_id, "image_key": source}
+    quality = page_quality(result)
+    doc = {**result.to_json(), "page_id": page_id, "image_key": source, "quality": quality and quality.to_json()}
     data = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
     sha = hashlib.sha256(data).hexdigest()
     json_key = ocr_key(site, page_id, result.engine, model_digest(identity), ".json")
@@ -107,4 +109,62 @@ def _record_row(s: Session, page_id: int, result: PageResult, stored: StoredResu
     page = s.get(Page, page_id)
     if row.is_current and result.ok and page is not None and page.status == "preprocessed":
         transition(s, page, "ocr_done")
+    if row.is_current and result.ok and page is not None:
+        record_page_quality(s, page, result, row.id)
     return row.id
+
+
+def record_page_quality(s: Session, page: Page, result: PageResult, result_id: int) -> list[str]:
+    """Record the current reading's orientation and quality on the page and make its ``OCR_*`` quality issues
+    those of this reading (earlier readings' codes go; ``dangan reprocess --qa-code OCR_LOW_CONFIDENCE`` finds the
+    rest). ``page.metrics["ocr"]`` keeps the angle the OCR input was turned by (the searchable PDF turns its page
+    image the same way) and the measures. Returns the codes."""
+    quality = page_quality(result)
+    codes = list(quality.codes) if quality else []
+    page.metrics = {
+        **(page.metrics or {}),
+        "ocr": {
+            "ocr_result": result_id,
+            "orientation": result.orientation,
+            "orientation_confidence": result.orientation_confidence,
+            "quality": quality.to_json() if quality else None,
+        },
+    }
+    earlier = select(QualityIssue).where(QualityIssue.page_id == page.id, QualityIssue.code.in_(PAGE_CODES))
+    for issue in list(s.scalars(earlier)):
+        if issue.code not in codes:
+            s.delete(issue)
+    for code in codes:
+        assert quality is not None
+        issue = s.scalars(select(QualityIssue).filter_by(page_id=page.id, code=code)).first() or QualityIssue(
+            page_id=page.id, code=code, severity="warning", message=""
+        )
+        s.add(issue)
+        issue.message, issue.details = quality.message(code), {**quality.to_json(), "ocr_result": result_id}
+    s.flush()
+    return codes
+
+
+OCR_PAGE_QUALITY = "OCR_PAGE_QUALITY"  # validation reason: a page of the document carries an OCR_* quality code
+
+
+def ocr_review_reason(s: Session, page_ids: list[int]) -> dict[str, Any] | None:
+    """A blocking validation reason when any of ``page_ids`` carries an ``OCR_*`` quality code (the document then
+    goes to review: its text may be misread even when every field checks out), else None."""
+    rows = s.execute(
+        select(QualityIssue.page_id, QualityIssue.code)
+        .where(QualityIssue.page_id.in_(page_ids), QualityIssue.code.in_(PAGE_CODES))
+        .order_by(QualityIssue.page_id, QualityIssue.code)
+    ).all()
+    if not rows:
+        return None
+    codes = sorted({code for _, code in rows})
+    return {
+        "code": OCR_PAGE_QUALITY,
+        "fields": [],
+        "severity": "warning",
+        "expectation": "ocr_page_quality",
+        "message": f"OCR of a page is unreliable ({', '.join(codes)}): check the text against the page image "
+        "(页面识别质量存疑)",
+        "details": {"pages": sorted({pid for pid, _ in rows}), "codes": codes},
+    }

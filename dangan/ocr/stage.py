@@ -28,6 +28,7 @@ from dangan.ocr.engines.base import EngineIdentity, OcrEngine, PageResult
 from dangan.ocr.engines.options import OcrOptions
 from dangan.ocr.engines.registry import create_engine
 from dangan.ocr.feed import PageInputs, recognized
+from dangan.ocr.orientation import rotate_upright
 from dangan.ocr.output.render import pdfa_conformance, searchable_pdf
 from dangan.ocr.record import StoredResult, record_results, store_result
 from dangan.storage.base import ObjectStore
@@ -202,6 +203,8 @@ def build_document_pdf(catalog_url: str, store: ObjectStore, site: str, document
         if doc is None:
             return None
         page_ids = [p.id for p in doc.pages]
+        # pages the engine turned upright for OCR: their text boxes are of the upright page, so is the PDF's image
+        turns = {p.id: int(((p.metrics or {}).get("ocr") or {}).get("orientation") or 0) for p in doc.pages}
         rows = {
             r.page_id: r
             for r in s.scalars(
@@ -216,6 +219,7 @@ def build_document_pdf(catalog_url: str, store: ObjectStore, site: str, document
     parts = []
     for pid in page_ids:
         img, _, dpi = load_page_image(catalog_url, store, pid)
+        img = rotate_upright(img, turns[pid])
         buf = io.BytesIO()
         Image.fromarray(img).save(buf, "JPEG", quality=80)
         parts.append((buf.getvalue(), _result_of(rows[pid]), dpi))

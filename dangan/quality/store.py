@@ -18,6 +18,7 @@ from dangan.catalog.fields import CONTRIBUTION_PREFIX, FORM_TYPE_FIELD, contribu
 from dangan.catalog.models import Document, FieldValue
 from dangan.catalog.states import can_transition, transition
 from dangan.catalog.validation_models import ValidationResult
+from dangan.ocr.record import ocr_review_reason
 from dangan.quality.records import RecordInput
 from dangan.quality.rules import QualityRules
 
@@ -99,6 +100,9 @@ def validate_documents(
         with session_scope(catalog_url) as s:
             doc = s.get(Document, doc_id)
             assert doc is not None
+            ocr_reason = ocr_review_reason(s, [p.id for p in doc.pages])  # a page read unreliably: a person looks
+            if ocr_reason is not None and not any(r["code"] == ocr_reason["code"] for r in outcome.reasons):
+                outcome.reasons.append(ocr_reason)  # type: ignore[arg-type]
             if not can_transition("document", doc.status, outcome.status):
                 skipped.append({"document_id": doc_id, "skipped": f"STATUS_{doc.status.upper()}"})
                 continue

@@ -56,6 +56,13 @@ class PageResult:
     width: int
     height: int
     error: str | None = None
+    # How the page as given was turned (degrees clockwise from upright; lines and width/height are of the upright
+    # page) and how sure the engine is; None: not measured (engines without page orientation, or it was off).
+    orientation: int = 0
+    orientation_confidence: float | None = None
+    # text boxes the detector found, recognized or not (None: the engine does not say); a page whose boxes mostly
+    # yield no line is suspect (dangan.ocr.quality.page_quality)
+    detected_lines: int | None = None
 
     def text(self) -> str:
         """The page text, one line per ``OcrLine`` in the order of ``lines``."""
@@ -77,6 +84,11 @@ class PageResult:
             "width": self.width,
             "height": self.height,
             "error": self.error,
+            "orientation": self.orientation,
+            "orientation_confidence": None
+            if self.orientation_confidence is None
+            else round(float(self.orientation_confidence), 4),
+            "detected_lines": self.detected_lines,
             "lines": [line.to_json() for line in self.lines],
         }
 
@@ -101,6 +113,12 @@ class PageResult:
             width=int(data["width"]),
             height=int(data["height"]),
             error=data.get("error"),
+            # rows and objects from before page orientation: upright as given, not measured
+            orientation=int(data.get("orientation") or 0),
+            orientation_confidence=None
+            if data.get("orientation_confidence") is None
+            else float(data["orientation_confidence"]),
+            detected_lines=None if data.get("detected_lines") is None else int(data["detected_lines"]),
         )
 
 

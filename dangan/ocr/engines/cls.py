@@ -30,13 +30,18 @@ class LineOrientation:
         out[:, :, :rw] = ((resized / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)
         return out
 
+    def probabilities(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
+        """``(N, 2)`` probabilities ``[upright, upside down]`` per crop (page orientation votes with these)."""
+        rows = []
+        for start in range(0, len(crops_bgr), self.batch_size):
+            chunk = crops_bgr[start : start + self.batch_size]
+            rows.append(self.session.run(None, {self._input: np.stack([self._prepare(c) for c in chunk])})[0])
+        return np.concatenate(rows) if rows else np.zeros((0, 2), dtype=np.float32)
+
     def apply(self, crops_bgr: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The crops, upside-down ones turned right way up."""
         out = list(crops_bgr)
-        for start in range(0, len(out), self.batch_size):
-            chunk = out[start : start + self.batch_size]
-            probs = self.session.run(None, {self._input: np.stack([self._prepare(c) for c in chunk])})[0]
-            for j, row in enumerate(probs):
-                if int(row.argmax()) == 1 and float(row[1]) >= self.thresh:
-                    out[start + j] = cv2.rotate(np.ascontiguousarray(chunk[j]), cv2.ROTATE_180)
+        for j, row in enumerate(self.probabilities(out)):
+            if int(row.argmax()) == 1 and float(row[1]) >= self.thresh:
+                out[j] = cv2.rotate(np.ascontiguousarray(out[j]), cv2.ROTATE_180)
         return out

@@ -97,6 +97,10 @@ class PpOcrOptions(ModelOptions):
         le=320,
         description="pad line crops to at least this width (PP-OCR: 320; CPU: 160 is faster)",
     )
+    page_orientation: bool = Field(
+        default=True,
+        description="turn pages fed sideways or upside down upright before recognition (dangan/ocr/orientation.py)",
+    )
     backend: Literal["auto", "onnxruntime", "torch"] = Field(
         default="auto",
         description="runtime: auto = torch on CUDA when usable, else onnxruntime (the faster on CPU)",

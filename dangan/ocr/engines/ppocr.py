@@ -34,6 +34,7 @@ from dangan.ocr.engines.models import find_model_files, model_identity, verify_c
 from dangan.ocr.engines.rec import crop_quad, load_charset
 from dangan.ocr.engines.rec_bucketed import BucketedRecognizer
 from dangan.ocr.engines.runtime import choose_device, open_session, session_metadata
+from dangan.ocr.orientation import Orientation, orient_page
 from dangan.pii import scrub
 
 if TYPE_CHECKING:  # importable without pydantic (bench/ocr_gpu.py runs on bare GPU hosts)
@@ -60,11 +61,15 @@ class PpOcrEngine:
         min_confidence: float = 0.5,
         use_cls: bool = False,
         rec_min_width: int = 320,
+        page_orientation: bool = True,
     ) -> None:
         files = find_model_files(model_dir)
         if use_cls and files.cls is None:
             raise OcrEngineUnavailable("use_cls is set but the model folder has no *cls*.onnx file")
-        if not use_cls:
+        if page_orientation and files.cls is None:
+            log.warning("OCR: page orientation is off: the model folder %s has no *cls*.onnx file", files.det.parent)
+            page_orientation = False
+        if not (use_cls or page_orientation):
             files = dataclasses.replace(files, cls=None)
         digests = verify_checksums(files, expected_model_sha256)
         choice = choose_device(device, files.det, threads)
@@ -74,18 +79,30 @@ class PpOcrEngine:
         self.recognizer = BucketedRecognizer(
             rec_session, load_charset(session_metadata(rec_session), files.keys), rec_batch, rec_min_width
         )
-        self.orientation = LineOrientation(open_session(files.cls, choice, threads), rec_batch) if files.cls else None
+        cls_session = open_session(files.cls, choice, threads) if files.cls else None
+        # one classifier session, two uses: flipping single lines (use_cls) and voting on the page's angle
+        self.orientation = LineOrientation(cls_session, rec_batch) if use_cls and cls_session else None
+        self.page_classifier = LineOrientation(cls_session, rec_batch) if page_orientation and cls_session else None
         self.det_batch = det_batch
         self.min_confidence = min_confidence
         self.files = files
         self.device_reason = choice.reason
-        self._id = EngineIdentity(self.name, model_identity(files, digests), digests, choice.device)
+        # The reading's identity names the models that read the text (det, rec, and cls when it flips lines). The
+        # classifier used only to vote on the page angle is checksum-verified above and its verdict is recorded on
+        # every page (orientation + confidence), but it does not rename the reading: upright pages read exactly
+        # as before, and the onnxruntime and torch runtimes keep one identity.
+        if files.cls is not None and not use_cls:
+            id_files = dataclasses.replace(files, cls=None)
+            id_digests = {k: v for k, v in digests.items() if k != files.cls.name}
+        else:
+            id_files, id_digests = files, digests
+        self._id = EngineIdentity(self.name, model_identity(id_files, id_digests), id_digests, choice.device)
         self.capabilities = EngineCapabilities(
             batched=True,
             gpu=choice.device.startswith("cuda"),
             languages=("chi_sim", "eng"),
             line_boxes=True,
-            orientation=self.orientation is not None,
+            orientation=self.orientation is not None or self.page_classifier is not None,
         )
 
     @classmethod
@@ -143,15 +160,25 @@ class PpOcrEngine:
     def _page(self, rgb: np.ndarray, det: list[tuple[np.ndarray, float]] | Exception, det_seconds: float) -> PageResult:
         h, w = rgb.shape[:2]
         t0 = time.perf_counter()
+        orientation: Orientation | None = None
         try:
             if isinstance(det, Exception):
                 raise det
+            if self.page_classifier is not None:  # turn the page upright first: lines and boxes are of that page
+                classify = self.page_classifier.probabilities
+                oriented = orient_page(rgb, det, detect=lambda im: self.detector.detect([im])[0], classify=classify)
+                orientation, rgb, det = oriented.orientation, oriented.image, oriented.detections
+                h, w = rgb.shape[:2]
             lines = self._lines(rgb, det)
         except Exception as exc:
             log.warning("OCR failed on a %dx%d page: %s", w, h, type(exc).__name__)
             message = f"{PAGE_FAILED}: {type(exc).__name__}: {scrub(str(exc))[:300]}"
             return self._id.page([], det_seconds, w, h, message)
-        return self._id.page(lines, det_seconds + time.perf_counter() - t0, w, h)
+        result = self._id.page(lines, det_seconds + time.perf_counter() - t0, w, h)
+        result.detected_lines = len(det)
+        if orientation is not None:
+            result.orientation, result.orientation_confidence = orientation.angle, orientation.confidence
+        return result
 
 
 #: The constructor's keywords, all of them options of ``PpOcrOptions`` (checked by tests/ocr/test_ppocr.py).
