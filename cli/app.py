@@ -326,9 +326,13 @@ def ocr(
 
 
 def _print_ocr_page(fp: Any, result: Any, ident: EngineIdentity, as_json: bool, tally: dict[str, int]) -> None:
+    from dangan.ocr.quality import page_quality
+
     error = fp.error or result.error
     tally["pages"] += 1
     tally["failed" if error else "with text" if result.lines else "no text"] += 1
+    quality = None if error else page_quality(result)  # measures + OCR_* codes: garbage is flagged, not passed on
+    codes = list(quality.codes) if quality else []
     if as_json:
         print(
             json.dumps(
@@ -340,6 +344,10 @@ def _print_ocr_page(fp: Any, result: Any, ident: EngineIdentity, as_json: bool, 
                     "device": result.device,
                     "seconds": round(result.seconds, 3),
                     "error": error,
+                    "orientation": result.orientation,
+                    "orientation_confidence": result.orientation_confidence,
+                    "quality": quality.to_json() if quality else None,
+                    "codes": codes,
                     "lines": [ln.to_json() for ln in result.lines],
                     **({"note": "no text recognized on this page"} if not error and not result.lines else {}),
                 },
@@ -355,6 +363,11 @@ def _print_ocr_page(fp: Any, result: Any, ident: EngineIdentity, as_json: bool, 
             console.print("[dim](no text recognized on this page)[/]")
         else:
             console.print(result.text(), highlight=False)
+        if result.orientation:
+            console.print(f"[dim](page turned {result.orientation}° upright for OCR)[/]")
+        for code in codes:
+            assert quality is not None
+            console.print(f"[yellow]{code}[/]: {quality.message(code)}", highlight=False)
 
 
 def _ocr_summary(tally: dict[str, int], seconds: float, ident: EngineIdentity, as_json: bool) -> None:
