@@ -15,7 +15,7 @@ transient error is finished by the next step call of that transfer.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,7 +57,7 @@ def leftover_batch_id(transfer_id: str) -> str:
     return hashlib.sha256(f"{transfer_id}:failed-transfer".encode()).hexdigest()[:32]
 
 
-def clean_receiver(ctx: Ctx, reason_code: str, actor: str) -> dict[str, Any] | None:
+def clean_receiver(ctx: Ctx, reason_code: str, actor: str) -> dict[str, int] | None:
     """Remove (or quarantine) what failed transfer ``ctx`` left at the receiver; None when already done."""
     if rows.event_details(ctx.dst.catalog_url, ctx.transfer_id, CLEANED):
         return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import bagit
 
@@ -40,6 +40,9 @@ from dangan.transfer.protocol import Ctx, Opener, decode_limits, default_opener
 from dangan.transfer.retry import RetryPolicy
 from dangan.transfer.verify import VerifyReport, verify_bag
 
+if TYPE_CHECKING:
+    from dangan.imaging.model import DecodeLimits
+
 
 def export_package(
     settings: Settings,
@@ -50,7 +53,7 @@ def export_package(
     to_site: str | None = None,
     actor: str | None = None,
     opener: Opener | None = None,
-) -> dict[str, Any]:
+) -> dict[str, str | int]:
     """Write a person's bag into ``out_dir`` (new or empty). With ``to_site`` the transfer is also requested
     at the source (state ``packaged``), so the import at the receiver completes that same transfer."""
     out_dir = Path(out_dir)
@@ -86,7 +89,9 @@ def export_package(
     return {"transfer_id": tid, "path": str(out_dir), "files": files, "bytes": size}
 
 
-def check_folder(bag_dir: Path, *, trust: Trust, destination: str | None = None, limits: Any = None) -> VerifyReport:
+def check_folder(
+    bag_dir: Path, *, trust: Trust, destination: str | None = None, limits: DecodeLimits | None = None
+) -> VerifyReport:
     """The source's signature, the ``bagit`` library's validation plus SM3 and the four-property checks, as one
     report."""
     reader = bag.FolderBag(Path(bag_dir))

@@ -12,7 +12,8 @@ scrubbed of resident IDs (bag paths are built from hashes and ids, never from pe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from dangan.pii import scrub
 from dangan.transfer import bag
@@ -142,9 +143,13 @@ def hint_for(code: str, fallback: str | None = None) -> tuple[str | None, str | 
     return fallback, None
 
 
+#: One problem as operators get it: ``{file, property, code, message, hint, hint_zh}`` (all text, masked).
+ProblemEntry = dict[str, str | None]
+
+
 def problem(
     code: str, file: str | None, message: str, *, prop: str | None = None, fallback_hint: str | None = None
-) -> dict[str, Any]:
+) -> ProblemEntry:
     """One masked problem entry."""
     hint, hint_zh = hint_for(code, fallback_hint)
     return {
@@ -157,37 +162,46 @@ def problem(
     }
 
 
-def problems_of(error: dict[str, Any]) -> list[dict[str, Any]]:
+def problems_of(error: Mapping[str, object]) -> list[ProblemEntry]:
     """Problems of a refusal from its error dict (``DanganError.to_dict()``, as stored on ``transfer.failed``).
 
     Errors carrying a ``problems`` list (verification, bag refusal) give one entry per finding; any other
     error is one entry itself, naming the object it concerns when it has one.
     """
     code = str(error.get("code") or "TRANSFER_FAILED")
-    details = error.get("details") or {}
-    found = details.get("problems") or []
-    if found:
+    details = _mapping(error.get("details"))
+    fallback = _text(error.get("hint"))
+    found = details.get("problems")
+    if isinstance(found, list) and found:
         return [
             problem(
                 str(p.get("code")),
-                p.get("file"),
+                _text(p.get("file")),
                 str(p.get("message") or ""),
-                prop=p.get("property"),
-                fallback_hint=error.get("hint"),
+                prop=_text(p.get("property")),
+                fallback_hint=fallback,
             )
-            for p in found[:MAX_PROBLEMS]
+            for p in map(_mapping, found[:MAX_PROBLEMS])
         ]
     file = details.get("key") or details.get("file") or details.get("path")
     message = str(error.get("message") or "")
-    return [problem(code, str(file) if file else None, message, fallback_hint=error.get("hint"))]
+    return [problem(code, str(file) if file else None, message, fallback_hint=fallback)]
 
 
-def markdown_table(problems: list[dict[str, Any]]) -> list[str]:
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value is not None else None
+
+
+def markdown_table(problems: Sequence[Mapping[str, object]]) -> list[str]:
     """Lines of a markdown table (artifacts); empty when there is nothing to show."""
     if not problems:
         return []
 
-    def cell(value: Any) -> str:
+    def cell(value: object) -> str:
         return str(value or "").replace("|", "\\|").replace("\n", " ")
 
     lines = ["| file | property | code | message | what to do | 怎么办 |", "|---|---|---|---|---|---|"]

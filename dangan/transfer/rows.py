@@ -23,6 +23,7 @@ from dangan.catalog.states import transition
 from dangan.errors import CatalogRowConflict, DanganError
 from dangan.pii import mask_id
 from dangan.transfer.errors import TransferAlreadyOpen, TransferNotFound, TransferStateError
+from dangan.transfer.receipt import ReceiptJson
 
 ORDER = ("requested", "packaged", "copied", "verified", "committed", "done")
 FINAL = ("done", "failed")
@@ -39,7 +40,7 @@ class TransferInfo:
     to_site: str
     state: str
     reason_code: str | None
-    receipt: dict[str, Any]
+    receipt: ReceiptJson  # the signed receipt as stored ({} until done); dangan.transfer.receipt.Receipt reads it
     created_at: datetime
 
     @classmethod
@@ -86,7 +87,7 @@ def open_or_create(
     if transfer_id is not None and (row := session.get(Transfer, transfer_id)) is not None:
         return row, False
     _refuse_other_destination(session, resident_id, from_site, to_site)
-    values: dict[str, Any] = {"id": transfer_id} if transfer_id else {}
+    values: dict[str, str] = {"id": transfer_id} if transfer_id else {}
     # ON CONFLICT DO NOTHING, not a caught IntegrityError: PostgreSQL logs a violation with the resident ID
     new = insert_unless_conflict(
         session,

@@ -23,18 +23,24 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pydantic import JsonValue
 
 from dangan.config import Settings
 from dangan.transfer.checks import check_path
 from dangan.transfer.errors import BagRefused
 from dangan.transfer.keys import encryption_private_keys, encryption_public_key
+
+if TYPE_CHECKING:
+    from dangan.transfer.driver import TransferOutcome
+    from dangan.transfer.protocol import Opener
+    from dangan.transfer.retry import RetryPolicy
 
 FORMAT = "dangan-sealed-bag/1"
 CHUNK = 1 << 20
@@ -87,7 +93,7 @@ class _ChunkWriter(io.RawIOBase):
         self.buf.clear()
 
 
-def seal_folder(settings: Settings, folder: Path, out_file: Path, *, to_site: str, from_site: str) -> dict[str, Any]:
+def seal_folder(settings: Settings, folder: Path, out_file: Path, *, to_site: str, from_site: str) -> dict[str, str]:
     """Encrypt the bag in ``folder`` to ``to_site``'s registered key, as ``out_file`` (written atomically)."""
     recipient = encryption_public_key(settings, to_site)
     ephemeral = X25519PrivateKey.generate()
@@ -175,12 +181,12 @@ class _ChunkReader(io.RawIOBase):
         return n
 
 
-def _header(fh: BinaryIO) -> tuple[bytes, dict[str, Any]]:
+def _header(fh: BinaryIO) -> tuple[bytes, dict[str, JsonValue]]:
     line = fh.readline(MAX_HEADER)
     try:
         header = json.loads(line)
-        if header.get("format") != FORMAT:
-            raise ValueError(header.get("format"))
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise ValueError("format")
         return line, header
     except (ValueError, AttributeError, RecursionError) as exc:
         raise _refuse(f"not a sealed dangan bag ({type(exc).__name__})") from exc
@@ -214,8 +220,8 @@ def open_sealed(
         if private is None:
             raise _refuse(f"sealed to key {header.get('recipient_key_id')}, which this site does not hold")
         try:
-            ephemeral = X25519PublicKey.from_public_bytes(base64.b64decode(header["ephemeral"]))
-            salt, prefix = base64.b64decode(header["salt"]), base64.b64decode(header["nonce_prefix"])
+            ephemeral = X25519PublicKey.from_public_bytes(base64.b64decode(str(header["ephemeral"])))
+            salt, prefix = base64.b64decode(str(header["salt"])), base64.b64decode(str(header["nonce_prefix"]))
         except (KeyError, ValueError) as exc:
             raise _refuse("malformed header") from exc
         if len(prefix) != 7:
@@ -252,7 +258,7 @@ def discard(folder: Path) -> None:
 
 def export_sealed(
     settings: Settings, resident_id: str, site: str, out_file: Path, *, to_site: str, actor: str | None = None
-) -> dict[str, Any]:
+) -> dict[str, str | int]:
     """Export a person's bag for ``to_site`` and seal it as ``out_file``; the clear folder never leaves the
     data folder and is removed afterwards."""
     from dangan.transfer.offline import export_package
@@ -268,12 +274,20 @@ def export_sealed(
     return {**result, **sealed}
 
 
-def import_sealed(settings: Settings, sealed: Path, site: str, **kwargs: Any) -> Any:
+def import_sealed(
+    settings: Settings,
+    sealed: Path,
+    site: str,
+    *,
+    actor: str | None = None,
+    opener: Opener | None = None,
+    retry: RetryPolicy | None = None,
+) -> TransferOutcome:
     """Open a sealed bag addressed to ``site`` and import it; the clear folder is removed whatever happens."""
     from dangan.transfer.offline import import_package
 
     folder = open_sealed(settings, sealed, site)
     try:
-        return import_package(settings, folder, site, **kwargs)
+        return import_package(settings, folder, site, actor=actor, opener=opener, retry=retry)
     finally:
         discard(folder)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 from dangan.transfer import bag
 from dangan.transfer.checks import AUTHENTICITY, Problem
@@ -134,10 +133,10 @@ def check_signature(reader: bag.BagReader, trust: Trust, info: dict[str, list[st
     return out
 
 
-def signature_summary(reader: bag.BagReader) -> dict[str, Any]:
+def signature_summary(reader: bag.BagReader) -> dict[str, str | None]:
     """Who signed a bag (site, key id), for reports; empty when unsigned or unreadable."""
     try:
         doc = json.loads(reader.read_tag(bag.SIGNATURE_NAME) or b"{}")
-        return {"site": doc.get("site"), "key_id": doc.get("key_id"), "algorithm": doc.get("algorithm")}
+        return {k: str(doc[k]) if doc.get(k) is not None else None for k in ("site", "key_id", "algorithm")}
     except (ValueError, AttributeError, RecursionError):
         return {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from dangan.transfer import bag
 from dangan.transfer.archive import ArchivePackage, MasterEntry, PageEntry
@@ -32,6 +32,19 @@ from dangan.transfer.signature import check_signature, signature_summary
 if TYPE_CHECKING:
     from dangan.imaging.model import DecodeLimits
     from dangan.transfer.keys import Trust
+
+
+class VerifySummary(TypedDict):
+    """A verification's verdicts: stored on the ``transfer.verified`` audit event; the receipt's ``checks``."""
+
+    ok: bool
+    files: int
+    bytes: int
+    algorithms: list[str]
+    unchecked_algorithms: list[str]
+    checks: dict[str, bool]
+    signed_by: dict[str, str | None]
+    problems: list[dict[str, str | None]]
 
 
 @dataclass
@@ -58,7 +71,7 @@ class VerifyReport:
         """Every file some problem names, sorted (what an operator must look at)."""
         return sorted({p.file for p in self.problems if p.file})
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> VerifySummary:
         """Per-property verdicts and counts (goes into audit events and receipts)."""
         return {
             "ok": self.ok,
