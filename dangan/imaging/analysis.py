@@ -179,7 +179,7 @@ def find_seals(image: np.ndarray, dpi: float | None) -> list[dict[str, object]]:
     """Seals (round or square stamp impressions in red or blue ink) on a BGR page, largest first.
 
     Each: ``box`` [x0, y0, x1, y1] in source pixels, ``colour`` (red/blue) and ``ink_px`` (work-image pixels).
-    Stamp-ink pixels are grouped by a closing of ~2 mm; a group counts as a seal when it is roughly as wide as
+    Stamp-ink pixels are grouped by a closing of ~5 mm; a group counts as a seal when it is roughly as wide as
     tall (pen circles round a value and underlines are elongated) and 12-90 mm on a side.
     """
     if image.ndim != 3:
@@ -192,7 +192,7 @@ def find_seals(image: np.ndarray, dpi: float | None) -> list[dict[str, object]]:
     mask = stamp_ink_mask(small)
     if mask.sum() < 50:
         return []
-    k = _px(2.0)
+    k = _px(5.0)  # bridges a line of black print crossing the ring (stamp ink over print is black, not red)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     grouped = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
     # fill what a ring encloses, so the ring, star and arc text of one seal are one region
