@@ -18,9 +18,13 @@ from cli.support import State, cli_settings, console, err_console, fail
 from dangan.config import Settings, apply_offline_environment, load_settings
 from dangan.errors import DanganError
 from flows import ephemeral
+from flows.params import Stage
 
 if TYPE_CHECKING:  # the engine library loads lazily: `dangan --help` stays fast
+    from dangan.digitize import DigitizeReport
+    from dangan.ingest.report import IngestReport
     from dangan.ocr.engines.base import EngineIdentity
+    from dangan.ocr.summary import OcrReport
 
 app = typer.Typer(
     help="dangan (档案): digitize and transfer social-insurance archives.",
@@ -210,23 +214,23 @@ def ingest(
     """Ingest scanner output: fixity, de-duplication, QA gates, OCR derivatives, quarantine."""
     report = _ingest(source, site, manifest, operator, chunk_size)
     if as_json:
-        from dangan.reports import masked_report
-
-        print(json.dumps(masked_report(report), ensure_ascii=False))
+        print(json.dumps(report.public_dict(), ensure_ascii=False))
     else:
         from flows.render import print_ingest_report
 
         print_ingest_report(console, report)
-    if report["unaccounted"]:
+    if report.unaccounted:
         raise typer.Exit(1)
 
 
-def _ingest(source: str, site: str, manifest: Path | None, operator: str | None, chunk_size: int | None) -> Any:
+def _ingest(
+    source: str, site: str, manifest: Path | None, operator: str | None, chunk_size: int | None
+) -> IngestReport:
     from dangan.catalog.sites import get_site
     from dangan.ingest.batch import files_done, source_key
     from dangan.ingest.source import open_source
     from flows.ingest import ingest_batch
-    from tasks.common import settings_payload
+    from flows.params import config_ref
 
     s = _settings()
     try:
@@ -248,7 +252,7 @@ def _ingest(source: str, site: str, manifest: Path | None, operator: str | None,
                 manifest=str(manifest) if manifest else None,
                 operator=operator,
                 chunk_size=chunk_size,
-                settings=settings_payload(s),
+                config=config_ref(s),
             ),
         )
     except DanganError as exc:
@@ -430,20 +434,18 @@ def digitize(
     """Run the whole digitization flow on a batch: ingest → QA → OCR → extraction, validation, 四性检测."""
     report = _digitize(source, site, manifest, operator, engine, device)
     if as_json:
-        from dangan.reports import masked_report
-
-        print(json.dumps({**report, "ingest": masked_report(report["ingest"])}, ensure_ascii=False, default=str))
+        print(json.dumps(report.public_dict(), ensure_ascii=False, default=str))
     else:
         _print_digitize(report)
 
 
 def _digitize(
     source: str, site: str, manifest: Path | None, operator: str | None, engine: str | None, device: str | None
-) -> Any:
+) -> DigitizeReport:
     from dangan.catalog.sites import get_site
     from dangan.ingest.source import open_source
     from flows.digitize import digitize as digitize_flow
-    from tasks.common import settings_payload
+    from flows.params import config_ref
 
     s = _settings()
     try:
@@ -457,59 +459,27 @@ def _digitize(
                 operator=operator,
                 ocr_engine=engine,
                 device=device,
-                settings=settings_payload(s),
+                config=config_ref(s),
             )
     except DanganError as exc:
         _fail(exc)
 
 
-def _batch_ocr(report: dict[str, Any]) -> dict[str, Any] | None:
+def _batch_ocr(report: DigitizeReport) -> OcrReport | None:
     """The batch's OCR totals from the catalog (every run so far), or None when the catalog cannot say."""
     from dangan.catalog.sites import get_site
     from dangan.ocr.summary import batch_ocr_summary
 
     try:
-        return batch_ocr_summary(get_site(_settings(), report["site"]).catalog_url, report["ingest"]["batch_id"])
+        return batch_ocr_summary(get_site(_settings(), report.site).catalog_url, report.ingest.batch_id)
     except DanganError:
         return None
 
 
-def _print_digitize(report: dict[str, Any]) -> None:
-    from flows.render import print_ingest_report
+def _print_digitize(report: DigitizeReport) -> None:
+    from flows.render import print_digitize_report
 
-    print_ingest_report(console, report["ingest"])
-    # a rerun reads no page twice: "this run" alone would say 0 pages, so the batch's totals stand beside it
-    t = Table(title="OCR", title_justify="left")
-    for col in ("", "engine", "model", "device", "pages", "ok", "failed", "lines", "searchable PDFs"):
-        t.add_column(col, no_wrap=not col)  # "this run" / "in total" stay whole on an 80-column terminal
-    for scope, o in (("this run", report["ocr"]), ("in total", _batch_ocr(report))):
-        if o is None:
-            continue
-        t.add_row(
-            scope,
-            o["engine"],
-            o["model"],
-            ", ".join(o["devices"]) or "—",
-            str(o["pages"]),
-            str(o["ok"]),
-            str(len(o["failed"])),
-            str(o["lines"]),
-            str(o["documents_pdf"]),
-        )
-    console.print(t)
-    v, f = report["validation"], report["four_properties"]
-    q = Table(title="Extraction, validation (Great Expectations) and 四性检测 (DA/T 70)", title_justify="left")
-    for col in ("documents", "validated", "need review", "top reasons", "四性检测"):
-        q.add_column(col)
-    top = sorted(v["reasons"].items(), key=lambda kv: -kv[1])[:4]
-    verdict = "pass" if f["passed"] else f"[red]FAIL[/] ({f['problems']} problems)"
-    reasons = ", ".join(f"{k}×{n}" for k, n in top) or "—"
-    q.add_row(str(v["documents"]), str(v["validated"]), str(v["needs_review"]), reasons, verdict)
-    console.print(q)
-    if v["needs_review"]:
-        console.print(f"Review flagged documents: `dangan review --site {report['site']}`")
-    if v.get("data_docs"):
-        console.print(f"Data Docs (open while `dangan serve` runs / 需先运行 dangan serve): {v['data_docs']}")
+    print_digitize_report(console, report, _batch_ocr(report))
 
 
 @app.command()
@@ -568,7 +538,7 @@ def reprocess(
     ocr_model_not: Annotated[str | None, typer.Option(help="pages whose current OCR model is not this")] = None,
     ingested_from: Annotated[str | None, typer.Option("--from", help="ingested on/after YYYY-MM-DD")] = None,
     ingested_to: Annotated[str | None, typer.Option("--to", help="ingested on/before YYYY-MM-DD")] = None,
-    stage: Annotated[list[str] | None, typer.Option(help="ocr and/or extract (default both)")] = None,
+    stage: Annotated[list[Stage] | None, typer.Option(help="ocr and/or extract (default both)")] = None,
     engine: Annotated[str | None, typer.Option(help="OCR engine (default from settings)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the change report as JSON")] = False,
     page: Annotated[list[int] | None, typer.Option(help="only this page id (repeatable)")] = None,
@@ -589,8 +559,8 @@ def reprocess(
     from pydantic import ValidationError
 
     from dangan.reprocess import Selector
+    from flows.params import config_ref
     from flows.reprocess import reprocess as reprocess_flow
-    from tasks.common import settings_payload
 
     try:
         sel = Selector.model_validate(
@@ -613,10 +583,10 @@ def reprocess(
         with console.status("reprocessing…"):
             report = reprocess_flow(
                 site=site,
-                selector=sel.model_dump(mode="json", exclude_none=True),
+                selector=sel,
                 stages=stage,
                 engine=engine,
-                settings=settings_payload(_settings()),
+                config=config_ref(_settings()),
                 preview=preview,
                 force=force,
             )

@@ -7,7 +7,7 @@ Exit codes: 0 all verified (untracked objects are reported, not failures), 1 fai
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +16,10 @@ from rich.table import Table
 from cli.support import cli_settings
 from dangan.config import Settings
 from dangan.errors import DanganError
+
+if TYPE_CHECKING:
+    from dangan.fixity.adopt import AdoptReport
+    from dangan.fixity.model import FixityReport
 
 _out = Console()
 _err = Console(stderr=True)
@@ -58,7 +62,7 @@ def fixity(
 ) -> None:
     """Verify every stored master, derivative, quarantined file and OCR output of a site (fixity audit)."""
     settings = _cfg()
-    adopted: dict[str, Any] | None = None
+    adopted: AdoptReport | None = None
     try:
         if adopt_digests:
             adopted = _adopt(settings, site)
@@ -67,16 +71,16 @@ def fixity(
 
             report = audit_registered_site(
                 settings, site, sample_fraction=sample, seed=seed, repair_from=repair_from, repair=repair
-            ).to_dict()
+            )
         else:
             from flows.fixity import fixity_audit
-            from tasks.common import settings_payload
+            from flows.params import config_ref
 
             report = fixity_audit(
                 site,
                 sample,
                 repair_from=repair_from,
-                settings=settings_payload(settings),
+                config=config_ref(settings),
                 seed=seed,
                 repair=repair,
             )
@@ -85,37 +89,36 @@ def fixity(
         if exc.hint:
             _err.print(f"[yellow]What to do:[/] {exc.hint}")
         raise typer.Exit(2) from None
-    if adopted is not None:
-        report = {**report, "adopted": adopted}
     if as_json:
-        print(json.dumps(report, ensure_ascii=False))
+        extra = {"adopted": adopted.to_dict()} if adopted is not None else {}
+        print(json.dumps({**report.to_dict(), **extra}, ensure_ascii=False))
     else:
-        _print_tables(report)
-    if not report["passed"]:
+        _print_tables(report, adopted)
+    if not report.passed:
         raise typer.Exit(1)
 
 
-def _adopt(settings: Settings, site: str) -> dict[str, Any]:
-    """Digests adopted for OCR objects that had none (``dangan.fixity.adopt``), as a report dict."""
+def _adopt(settings: Settings, site: str) -> AdoptReport:
+    """Digests adopted for OCR objects that had none (``dangan.fixity.adopt``)."""
     from dangan.fixity.adopt import adopt_ocr_digests
     from dangan.fixity.run import site_stores
 
     ref, store, _ = site_stores(settings, site)
-    return adopt_ocr_digests(ref.catalog_url, store, ref.code, actor=settings.actor).to_dict()
+    return adopt_ocr_digests(ref.catalog_url, store, ref.code, actor=settings.actor)
 
 
-def _print_tables(report: dict[str, Any]) -> None:
-    from dangan.fixity import finding_rows
+def _print_tables(report: FixityReport, adopted: AdoptReport | None = None) -> None:
+    from dangan.fixity.report import count_rows, finding_rows
 
-    counts = report["counts"]
-    summary = Table(title=f"Fixity audit · site {report['site']} · run {report['run_id'][:12]}")
+    counts = report.counts()
+    summary = Table(title=f"Fixity audit · site {report.site} · run {report.run_id[:12]}")
     summary.add_column("objects")
     summary.add_column("count", justify="right")
-    for name, value in {"catalogued": report["catalogued"], "checked": report["checked"], **counts}.items():
+    for name, value in count_rows(report).items():
         summary.add_row(name, str(value), style=_STYLE.get(name) if value else None)
     _out.print(summary)
-    if report["sample_fraction"] < 1.0:
-        _out.print(f"sampled {report['sample_fraction']:g} with seed {report['seed']} (--seed to repeat)")
+    if report.sample_fraction < 1.0:
+        _out.print(f"sampled {report.sample_fraction:g} with seed {report.seed} (--seed to repeat)")
     rows = finding_rows(report)
     if rows:
         table = Table(title="Findings")
@@ -125,10 +128,9 @@ def _print_tables(report: dict[str, Any]) -> None:
             style = "green" if row["repaired"] == "yes" else _STYLE.get(row["status"])
             table.add_row(*(str(v) for v in row.values()), style=style)
         _out.print(table)
-    adopted = report.get("adopted")
     if adopted is not None:
-        _out.print(f"digests adopted for {len(adopted['adopted'])} OCR object(s)")
-        for key, code in sorted(adopted["refused"].items()):
+        _out.print(f"digests adopted for {len(adopted.adopted)} OCR object(s)")
+        for key, code in sorted(adopted.refused.items()):
             _out.print(f"[yellow]not adopted[/] {key}: {code} (bytes and the store's record disagree or are gone)")
     if counts.get("unverifiable"):
         _out.print(
@@ -136,7 +138,7 @@ def _print_tables(report: dict[str, Any]) -> None:
             "has no digest for them. What to do: run again with --adopt-digests. "
             "目录中无摘要，请加 --adopt-digests 重新运行。"
         )
-    verdict = "[green]all verified[/]" if report["passed"] else f"[red]{counts['failed']} failure(s) remain[/]"
+    verdict = "[green]all verified[/]" if report.passed else f"[red]{counts['failed']} failure(s) remain[/]"
     _out.print(verdict)
 
 

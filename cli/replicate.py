@@ -7,7 +7,7 @@ Exit codes: 0 done (every master copied / every copy verified), 1 objects need a
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.table import Table
 
 from cli.support import cli_settings
 from dangan.errors import DanganError
+
+if TYPE_CHECKING:
+    from dangan.replication.replicate import TargetSummary
 
 _out = Console()
 _err = Console(stderr=True)
@@ -42,16 +45,16 @@ def replicate(
                 if audit
                 else replicate_site(settings, site, targets=targets)
             )
-            summaries = [s.to_dict() for s in found]
+            summaries = list(found)
         else:
+            from flows.params import config_ref
             from flows.replication import replica_audit, replication
-            from tasks.common import settings_payload
 
-            payload = settings_payload(settings)
+            config = config_ref(settings)
             summaries = (
-                replica_audit(site, targets, sample, settings=payload)
+                replica_audit(site, targets, sample, config=config)
                 if audit
-                else replication(site, targets, settings=payload)
+                else replication(site, targets, config=config)
             )
     except DanganError as exc:
         _err.print(f"[bold red]Error {exc.code}[/]: {exc.message}")
@@ -59,16 +62,16 @@ def replicate(
             _err.print(f"[yellow]What to do:[/] {exc.hint}")
         raise typer.Exit(2) from None
     if as_json:
-        print(json.dumps(summaries, ensure_ascii=False))
+        print(json.dumps([s.to_dict() for s in summaries], ensure_ascii=False))
     else:
         _print(site, summaries, audit)
     if not summaries:
         _err.print("[yellow]no [replication] target serves this site[/]: add one in dangan.toml")
-    if any(s["failed"] for s in summaries):
+    if any(s.failed for s in summaries):
         raise typer.Exit(1)
 
 
-def _print(site: str, summaries: list[dict[str, Any]], audit: bool) -> None:
+def _print(site: str, summaries: list[TargetSummary], audit: bool) -> None:
     from dangan.replication.report import failure_rows, summary_rows
 
     rows = summary_rows(summaries)
@@ -83,8 +86,8 @@ def _print(site: str, summaries: list[dict[str, Any]], audit: bool) -> None:
         bad = Table(title="Objects needing attention")
         for name in fails[0]:
             bad.add_column(name, overflow="fold")
-        for row in fails:
-            bad.add_row(*(str(v) for v in row.values()))
+        for fail in fails:
+            bad.add_row(*fail.values())
         _out.print(bad)
 
 

@@ -104,8 +104,8 @@ def transfer(
             result = run_transfer(settings, rid, from_site, to_site, keep_source=keep).to_dict()
         else:
             from dangan.transfer import request_transfer
+            from flows.params import config_ref
             from flows.transfer import transfer_archive
-            from tasks.common import settings_payload
 
             # request first: the flow run then carries only the transfer id, never the resident ID
             tid = request_transfer(settings, person.strip().upper(), from_site, to_site)
@@ -113,7 +113,7 @@ def transfer(
                 from_site=from_site,
                 to_site=to_site,
                 transfer_id=tid,
-                settings=settings_payload(settings),
+                config=config_ref(settings),
                 keep_source=False if release_source else None,
             )
     except DanganError as exc:
@@ -146,10 +146,10 @@ def migrate(
     """Migrate many archives between counties (a regional migration) and reconcile both sides."""
     from dangan.transfer.reconcile import person_ids_for
     from flows.migrate import regional_migration
-    from tasks.common import settings_payload
+    from flows.params import MigrationChoice, MigrationSelector, config_ref
 
     settings = _cfg()
-    selector: dict[str, Any] | str = "all"
+    selector: MigrationChoice = "all"
     try:
         if ids_file is not None and category is not None:
             raise ConfigError("give --ids-file or --category, not both")
@@ -160,16 +160,16 @@ def migrate(
                 _err.print(f"[yellow]not held by site {from_site}[/]: {masked}")
             if not ids:
                 raise ConfigError(f"none of the IDs in {ids_file.name} is held by site {from_site}")
-            selector = {"person_ids": ids}
+            selector = MigrationSelector(person_ids=ids)
         elif category is not None:
-            selector = {"category": category}
+            selector = MigrationSelector(category=category)
         report = regional_migration(
             from_site,
             to_site,
             selector=selector,
             max_concurrent=max_concurrent,
             chunk_size=chunk_size,
-            settings=settings_payload(settings),
+            config=config_ref(settings),
         )
     except DanganError as exc:
         _fail(exc)

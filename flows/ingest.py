@@ -19,19 +19,28 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
+from pydantic import BaseModel
 
 from dangan.catalog.sites import get_site
-from dangan.config import load_settings
+from dangan.config import Settings
 from dangan.ingest import batch
 from dangan.ingest.chunk_plan import chunk_names, record_chunk_plan
-from dangan.reports import ingest_markdown, outcome_rows, report_masker
+from dangan.ingest.report import IngestReport
+from dangan.reports import ingest_markdown, outcome_rows
 from flows.events import emit_domain_event
-from flows.params import SiteCode
+from flows.params import SiteCode, settings_for
 from flows.runners import default_task_runner
-from tasks.common import settings_from, settings_payload
 from tasks.ingest import close_batch_task, ingest_chunk_task, open_batch_task
 
 CHUNK_DEPLOYMENT = "ingest-chunk/ingest-chunk"
+
+
+class ChunkRun(BaseModel):
+    """What one ``ingest-chunk`` flow run did, and where (scale-out is visible in the run's result)."""
+
+    files: int
+    worker: str
+    pid: int
 
 
 @flow(name="ingest-batch", log_prints=False, task_runner=default_task_runner())
@@ -42,35 +51,36 @@ def ingest_batch(
     operator: str | None = None,
     chunk_size: int | None = None,
     fan_out: bool = False,
-    settings: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Ingest a scanner hot folder or S3 inbox prefix into ``site``; returns the batch report."""
-    cfg = load_settings(**(settings or {}))
-    payload = settings_payload(cfg)
+    config: str | None = None,
+) -> IngestReport:
+    """Ingest a scanner hot folder or S3 inbox prefix into ``site``; returns the batch report.
+
+    ``config``: where the settings are (see :func:`flows.params.settings_for`)."""
+    cfg = settings_for(config)
     logger = get_run_logger()
-    plan = open_batch_task(payload, site, source, manifest, operator)
+    plan = open_batch_task(cfg, site, source, manifest, operator)
     chunks = plan.chunks(chunk_size or cfg.ingest.chunk_size)
     logger.info("batch %s: %d files in %d chunks", plan.batch_id[:12], len(plan.files), len(chunks))
     progress: Any = create_progress_artifact(0.0, key=f"ingest-progress-{site}", description="chunks ingested")
     if fan_out:
-        _run_chunks_on_workers(payload, site, plan, chunks, progress)
+        _run_chunks_on_workers(cfg, config, site, plan, chunks, progress)
     else:
         futures = [
-            ingest_chunk_task.submit(payload, site, plan.batch_id, source, manifest, names, index=i)
+            ingest_chunk_task.submit(cfg, site, plan.batch_id, source, manifest, names, index=i)
             for i, names in enumerate(chunks)
         ]
         for done, future in enumerate(futures, start=1):  # submission order; chunks run concurrently
             future.result()
             update_progress_artifact(progress, 100.0 * done / max(len(futures), 1))
-    report = close_batch_task(payload, plan)
+    report = close_batch_task(cfg, plan)
     update_progress_artifact(progress, 100.0)
-    shown = report_masker(report)  # file names can hold a person's name or ID
-    for q in report["quarantined"]:
-        emit_domain_event("dangan.page.quarantined", site, shown(q["file"]), {"code": q["code"]})
+    shown = report.masker()  # file names can hold a person's name or ID
+    for q in report.quarantined:
+        emit_domain_event("dangan.page.quarantined", site, shown(q.file), {"code": q.code})
     create_table_artifact(
         outcome_rows(report), key=f"ingest-files-{site}", description="Files not simply accepted, and why"
     )
-    evidence = batch.evidence_links(load_settings(**payload), site, plan.batch_id)
+    evidence = batch.evidence_links(cfg, site, plan.batch_id)
     create_markdown_artifact(
         ingest_markdown(report, evidence),
         key=f"ingest-summary-{site}",
@@ -80,15 +90,17 @@ def ingest_batch(
 
 
 def _run_chunks_on_workers(
-    payload: dict[str, Any], site: str, plan: batch.BatchPlan, chunks: list[list[str]], progress: Any
+    cfg: Settings, config: str | None, site: str, plan: batch.BatchPlan, chunks: list[list[str]], progress: Any
 ) -> None:
-    """Submit one child flow run per chunk and wait until all are final (failures show up as unaccounted)."""
+    """Submit one child flow run per chunk and wait until all are final (failures show up as unaccounted).
+
+    Each child gets the same ``config`` reference: a worker of the pool loads the settings it names."""
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
 
     logger = get_run_logger()
     # file names stay in the catalog: Prefect shows run parameters in its dashboard
-    token = record_chunk_plan(get_site(load_settings(**payload), site).catalog_url, plan.batch_id, chunks)
+    token = record_chunk_plan(get_site(cfg, site).catalog_url, plan.batch_id, chunks)
     runs: list[Any] = [
         run_deployment(
             CHUNK_DEPLOYMENT,
@@ -99,7 +111,7 @@ def _run_chunks_on_workers(
                 "manifest": plan.manifest,
                 "plan": token,
                 "chunk": i,
-                "settings": payload,
+                "config": config,
             },
             timeout=0,
             as_subflow=True,
@@ -129,18 +141,18 @@ def ingest_chunk_flow(
     manifest: str | None,
     plan: str,
     chunk: int,
-    settings: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    config: str | None = None,
+) -> ChunkRun:
     """Chunk ``chunk`` of plan ``plan`` of a batch, as its own flow run (picked up by any worker of the pool)."""
-    cfg = settings_from(settings or {})
+    cfg = settings_for(config)
     names = chunk_names(get_site(cfg, site).catalog_url, batch_id, plan, chunk)
     outcomes = batch.run_chunk(cfg, site, batch_id, source, manifest, names)
     worker = os.environ.get("DANGAN_WORKER_NAME", socket.gethostname())
     record_chunk(cfg, site, batch_id, worker, len(outcomes))
-    return {"files": len(outcomes), "worker": worker, "pid": os.getpid()}
+    return ChunkRun(files=len(outcomes), worker=worker, pid=os.getpid())
 
 
-def record_chunk(cfg: Any, site: str, batch_id: str, worker: str, files: int) -> None:
+def record_chunk(cfg: Settings, site: str, batch_id: str, worker: str, files: int) -> None:
     """Audit which worker processed a chunk (scale-out is visible in the catalog, not only in Prefect)."""
     from dangan.catalog.audit import record
     from dangan.catalog.db import session_scope

@@ -16,12 +16,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 
-from dangan.config import load_settings
 from dangan.transfer.reconcile import parse_selector, reconcile, select_persons
-from flows.params import SiteCode
+from flows.params import MigrationChoice, SiteCode, settings_for
 from flows.runners import default_task_runner
-from tasks.common import settings_payload
-from tasks.transfer import migrate_chunk_task
+from tasks.transfer import PersonMoved, migrate_chunk_task
 
 
 def _ephemeral_api() -> bool:
@@ -65,28 +63,29 @@ def ensure_limits(names: list[str], slots: int) -> dict[str, str]:
 def regional_migration(
     from_site: SiteCode,
     to_site: SiteCode,
-    selector: str | dict[str, Any] | None = "all",
+    selector: MigrationChoice = "all",
     max_concurrent: int = 4,
     chunk_size: int = 20,
     window_minutes: float | None = None,
-    settings: dict[str, Any] | None = None,
+    config: str | None = None,
 ) -> dict[str, Any]:
     """Migrate the selected archives; returns the reconciliation report (every person accounted for).
 
     ``window_minutes`` bounds a night window: no new wave of chunks starts after it; the persons left are
-    reported ``pending`` and the next run takes them up."""
-    cfg = load_settings(**(settings or {}))
-    payload = settings_payload(cfg)
+    reported ``pending`` and the next run takes them up. ``selector``: ``"all"``, ``{"person_ids": [...]}``
+    (source catalog ids, never resident IDs) or ``{"category": NAME}``. ``config``: where the settings are (see
+    :func:`flows.params.settings_for`)."""
+    cfg = settings_for(config)
     logger = get_run_logger()
-    parse_selector(selector)  # fail fast on a malformed selector
-    persons = select_persons(cfg, from_site, to_site, selector)  # catalog ids: task params stay free of PII
+    criteria = parse_selector(selector if isinstance(selector, str) else selector.criteria())  # fail fast
+    persons = select_persons(cfg, from_site, to_site, criteria)  # catalog ids: task params stay free of PII
     chunks = [persons[i : i + max(1, chunk_size)] for i in range(0, len(persons), max(1, chunk_size))]
     limits = ensure_limits([f"storage-{from_site}", f"storage-{to_site}"], max(1, max_concurrent))
     logger.info(
         "migration %s → %s: %d persons in %d chunks; limits %s", from_site, to_site, len(persons), len(chunks), limits
     )
     progress: Any = create_progress_artifact(0.0, key=f"migration-{from_site}-{to_site}", description="archives moved")
-    outcomes: list[dict[str, Any]] = []
+    outcomes: list[PersonMoved] = []
     wave = max(1, max_concurrent)
     ends = time.monotonic() + window_minutes * 60 if window_minutes else None
     for start in range(0, len(chunks), wave):
@@ -98,7 +97,7 @@ def regional_migration(
             )
             break
         futures = [
-            migrate_chunk_task.submit(payload, from_site, to_site, chunk, index=start + i)
+            migrate_chunk_task.submit(cfg, from_site, to_site, chunk, index=start + i)
             for i, chunk in enumerate(chunks[start : start + wave])
         ]
         for future in futures:

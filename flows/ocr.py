@@ -16,42 +16,43 @@ from sqlalchemy import select
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Page
 from dangan.catalog.sites import get_site
-from dangan.config import load_settings
 from dangan.faults import fault_point
 from dangan.ocr.outputs import documents_needing_pdf
-from dangan.ocr.stage import engine_for, pages_needing_ocr
-from flows.params import SiteCode
+from dangan.ocr.stage import OcrChunkSummary, engine_for, pages_needing_ocr
+from dangan.ocr.summary import OcrReport
+from dangan.reports import ocr_markdown
+from flows.params import PageSelector, SiteCode, settings_for
 from flows.runners import default_task_runner
-from tasks.common import settings_payload
 from tasks.ocr import document_pdfs_task, ocr_chunk_task, ocr_options
 
 
 @flow(name="ocr-pages", task_runner=default_task_runner())
 def ocr_pages(
     site: SiteCode,
-    selector: dict[str, Any] | None = None,
+    selector: PageSelector | None = None,
     engine: str | None = None,
     device: str | None = None,
     force: bool = False,
-    settings: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """OCR pages of ``site`` chosen by ``selector`` (``batch_id``, ``document_ids``, ``page_ids``)."""
-    cfg = load_settings(**(settings or {}))
-    payload = settings_payload(cfg)
+    config: str | None = None,
+) -> OcrReport:
+    """OCR pages of ``site`` chosen by ``selector`` (``batch_id``, ``document_ids``, ``page_ids``; none: all).
+
+    ``config``: where the settings are (see :func:`flows.params.settings_for`)."""
+    cfg = settings_for(config)
     ref = get_site(cfg, site)
     logger = get_run_logger()
-    options = ocr_options(payload, engine, device)
+    options = ocr_options(cfg, engine, device)
     loaded = engine_for(options)  # loads the models once here, to learn their identity
     identity = loaded.identity()
     device_reason = str(getattr(loaded, "device_reason", "") or "")
-    sel = selector or {}
+    sel = selector or PageSelector()
     page_ids = pages_needing_ocr(
         ref.catalog_url,
         site,
         identity,
-        batch_id=sel.get("batch_id"),
-        document_ids=sel.get("document_ids"),
-        page_ids=sel.get("page_ids"),
+        batch_id=sel.batch_id,
+        document_ids=sel.document_ids,
+        page_ids=sel.page_ids,
         force=force,
     )
     size = cfg.ocr.chunk_size
@@ -69,16 +70,12 @@ def ocr_pages(
         logger.warning("OCR runs on CPU: %s", device_reason or "no usable GPU")
     progress: Any = create_progress_artifact(0.0, key=f"ocr-progress-{site}", description="pages recognized")
     futures = [
-        ocr_chunk_task.submit(payload, site, ids, options.engine, options.device, index=i)
+        ocr_chunk_task.submit(cfg, site, ids, options, index=i)
         for i, ids in enumerate(chunks)
     ]
-    totals: dict[str, Any] = {"pages": 0, "ok": 0, "failed": {}, "seconds": 0.0, "lines": 0, "devices": set()}
+    parts: list[OcrChunkSummary] = []
     for done, future in enumerate(futures, start=1):
-        part = future.result()
-        for key in ("pages", "ok", "seconds", "lines"):
-            totals[key] += part[key]
-        totals["failed"].update({str(k): v for k, v in part["failed"].items()})
-        totals["devices"].add(part["device"])
+        parts.append(future.result())
         update_progress_artifact(progress, 100.0 * done / max(len(futures), 1))
     with session_scope(ref.catalog_url) as s:
         doc_ids = sorted({d for d in s.scalars(select(Page.document_id).where(Page.id.in_(page_ids))) if d})
@@ -86,28 +83,33 @@ def ocr_pages(
     behind = documents_needing_pdf(
         ref.catalog_url,
         site,
-        batch_id=sel.get("batch_id"),
-        document_ids=sel.get("document_ids"),
-        page_ids=sel.get("page_ids"),
+        batch_id=sel.batch_id,
+        document_ids=sel.document_ids,
+        page_ids=sel.page_ids,
     )
     if set(behind) - set(doc_ids):
         logger.info("searchable PDFs missing or stale for %d documents read earlier", len(set(behind) - set(doc_ids)))
     doc_ids = sorted({*doc_ids, *behind})
     fault_point("ocr-recorded")  # kill tests: rows written, no PDF built
-    pdfs = document_pdfs_task(payload, site, doc_ids) if doc_ids else {"built": {}, "failed": {}}
+    pdfs = document_pdfs_task(cfg, site, doc_ids) if doc_ids else {"built": {}, "failed": {}}
     update_progress_artifact(progress, 100.0)
-    totals["devices"] = sorted(totals["devices"])
-    totals.update(engine=identity.engine, model=identity.model, device_reason=device_reason)
-    totals.update(documents_pdf=len(pdfs["built"]), pdf_failed={str(k): v for k, v in pdfs["failed"].items()})
-    create_markdown_artifact(_markdown(site, totals), key=f"ocr-summary-{site}", description="OCR summary")
+    report = OcrReport.from_chunks(
+        parts,
+        engine=identity.engine,
+        model=identity.model,
+        device_reason=device_reason,
+        pdfs_built=len(pdfs["built"]),
+        pdf_failed=pdfs["failed"],
+    )
+    create_markdown_artifact(ocr_markdown(site, report), key=f"ocr-summary-{site}", description="OCR summary")
     create_table_artifact(
-        [{"page_id": pid, "reason": reason} for pid, reason in sorted(totals["failed"].items())]
-        or [{"page_id": "—", "reason": f"all {totals['pages']} pages recognized"}],
+        [{"page_id": pid, "reason": reason} for pid, reason in sorted(report.failed.items())]
+        or [{"page_id": "—", "reason": f"all {report.pages} pages recognized"}],
         key=f"ocr-failures-{site}",
         description="Pages whose OCR failed (retried on the next run)",
     )
 
-    return totals
+    return report
 
 
 def _fell_back_to_cpu(requested: str, used: str) -> bool:
@@ -117,22 +119,3 @@ def _fell_back_to_cpu(requested: str, used: str) -> bool:
 
     return used == "cpu" and (requested == "cuda" or (requested == "auto" and nvidia_device_present()))
 
-
-def _markdown(site: str, t: dict[str, Any]) -> str:
-    rate = t["pages"] / t["seconds"] if t["seconds"] else 0.0
-    lines = [
-        f"# OCR — site {site}\n",
-        "| engine | model | device | pages | ok | failed | lines | pages/s (engine) | PDFs |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| {t['engine']} | {t['model']} | {', '.join(t['devices'])} | {t['pages']} | {t['ok']} | "
-        f"{len(t['failed'])} | {t['lines']} | {rate:.2f} | {t['documents_pdf']} |",
-    ]
-    if t.get("device_reason"):
-        lines.append(f"\nDevice: {t['device_reason']}")
-    if t.get("pdf_failed"):
-        lines += ["\n## Searchable PDFs not built\n", "| document id | reason |", "|---|---|"]
-        lines += [f"| {doc} | {reason} |" for doc, reason in sorted(t["pdf_failed"].items())]
-    if t["failed"]:
-        lines += ["\n## Failed pages\n", "| page id | reason |", "|---|---|"]
-        lines += [f"| {pid} | {reason} |" for pid, reason in sorted(t["failed"].items())]
-    return "\n".join(lines) + "\n"

@@ -8,27 +8,26 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from dangan.catalog.sites import get_site
-from dangan.config import load_settings
+from dangan.config import Settings
 from dangan.errors import ConfigError
 from dangan.ocr.stage import engine_for, pages_needing_ocr
 from dangan.reprocess import Selector, diff, select_pages, snapshot
-from flows.params import SiteCode
+from flows.params import SiteCode, Stage, settings_for
 from flows.runners import default_task_runner
-from tasks.common import settings_payload
 from tasks.ocr import document_pdfs_task, ocr_options
 from tasks.reprocess import reprocess_ocr_chunk_task
 
-STAGES = ("ocr", "extract")
+STAGES = tuple(Stage)  # in the order they run
 
 
 @flow(name="reprocess", task_runner=default_task_runner())
 def reprocess(
     site: SiteCode,
-    selector: dict[str, Any] | None = None,
-    stages: list[str] | None = None,
+    selector: Selector | None = None,
+    stages: list[Stage] | None = None,
     engine: str | None = None,
     device: str | None = None,
-    settings: dict[str, Any] | None = None,
+    config: str | None = None,
     preview: bool = False,
     force: bool = False,
 ) -> dict[str, Any]:
@@ -38,39 +37,36 @@ def reprocess(
     page's quality measures (``dangan.ocr.quality``); otherwise it is kept as a non-current version, reported
     with ``REPROCESS_KEPT_CURRENT``. ``force`` makes every successful new reading current (audited with the
     actor). ``preview`` reads the pages and reports what would change, recording nothing (no extraction).
+    ``config``: where the settings are (see :func:`flows.params.settings_for`).
     """
-    cfg = load_settings(**(settings or {}))
-    payload = settings_payload(cfg)
+    cfg = settings_for(config)
     ref = get_site(cfg, site)
-    sel = Selector(**(selector or {}))
-    todo = list(stages or STAGES)
-    unknown = set(todo) - set(STAGES)
-    if unknown:
-        raise ValueError(f"unknown stage(s) {sorted(unknown)}; choose from {STAGES}")
-    if preview and "ocr" not in todo:
+    sel = selector or Selector()
+    todo = [s for s in STAGES if s in (stages or STAGES)]  # each once, in running order
+    if preview and Stage.OCR not in todo:
         raise ConfigError(
             "a preview compares a new OCR reading with the current one; the ocr stage is not selected",
             hint="Add --stage ocr (or leave --stage out) to preview, or drop --preview to re-extract.",
             stages=todo,
         )
     if preview:
-        todo = ["ocr"]  # a preview records nothing, so there is nothing new to extract from
+        todo = [Stage.OCR]  # a preview records nothing, so there is nothing new to extract from
     page_ids = select_pages(ref.catalog_url, site, sel)
     logger = get_run_logger()
     logger.info("reprocess %d pages of site %s: %s%s", len(page_ids), site, ", ".join(todo), _mode(preview, force))
     before = snapshot(ref.catalog_url, page_ids)
     pages: list[dict[str, Any]] = []
-    if page_ids and "ocr" in todo:
-        pages = _reread(payload, site, page_ids, engine, device, preview=preview, force=force)
+    if page_ids and Stage.OCR in todo:
+        pages = _reread(cfg, site, page_ids, engine, device, preview=preview, force=force)
     summary = _summary(pages)
     if preview:
         _publish_pages(site, pages, preview=True)
         return {"site": site, "selected_pages": len(page_ids), "stages": todo, "preview": True, **summary}
     replaced_docs = sorted({p["document_id"] for p in pages if p["made_current"] and p["document_id"]})
     if replaced_docs:  # their searchable PDFs were made from the readings just replaced
-        document_pdfs_task(payload, site, replaced_docs)
-    if before["document_ids"] and "extract" in todo:
-        _extract(payload, site, before["document_ids"], cfg.ocr.chunk_size)
+        document_pdfs_task(cfg, site, replaced_docs)
+    if before["document_ids"] and Stage.EXTRACT in todo:
+        _extract(cfg, site, before["document_ids"], cfg.ocr.chunk_size)
     changes = diff(before, snapshot(ref.catalog_url, page_ids))
     _publish(site, sel, todo, changes)
     if pages:
@@ -83,7 +79,7 @@ def _mode(preview: bool, force: bool) -> str:
 
 
 def _reread(
-    payload: dict[str, Any],
+    cfg: Settings,
     site: str,
     page_ids: list[int],
     engine: str | None,
@@ -93,16 +89,13 @@ def _reread(
     force: bool,
 ) -> list[dict[str, Any]]:
     """New readings of the pages ready for OCR, judged (and, unless previewing, recorded) chunk by chunk."""
-    cfg = load_settings(**payload)
     ref = get_site(cfg, site)
-    options = ocr_options(payload, engine, device)
+    options = ocr_options(cfg, engine, device)
     identity = engine_for(options).identity()  # loads the models once here, as ocr_pages does
     ready = pages_needing_ocr(ref.catalog_url, site, identity, page_ids=page_ids, force=True)
     size = cfg.ocr.chunk_size
     futures = [
-        reprocess_ocr_chunk_task.submit(
-            payload, site, ready[i : i + size], options.engine, options.device, preview=preview, force=force, index=n
-        )
+        reprocess_ocr_chunk_task.submit(cfg, site, ready[i : i + size], options, preview=preview, force=force, index=n)
         for n, i in enumerate(range(0, len(ready), size))
     ]
     return [page for f in futures for page in f.result()]
@@ -116,18 +109,18 @@ def _summary(pages: list[dict[str, Any]]) -> dict[str, Any]:
     return {"pages_judged": pages, "kept_current": kept, "replaced": [p["page_id"] for p in pages if p["made_current"]]}
 
 
-def _extract(payload: dict[str, Any], site: str, doc_ids: list[int], size: int) -> None:
+def _extract(cfg: Settings, site: str, doc_ids: list[int], size: int) -> None:
     from tasks.extract import extract_validate_chunk_task
 
     futures = [
-        extract_validate_chunk_task.submit(payload, site, doc_ids[i : i + size], index=n)
+        extract_validate_chunk_task.submit(cfg, site, doc_ids[i : i + size], index=n)
         for n, i in enumerate(range(0, len(doc_ids), size))
     ]
     for f in futures:
         f.result()
 
 
-def _publish(site: str, sel: Selector, stages: list[str], c: dict[str, Any]) -> None:
+def _publish(site: str, sel: Selector, stages: list[Stage], c: dict[str, Any]) -> None:
     criteria = ", ".join(f"{k}={v}" for k, v in sel.model_dump(exclude_none=True).items()) or "all pages"
     models = ", ".join(c["ocr_models"]) or "—"
     counts = [c["pages"], len(c["ocr_changed_pages"]), len(c["field_changes"]), len(c["status_changes"])]

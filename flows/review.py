@@ -20,14 +20,14 @@ from prefect.input import RunInput
 from pydantic import Field, create_model
 
 from dangan.catalog.sites import get_site
-from dangan.config import load_settings
+from dangan.config import Settings
 from dangan.extract.errors import CorrectionRejected
 from dangan.extract.review import apply_corrections, request_rescan, review_items, shown
 from dangan.pii import Masker
 from dangan.quality.rules import data_docs_dir, rules_from
 from dangan.reports import document_maskers
 from dangan.web.links import data_docs_link, object_url, review_url
-from flows.params import SiteCode
+from flows.params import SiteCode, settings_for
 
 
 class ReviewDecision(StrEnum):
@@ -127,8 +127,9 @@ def _deployed() -> bool:
     return bool(ctx and ctx.flow_run and ctx.flow_run.deployment_id)
 
 
-def start_reviews(site: str, document_ids: list[int], payload: dict[str, Any], batch_id: str) -> dict[str, Any]:
-    """One ``review-document`` run per flagged document on the ``review`` deployment, started without waiting.
+def start_reviews(site: str, document_ids: list[int], config: str | None, batch_id: str) -> dict[str, Any]:
+    """One ``review-document`` run per flagged document on the ``review`` deployment, started without waiting
+    (each with the same ``config`` reference).
 
     Idempotent per batch and document (a rerun of the same digitization starts no second review). Without the
     deployment (embedded default, ephemeral API) nothing starts and the reason says to use ``dangan review``.
@@ -147,7 +148,7 @@ def start_reviews(site: str, document_ids: list[int], payload: dict[str, Any], b
     for doc in document_ids:
         run_deployment(
             REVIEW_DEPLOYMENT,
-            parameters={"site": site, "document_id": doc, "settings": payload},
+            parameters={"site": site, "document_id": doc, "config": config},
             timeout=0,
             as_subflow=False,
             idempotency_key=f"review-{site}-{batch_id}-{doc}",
@@ -160,12 +161,14 @@ def start_reviews(site: str, document_ids: list[int], payload: dict[str, Any], b
 def review_document(
     site: SiteCode,
     document_id: int,
-    settings: dict[str, Any] | None = None,
+    config: str | None = None,
     timeout: int = 7 * 24 * 3600,
     poll_interval: int = 10,
 ) -> dict[str, Any]:
-    """Pause until a reviewer answers, apply their corrections, validate again; returns the outcome."""
-    cfg = load_settings(**(settings or {}))
+    """Pause until a reviewer answers, apply their corrections, validate again; returns the outcome.
+
+    ``config``: where the settings are (see :func:`flows.params.settings_for`)."""
+    cfg = settings_for(config)
     ref = get_site(cfg, site)
     # links go to the project's own authenticated route: never a server path or a pre-signed URL in Prefect
     view = review_items(
@@ -212,7 +215,7 @@ def review_document(
     return outcome
 
 
-def apply_answer(cfg: Any, site: str, document_id: int, answer: ReviewInput) -> dict[str, Any]:
+def apply_answer(cfg: Settings, site: str, document_id: int, answer: ReviewInput) -> dict[str, Any]:
     """Carry out the reviewer's decision through the same domain functions as ``dangan review``."""
     ref = get_site(cfg, site)
     if answer.decision == ReviewDecision.RESCAN:

@@ -7,13 +7,11 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from dangan.config import load_settings
+from dangan.retry import NO_RETRY
 from dangan.transfer import driver
 from dangan.transfer.problems import markdown_table
-from dangan.transfer.rows import FINAL, ORDER
 from flows.events import emit_domain_event
-from flows.params import SiteCodeOrEmpty
-from tasks.common import settings_payload
+from flows.params import SiteCodeOrEmpty, settings_for
 from tasks.transfer import request_task, step_task
 
 
@@ -22,7 +20,7 @@ def transfer_archive(
     person_id: int | None = None,
     from_site: SiteCodeOrEmpty = "",
     to_site: SiteCodeOrEmpty = "",
-    settings: dict[str, Any] | None = None,
+    config: str | None = None,
     keep_source: bool | None = None,
     transfer_id: str | None = None,
 ) -> dict[str, Any]:
@@ -33,24 +31,28 @@ def transfer_archive(
 
     Returns ``TransferOutcome.to_dict()`` (a failed transfer carries its problem list). ``keep_source=False``
     (default: setting ``transfer.keep_source``) releases the source's derivative and OCR objects after the commit
-    (masters are always kept). Every step is a task that reads the recorded state, so re-running this flow after a crash
-    continues where the catalog says.
+    (masters are always kept). ``config``: where the settings are (see :func:`flows.params.settings_for`).
+
+    The domain's transfer driver (:func:`dangan.transfer.driver.drive_steps`) runs the steps, each a task that
+    reads the recorded state and retries transient errors with the :data:`~dangan.retry.TRANSFER` policy, so
+    re-running this flow after a crash continues where the catalog says.
     """
-    cfg = load_settings(**(settings or {}))
-    payload = settings_payload(cfg)
+    cfg = settings_for(config)
     logger = get_run_logger()
     if transfer_id:
         tid = transfer_id
     elif person_id is not None:
-        tid = request_task(payload, person_id, from_site, to_site)
+        tid = request_task(cfg, person_id, from_site, to_site)
     else:
         raise ValueError("give transfer_id or person_id")
-    state = ""
-    for _ in range(len(ORDER) + 2):
-        state = driver.outcome(cfg, from_site, tid).state
-        if state in FINAL:
-            break
-        state = step_task(payload, from_site, tid, state=state, keep_source=keep_source)
+    state = driver.outcome(cfg, from_site, tid).state
+
+    def step() -> str:  # one task run per step, named after the state it starts from
+        nonlocal state
+        state = step_task(cfg, from_site, tid, state=state, keep_source=keep_source)
+        return state
+
+    driver.drive_steps(step, NO_RETRY)  # the step task retries (TRANSFER); the loop must not retry again
     result = driver.outcome(cfg, from_site, tid)
     logger.info("transfer %s: %s", tid[:12], result.state)
     event: dict[str, Any] = {"to": to_site, "reason": result.reason_code}

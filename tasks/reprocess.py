@@ -8,26 +8,20 @@ from typing import Any
 from prefect import task
 
 from dangan.catalog.sites import get_site
+from dangan.config import Settings
+from dangan.ocr.engines.options import OcrOptions
 from dangan.reprocess import apply_readings, judge_readings, read_pages
+from dangan.retry import OCR
 from dangan.storage.factory import open_store
-from tasks.common import SLOT_LEASE_S, retry_transient_only, settings_from
-from tasks.ocr import ocr_options
+from tasks.common import SLOT_LEASE_S, task_retries
 
 
-@task(
-    name="reprocess-ocr-chunk",
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_transient_only,
-    task_run_name="reprocess-ocr-chunk-{index}",
-)
+@task(name="reprocess-ocr-chunk", task_run_name="reprocess-ocr-chunk-{index}", **task_retries(OCR))
 def reprocess_ocr_chunk_task(
-    settings: dict[str, Any],
+    settings: Settings,
     site: str,
     page_ids: list[int],
-    engine: str | None = None,
-    device: str | None = None,
+    options: OcrOptions,
     *,
     preview: bool = False,
     force: bool = False,
@@ -38,9 +32,7 @@ def reprocess_ocr_chunk_task(
     A preview records nothing; otherwise every reading is recorded as a version and made current only when the
     verdict allows (better by the margin, or ``force``; audited with the settings' actor).
     """
-    cfg = settings_from(settings)
-    ref = get_site(cfg, site)
-    options = ocr_options(settings, engine, device)
+    ref = get_site(settings, site)
     store = open_store(ref.store_url)
     slot: Any = contextlib.nullcontext()
     if options.device == "cuda":
@@ -51,6 +43,6 @@ def reprocess_ocr_chunk_task(
         results, inputs = read_pages(ref.catalog_url, store, page_ids, options)
     outcomes = judge_readings(ref.catalog_url, results, force=force)
     if not preview:
-        apply_readings(ref.catalog_url, store, site, results, outcomes, actor=cfg.actor, sources=inputs.sources)
+        apply_readings(ref.catalog_url, store, site, results, outcomes, actor=settings.actor, sources=inputs.sources)
     inputs.raise_transient()  # after the readable pages are judged (and recorded): the retry redoes the rest
     return [o.to_json() for o in outcomes]

@@ -13,7 +13,7 @@ from dangan.catalog.sites import add_site
 from dangan.config import load_settings
 from dangan.errors import ConfigError
 from dangan.imaging.derive import DeriveParams
-from tasks.common import settings_payload
+from flows.params import config_ref, settings_for
 from tests.ingest import badfiles
 
 
@@ -32,7 +32,8 @@ def test_catalog_url_password_by_reference_is_kept(tmp_path: Path, monkeypatch) 
     monkeypatch.delenv("DANGAN_CATALOG_URL", raising=False)
     url = "postgresql://dangan:${DANGAN_PG_PASSWORD}@db/dangan"
     settings = load_settings(data_dir=tmp_path, catalog_url=url)
-    assert settings_payload(settings)["catalog_url"] == url  # what flow runs receive: the reference only
+    ref = config_ref(settings)  # what flow runs receive: a settings file holding the password's reference only
+    assert "${DANGAN_PG_PASSWORD}" in Path(ref).read_text() and settings_for(ref).catalog_url == url
     for fine in ("postgresql://dangan@db/dangan", f"sqlite:///{tmp_path}/c.db", None):
         assert load_settings(data_dir=tmp_path, catalog_url=fine).catalog_url == fine
 
@@ -53,7 +54,7 @@ def test_derive_settings_change_the_recorded_derivative(tmp_path: Path, monkeypa
     ref = add_site(settings, "330106", "杭州市西湖区")
     badfiles.write(tmp_path / "hot", "a.png", badfiles.good_png(dpi=300))
     report = ingest_batch_local(settings, "330106", str(tmp_path / "hot"))
-    assert report["accepted_files"] == 1
+    assert report.accepted_files == 1
     with session_scope(ref.catalog_url) as s:
         [deriv] = s.scalars(select(Derivative)).all()
         assert deriv.params["denoise"] == "none" and deriv.params["target_dpi"] == 400

@@ -1,12 +1,16 @@
 """Drive a transfer: request it, run its steps until done or failed, report the outcome.
 
-``run_step`` is what a Prefect task wraps (one step; transient errors propagate for the task's own retries;
-permanent ones end the transfer as ``failed`` with their stable code). ``run_transfer`` is the plain loop
-with exponential backoff + jitter, used by the CLI without Prefect, by kill tests and by the benchmark.
+There is one driver loop, :func:`drive_steps`: it runs steps until the transfer is ``done`` or ``failed``, each
+step retried on transient errors by a :class:`~dangan.retry.RetryPolicy` (:data:`~dangan.retry.TRANSFER`).
+``run_step`` is one step (transient errors propagate; permanent ones end the transfer as ``failed`` with their
+stable code). ``run_transfer`` drives plain calls of it (the CLI without Prefect, kill tests, the benchmark);
+the ``transfer-archive`` flow drives the same loop with each step a Prefect task that carries the same policy
+as task retries. Every step reads the recorded state, so either driver resumes a crashed transfer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,13 +23,13 @@ from dangan.catalog.sites import get_site
 from dangan.config import Settings
 from dangan.errors import DanganError
 from dangan.pii import mask_id, scrub
+from dangan.retry import TRANSFER, RetryPolicy, call_with_retry
 from dangan.storage import describe_store_url
 from dangan.transfer import rows
 from dangan.transfer.cleanup import CLEANED, clean_receiver
 from dangan.transfer.errors import TransferNotFound, TransferPersonNotActive, TransferSameSite
 from dangan.transfer.problems import problems_of
 from dangan.transfer.protocol import STEPS, Ctx, Opener, default_opener
-from dangan.transfer.retry import RetryPolicy, call_with_retry
 from dangan.transfer.snapshot import find_person
 
 
@@ -202,14 +206,21 @@ def run_step(
     return run_ctx_step(context(settings, from_site, transfer_id, opener=opener, actor=actor, keep_source=keep_source))
 
 
-def drive(ctx_factory: Any, retry: RetryPolicy) -> str:
-    """Run steps until the transfer is done or failed; each step retried on transient errors."""
+def drive_steps(step: Callable[[], str], retry: RetryPolicy) -> str:
+    """The transfer driver: call ``step`` (one step; returns the new state) until the transfer is done or
+    failed, each call retried on transient errors by ``retry``. A step that makes no progress ends it with an
+    error after twice the protocol's length (a step may be redone once after a crash)."""
     state = ""
     for _ in range(2 * len(rows.ORDER) + 2):
-        state = call_with_retry(lambda: run_ctx_step(ctx_factory()), retry)
+        state = call_with_retry(step, retry)
         if state in rows.FINAL:
             return state
     raise RuntimeError(f"transfer made no progress (state {state})")
+
+
+def drive(ctx_factory: Callable[[], Ctx], retry: RetryPolicy) -> str:
+    """Run steps of the transfer ``ctx_factory`` resolves (fresh for each step) until it is done or failed."""
+    return drive_steps(lambda: run_ctx_step(ctx_factory()), retry)
 
 
 def run_transfer(
@@ -227,7 +238,7 @@ def run_transfer(
 
     ``keep_source=False`` releases the source's derivative and OCR objects once committed (masters are kept:
     stores refuse to delete them); ``None`` follows the ``transfer.keep_source`` setting."""
-    policy = retry or RetryPolicy()
+    policy = retry or TRANSFER
     tid = call_with_retry(lambda: request_transfer(settings, resident_id, from_site, to_site, actor=actor), policy)
     drive(lambda: context(settings, from_site, tid, opener=opener, actor=actor, keep_source=keep_source), policy)
     return outcome(settings, from_site, tid)

@@ -130,13 +130,14 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
     )
     try:
         # the README's trigger command as written (site=330106 reaches Prefect as the JSON integer 330106), with
-        # this test's scan folder for its example path and the test's own settings added
+        # this test's scan folder for its example path and the test's own settings file (by reference) added
         cmd = readme_trigger_command()
         cmd[0] = str(BIN / "prefect")
         cmd[cmd.index("source=/scans/2026-11-27")] = f"source={sample.scans_dir}"
-        settings = {"data_dir": str(tmp_path / "data"), "ingest": {"chunk_size": 1}}
+        config = tmp_path / "dangan.toml"
+        config.write_text(f'data_dir = "{tmp_path / "data"}"\n\n[ingest]\nchunk_size = 1\n', encoding="utf-8")
         cmd += ["--param", f"manifest={sample.manifest_path}", "--param", "ocr_deployment=ocr-pages/ocr-gpu"]
-        cmd += ["--param", "settings=" + json.dumps(settings)]
+        cmd += ["--param", f"config={config}"]
         triggered = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert triggered.returncode == 0, triggered.stdout[-3000:] + triggered.stderr[-3000:]  # accepted
         run_id = re.search(r"UUID: ([0-9a-f-]{36})", triggered.stdout)
@@ -175,6 +176,7 @@ def test_digitization_fans_out_across_two_workers(prefect_server: dict[str, str]
     assert str(reviews["digitize_site"]) == "330106"
     assert batch.site_code == "330106"
     assert [p["site"] for p in reviews["chunk_parameters"]] == ["330106"] * n_files
+    assert [p["config"] for p in reviews["chunk_parameters"]] == [str(tmp_path / "dangan.toml")] * n_files
     assert reviews["ocr_sites"] == ["330106"]
     # the blank page is a document no form matches: flagged, and its review run waited suspended (no process)
     assert reviews["suspended"] and len(reviews["suspended"]) == reviews["flagged"], reviews

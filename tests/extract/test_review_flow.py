@@ -49,12 +49,12 @@ def _flagged_document(truth_batch: Any, tmp_path: Path) -> tuple[Any, Any, int, 
 
 def _start_review(settings: Any, document_id: int, outcome: dict[str, Any]) -> threading.Thread:
     """The review flow in a thread (it pauses for the form); its result lands in ``outcome``."""
+    from flows.params import config_ref
     from flows.review import review_document
-    from tasks.common import settings_payload
 
     worker = threading.Thread(
         target=lambda: outcome.update(
-            review_document(SITE, document_id, settings=settings_payload(settings), timeout=300, poll_interval=1)
+            review_document(SITE, document_id, config=config_ref(settings), timeout=300, poll_interval=1)
         )
     )
     worker.start()

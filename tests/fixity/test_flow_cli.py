@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from cli.fixity import register
 from dangan.storage import LocalStore
-from tasks.common import settings_payload
+from flows.params import config_ref
 from tests.fixity.conftest import REPLICA, SITE, Archive, add_replica, corrupt_local
 
 
@@ -47,11 +47,11 @@ def test_flow_artifacts_events_and_repair(
     add_replica(archive, tmp_path)
     corrupt_local(store, archive.masters[0])
     (store.root / archive.masters[1]).unlink()
-    payload = settings_payload(archive.settings)
+    config = config_ref(archive.settings)
 
-    report = fixity_audit(SITE, settings=payload, chunk_size=4)
-    assert not report["passed"] and report["checked"] == len(archive.all_keys)
-    assert {(f["key"], f["status"]) for f in report["findings"]} == {
+    report = fixity_audit(SITE, config=config, chunk_size=4)
+    assert not report.passed and len(report.checked_keys) == len(archive.all_keys)
+    assert {(f.key, f.status) for f in report.findings} == {
         (archive.masters[0], "changed"),
         (archive.masters[1], "missing"),
     }
@@ -59,7 +59,7 @@ def test_flow_artifacts_events_and_repair(
         ("dangan.fixity.failed", archive.masters[0]),
         ("dangan.fixity.failed", archive.masters[1]),
     ]
-    assert {e[1] for e in events} == {SITE} and events[0][3]["run_id"] == report["run_id"]
+    assert {e[1] for e in events} == {SITE} and events[0][3]["run_id"] == report.run_id
     with get_client(sync_client=True) as client:
         arts = {a.key: a for a in client.read_artifacts() if a.key and a.key.endswith(SITE)}
     assert {f"fixity-summary-{SITE}", f"fixity-findings-{SITE}", f"fixity-progress-{SITE}"} <= set(arts)
@@ -67,8 +67,8 @@ def test_flow_artifacts_events_and_repair(
     assert archive.masters[0] in str(arts[f"fixity-findings-{SITE}"].data)
 
     events.clear()
-    repaired = fixity_audit(SITE, repair_from=REPLICA, settings=payload)
-    assert repaired["passed"] and repaired["counts"]["repaired"] == 2
+    repaired = fixity_audit(SITE, repair_from=REPLICA, config=config)
+    assert repaired.passed and repaired.counts()["repaired"] == 2
     assert sorted(e[0] for e in events) == ["dangan.fixity.repaired"] * 2
 
 

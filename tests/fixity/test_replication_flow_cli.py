@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cli.replicate import register
 from dangan.config import Settings
 from dangan.storage import LocalStore, open_store
-from tasks.common import settings_payload
+from flows.params import config_ref
 from tests.fixity.conftest import corrupt_local
 from tests.fixity.test_repair_by_content import masters_of, with_replica
 from tests.transfer.archive import SRC, make_archive, register_sites
@@ -59,10 +59,10 @@ def test_replication_flows(prefect_harness: None, settings: Settings, tmp_path: 
     src, _ = register_sites(settings)
     cfg = with_replica(settings, str(tmp_path / "replica"))
     make_archive(src, 7, documents=1)
-    payload = settings_payload(cfg)
-    (first,) = replication(SRC, settings=payload)
-    assert (first["target"], first["copied"], first["failed"]) == ("offsite", 2, [])
-    (second,) = replication(SRC, settings=payload)
-    assert (second["copied"], second["already"]) == (0, 2)
-    (audit,) = replica_audit(SRC, settings=payload)
-    assert (audit["already"], audit["damaged"], audit["missing"]) == (2, 0, 0)
+    config = config_ref(cfg)
+    (first,) = replication(SRC, config=config)
+    assert (first.target, first.copied, first.failed) == ("offsite", 2, [])
+    (second,) = replication(SRC, config=config)
+    assert (second.copied, second.already) == (0, 2)
+    (audit,) = replica_audit(SRC, config=config)
+    assert (audit.already, audit.damaged, audit.missing) == (2, 0, 0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dangan.catalog.sites import add_site
 from dangan.config import load_settings
-from tasks.common import settings_payload
+from flows.params import config_ref
 from tests.ingest import badfiles
 
 SITE = "330106"
@@ -25,8 +25,8 @@ def test_ingest_artifacts_on_s3_carry_keys_not_presigned_urls(  # type: ignore[n
     src = tmp_path / "hot"
     badfiles.write(src, "low-dpi.png", badfiles.good_png(size=(300, 400), dpi=150))  # fails a QA gate
     badfiles.write(src, "zero.tif", b"")  # quarantined, kept in the store
-    report = ingest_batch(source=str(src), site=SITE, settings=settings_payload(settings))
-    assert report["quarantined"] and "QA_LOW_DPI" in report["qa_issues"]
+    report = ingest_batch(source=str(src), site=SITE, config=config_ref(settings))
+    assert report.quarantined and "QA_LOW_DPI" in report.qa_issues
     with get_client(sync_client=True) as client:
         bodies = {a.key: str(a.data) for a in client.read_artifacts() if a.key and a.key.startswith("ingest-")}
     summary = bodies[f"ingest-summary-{SITE}"]

@@ -24,7 +24,7 @@ from dangan.transfer import run_transfer
 from dangan.transfer.keys import signer
 from dangan.transfer.retry import RetryPolicy
 from dangan.transfer.sealed import export_sealed, import_sealed
-from tasks.common import settings_payload
+from flows.params import config_ref
 
 SRC, DST = "330106", "330108"
 FAST = RetryPolicy(attempts=3, base=0.01, cap=0.05)
@@ -41,7 +41,7 @@ def test_demo_persons_transfer_and_both_sites_stay_audit_clean(prefect_harness, 
     add_site(settings, DST, "杭州市余杭区", store_url=str(tmp_path / "store-330108"))
     batch = generate_samples(tmp_path / "samples", 3, seed=0, site=SRC, bad_files=False)
     digitize(
-        source=str(batch.scans_dir), site=SRC, manifest=str(batch.manifest_path), settings=settings_payload(settings)
+        source=str(batch.scans_dir), site=SRC, manifest=str(batch.manifest_path), config=config_ref(settings)
     )
     with session_scope(src.catalog_url) as s:
         people = list(s.scalars(select(Person).where(Person.site_code == SRC).order_by(Person.id)))
@@ -52,7 +52,7 @@ def test_demo_persons_transfer_and_both_sites_stay_audit_clean(prefect_harness, 
     assert run_transfer(settings, first, SRC, DST, retry=FAST).state == "done"
     try:
         report = regional_migration(
-            from_site=SRC, to_site=DST, selector={"person_ids": [second_id]}, settings=settings_payload(settings)
+            from_site=SRC, to_site=DST, selector={"person_ids": [second_id]}, config=config_ref(settings)
         )
     finally:  # the Prefect test server is shared by the session: leave no concurrency limit behind
         with get_client(sync_client=True) as client:

@@ -11,7 +11,8 @@ from PIL import Image
 from dangan.catalog.sites import add_site
 from dangan.config import load_settings
 from dangan.errors import CorruptImage, StoreUnavailable
-from tasks.common import retry_transient_only, settings_payload
+from flows.params import config_ref
+from tasks.common import retry_transient_only
 from tests.ocr.pages import form_page
 
 SITE = "330106"
@@ -40,12 +41,12 @@ def test_digitize_flow_end_to_end(prefect_harness, tmp_path: Path) -> None:  # t
     src.mkdir()
     Image.fromarray(form_page()).save(src / "form.png", dpi=(300, 300))
     (src / "empty.tif").write_bytes(b"")
-    report = digitize(source=str(src), site=SITE, settings=settings_payload(settings))
-    assert report["ingest"]["accepted_files"] == 1
-    assert [q["code"] for q in report["ingest"]["quarantined"]] == ["INGEST_EMPTY_FILE"]
-    assert report["ocr"]["ok"] == 1 and report["ocr"]["documents_pdf"] == 1
-    again = digitize(source=str(src), site=SITE, settings=settings_payload(settings))
-    assert again["ocr"]["pages"] == 0  # catalog says it is done: nothing recomputed
+    report = digitize(source=str(src), site=SITE, config=config_ref(settings))
+    assert report.ingest.accepted_files == 1
+    assert [q.code for q in report.ingest.quarantined] == ["INGEST_EMPTY_FILE"]
+    assert report.ocr.ok == 1 and report.ocr.documents_pdf == 1
+    again = digitize(source=str(src), site=SITE, config=config_ref(settings))
+    assert again.ocr.pages == 0  # catalog says it is done: nothing recomputed
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts()
     keys = {a.key for a in artifacts}
@@ -65,7 +66,7 @@ def test_artifacts_mask_resident_ids(prefect_harness, tmp_path: Path) -> None:  
     src.mkdir()
     rid = "11010519491231002X"
     (src / f"{rid}.png").write_bytes(b"not an image " * 10)  # an operator named the file after the person
-    ingest_batch(source=str(src), site=SITE, settings=settings_payload(settings))
+    ingest_batch(source=str(src), site=SITE, config=config_ref(settings))
     with get_client(sync_client=True) as client:
         bodies = [str(a.data) for a in client.read_artifacts() if a.key == f"ingest-summary-{SITE}"]
     assert bodies and all(rid not in b for b in bodies)
@@ -81,6 +82,6 @@ def test_unknown_site_is_a_clear_error(prefect_harness, tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path / "data")
     add_site(settings, SITE, "西湖区")
     with pytest.raises(SiteNotFound):  # a well-formed code nobody registered
-        ingest_batch(source=str(tmp_path), site="999999", settings=settings_payload(settings))
+        ingest_batch(source=str(tmp_path), site="999999", config=config_ref(settings))
     with pytest.raises(ParameterTypeError, match="SITE_CODE_INVALID"):  # not a site code at all: refused at the door
-        ingest_batch(source=str(tmp_path), site="33010", settings=settings_payload(settings))
+        ingest_batch(source=str(tmp_path), site="33010", config=config_ref(settings))

@@ -17,7 +17,7 @@ from dangan.ocr import OcrOptions
 from dangan.ocr.stage import ocr_chunk
 from dangan.reprocess import Selector, select_pages
 from dangan.storage.factory import open_store
-from tasks.common import settings_payload
+from flows.params import config_ref
 from tests.ingest import badfiles
 from tests.ocr.pages import form_page
 
@@ -40,7 +40,7 @@ def test_selectors(tmp_path: Path) -> None:
     url = ref.catalog_url
     everything = select_pages(url, SITE, Selector())
     assert len(everything) == 2
-    assert select_pages(url, SITE, Selector(batch_id=report["batch_id"])) == everything
+    assert select_pages(url, SITE, Selector(batch_id=report.batch_id)) == everything
     low = select_pages(url, SITE, Selector(qa_codes=["QA_LOW_DPI"]))
     assert len(low) == 1
     today = date.today()
@@ -69,7 +69,7 @@ def test_reprocess_flow_reruns_with_new_model_and_reports(prefect_harness, tmp_p
         stages=["ocr"],
         engine="ppocr",
         device="cpu",
-        settings=settings_payload(settings),
+        config=config_ref(settings),
     )
     assert report["selected_pages"] == 2
     assert len(report["ocr_changed_pages"]) >= 1

@@ -28,7 +28,7 @@ from dangan.ocr.engines.registry import _factories, register_engine
 from dangan.ocr.quality import FORCED, KEPT, REPLACED, judge, measure
 from dangan.ocr.stage import ocr_chunk
 from dangan.storage.factory import open_store
-from tasks.common import settings_payload
+from flows.params import config_ref
 from tests.extract.helpers import load_truths, truth_pages
 
 SITE = "330106"
@@ -106,7 +106,7 @@ def _flow(settings: Settings, page_id: int, engine: str, **kw: Any) -> dict[str,
         selector={"page_ids": [page_id]},
         stages=["ocr"],
         engine=engine,
-        settings=settings_payload(settings),
+        config=config_ref(settings),
         **kw,
     )
 

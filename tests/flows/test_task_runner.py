@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from dangan.catalog.sites import add_site
 from dangan.config import load_settings
+from flows.params import config_ref
 from flows.runners import task_runner_for
-from tasks.common import settings_payload
 from tests.ingest import badfiles
 
 
@@ -36,5 +36,5 @@ def test_ingest_flow_on_a_dask_cluster(prefect_harness, tmp_path: Path) -> None:
         badfiles.write(src, f"p{i}.png", badfiles.good_png(text_shade=i * 10))
     badfiles.write(src, "zero.tif", b"")
     flow = ingest_batch.with_options(task_runner=task_runner_for(settings))
-    report = flow(source=str(src), site="330106", chunk_size=2, settings=settings_payload(settings))
-    assert report["accepted_files"] == 4 and len(report["quarantined"]) == 1 and report["unaccounted"] == []
+    report = flow(source=str(src), site="330106", chunk_size=2, config=config_ref(settings))
+    assert report.accepted_files == 4 and len(report.quarantined) == 1 and report.unaccounted == []

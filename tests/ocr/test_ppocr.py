@@ -126,14 +126,13 @@ def test_bundled_models_are_checked_against_the_pinned_digests(tmp_path):
 def test_ocr_settings_reach_the_engine(tmp_path):
     """``[ocr]`` options (pinned checksums, tuning) are what the flows and `dangan ocr` build engines with."""
     from dangan.config import load_settings
-    from tasks.common import settings_payload
     from tasks.ocr import ocr_options
 
     det = find_model_files().det
     cfg = load_settings(
         data_dir=tmp_path, ocr={"expected_model_sha256": {det.name: "0" * 64}, "det_limit_side_len": 960}
     )
-    options = ocr_options(settings_payload(cfg), None, "cpu")
+    options = ocr_options(cfg, None, "cpu")
     assert options.engine_options.det_limit_side_len == 960 and options.device == "cpu"
     with pytest.raises(OcrModelChecksumMismatch):
         create_engine(options)

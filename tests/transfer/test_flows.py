@@ -41,7 +41,7 @@ def test_cli_transfer_runs_the_flow(
 
 def test_regional_migration_is_resumable_and_reconciled(settings: Settings, sites: tuple[SiteRef, SiteRef]) -> None:
     from flows.migrate import regional_migration
-    from tasks.common import settings_payload
+    from flows.params import config_ref
 
     src, dst = sites
     archives = [make_archive(src, 30 + i, documents=1, pages=2) for i in range(3)]
@@ -54,7 +54,7 @@ def test_regional_migration_is_resumable_and_reconciled(settings: Settings, site
     assert len(ids) == 3 and missing == []
     assert select_persons(settings, SRC, DST, {"category": "养老保险"}) == ids
     report: dict[str, Any] = regional_migration(
-        SRC, DST, selector="all", max_concurrent=2, chunk_size=2, settings=settings_payload(settings)
+        SRC, DST, selector="all", max_concurrent=2, chunk_size=2, config=config_ref(settings)
     )
     assert report["selected"] == report["accounted"] == 3
     assert report["by_status"] == {"done": 3} and report["balanced"], report
