@@ -21,7 +21,7 @@ from sqlalchemy import and_, exists, select, update
 from dangan.catalog import audit as trail
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Document, FieldValue, Master, OcrResult, Page, QualityIssue
-from dangan.catalog.states import transition
+from dangan.catalog.states import PageState, transition
 from dangan.extract.document import extract_document, lines_from_json
 from dangan.extract.model import DocumentExtraction
 from dangan.extract.vocab import Vocabulary, load_vocabulary
@@ -306,8 +306,8 @@ def apply_readings(
             )
             s.execute(update(OcrResult).where(OcrResult.id == o.result_id).values(is_current=True))
             page = s.get(Page, o.page_id)
-            if page is not None and page.status == "preprocessed":
-                transition(s, page, "ocr_done")
+            if page is not None and page.status == PageState.PREPROCESSED:
+                transition(s, page, PageState.OCR_DONE)
             if page is not None:  # the page's OCR_* codes become the new current reading's
                 record_page_quality(s, page, results[o.page_id], o.result_id)
             trail.record(

@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from dangan.catalog.states import BatchState, DocumentState, PageState, PersonState, QuarantineState, TransferState
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -100,7 +102,7 @@ class ScanBatch(Base):
     manifest_key: Mapped[str | None] = mapped_column(String(500))
     manifest_sha256: Mapped[str | None] = mapped_column(String(64))
     operator: Mapped[str | None] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=BatchState.OPEN)
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     report: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -117,7 +119,7 @@ class Person(Base):
     resident_id: Mapped[str] = mapped_column(String(18))
     resident_id_masked: Mapped[str] = mapped_column(String(18))
     name: Mapped[str | None] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[str] = mapped_column(String(20), default=PersonState.ACTIVE)
     transferred_to: Mapped[str | None] = mapped_column(String(6))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     dossiers: Mapped[list[Dossier]] = relationship(back_populates="person")
@@ -151,7 +153,7 @@ class Document(Base):
     doc_date: Mapped[str | None] = mapped_column(String(10))
     expected_pages: Mapped[int | None]
     page_count: Mapped[int] = mapped_column(default=0)
-    status: Mapped[str] = mapped_column(String(20), default="registered")
+    status: Mapped[str] = mapped_column(String(20), default=DocumentState.REGISTERED)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     dossier: Mapped[Dossier | None] = relationship(back_populates="documents")
     pages: Mapped[list[Page]] = relationship(back_populates="document", order_by="Page.seq")
@@ -207,7 +209,7 @@ class Page(Base):
     height: Mapped[int | None]
     dpi: Mapped[float | None] = mapped_column(Float)
     color_mode: Mapped[str | None] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20), default="ingested", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=PageState.INGESTED, index=True)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -263,7 +265,7 @@ class QuarantineItem(Base):
     code: Mapped[str] = mapped_column(String(50), index=True)
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=QuarantineState.OPEN)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -339,7 +341,7 @@ class Transfer(Base):
     person_masked: Mapped[str] = mapped_column(String(18))
     from_site: Mapped[str] = mapped_column(String(6), index=True)
     to_site: Mapped[str] = mapped_column(String(6), index=True)
-    state: Mapped[str] = mapped_column(String(20), default="requested", index=True)
+    state: Mapped[str] = mapped_column(String(20), default=TransferState.REQUESTED, index=True)
     reason_code: Mapped[str | None] = mapped_column(String(50))
     package_key: Mapped[str | None] = mapped_column(String(500))
     receipt: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -6,54 +6,128 @@ appends an audit event when an actor is given.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from dangan.errors import InvalidTransition
 
+
+# The states of each entity. StrEnum members are their strings (``PageState.VALIDATED == "validated"``), so the
+# catalog columns, JSON reports and Prefect parameters keep the same values; code names the member, not the text.
+class BatchState(StrEnum):
+    """A scan batch (one ingest of one source folder)."""
+
+    OPEN = "open"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+class PageState(StrEnum):
+    """A page, as it moves through the pipeline (reprocessing moves it back to an earlier stage)."""
+
+    INGESTED = "ingested"
+    PREPROCESSED = "preprocessed"
+    OCR_DONE = "ocr_done"
+    EXTRACTED = "extracted"
+    NEEDS_REVIEW = "needs_review"
+    VALIDATED = "validated"
+    FAILED = "failed"
+
+
+class DocumentState(StrEnum):
+    """A document (one form of one person, one or more pages)."""
+
+    REGISTERED = "registered"
+    EXTRACTED = "extracted"
+    NEEDS_REVIEW = "needs_review"
+    VALIDATED = "validated"
+    RESCAN = "rescan"
+    FAILED = "failed"
+
+
+class QuarantineState(StrEnum):
+    """A quarantined file or object."""
+
+    OPEN = "open"
+    RELEASED = "released"
+    DISCARDED = "discarded"
+
+
+class PersonState(StrEnum):
+    """A person's dossier at a site."""
+
+    ACTIVE = "active"
+    TRANSFERRED_OUT = "transferred_out"
+
+
+class TransferState(StrEnum):
+    """A cross-site transfer (the ``state`` column; the protocol's steps in order, then ``done`` or ``failed``)."""
+
+    REQUESTED = "requested"
+    PACKAGED = "packaged"
+    COPIED = "copied"
+    VERIFIED = "verified"
+    COMMITTED = "committed"
+    DONE = "done"
+    FAILED = "failed"
+
+
+_B, _P, _D, _Q, _H, _T = BatchState, PageState, DocumentState, QuarantineState, PersonState, TransferState
+
 # entity → {from_state: {allowed targets}}
 TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     "scan_batch": {
-        "open": frozenset({"complete", "failed"}),
-        "complete": frozenset({"open"}),  # re-run of the same source
-        "failed": frozenset({"open"}),
+        _B.OPEN: frozenset({_B.COMPLETE, _B.FAILED}),
+        _B.COMPLETE: frozenset({_B.OPEN}),  # re-run of the same source
+        _B.FAILED: frozenset({_B.OPEN}),
     },
     # A page moves forward through the pipeline; reprocessing moves it back to an earlier stage.
     "page": {
-        "ingested": frozenset({"preprocessed", "failed"}),
-        "preprocessed": frozenset({"ocr_done", "ingested", "failed"}),
-        "ocr_done": frozenset({"extracted", "preprocessed", "failed"}),
-        "extracted": frozenset({"validated", "needs_review", "ocr_done", "preprocessed", "failed"}),
-        "needs_review": frozenset({"validated", "extracted", "preprocessed", "failed"}),
-        "validated": frozenset({"extracted", "ocr_done", "preprocessed", "needs_review"}),
-        "failed": frozenset({"ingested", "preprocessed"}),
+        _P.INGESTED: frozenset({_P.PREPROCESSED, _P.FAILED}),
+        _P.PREPROCESSED: frozenset({_P.OCR_DONE, _P.INGESTED, _P.FAILED}),
+        _P.OCR_DONE: frozenset({_P.EXTRACTED, _P.PREPROCESSED, _P.FAILED}),
+        _P.EXTRACTED: frozenset({_P.VALIDATED, _P.NEEDS_REVIEW, _P.OCR_DONE, _P.PREPROCESSED, _P.FAILED}),
+        _P.NEEDS_REVIEW: frozenset({_P.VALIDATED, _P.EXTRACTED, _P.PREPROCESSED, _P.FAILED}),
+        _P.VALIDATED: frozenset({_P.EXTRACTED, _P.OCR_DONE, _P.PREPROCESSED, _P.NEEDS_REVIEW}),
+        _P.FAILED: frozenset({_P.INGESTED, _P.PREPROCESSED}),
     },
     "document": {
-        "registered": frozenset({"extracted", "failed"}),
-        "extracted": frozenset({"validated", "needs_review", "registered"}),
-        "needs_review": frozenset({"validated", "extracted", "rescan"}),
-        "validated": frozenset({"extracted", "needs_review"}),
+        _D.REGISTERED: frozenset({_D.EXTRACTED, _D.FAILED}),
+        _D.EXTRACTED: frozenset({_D.VALIDATED, _D.NEEDS_REVIEW, _D.REGISTERED}),
+        _D.NEEDS_REVIEW: frozenset({_D.VALIDATED, _D.EXTRACTED, _D.RESCAN}),
+        _D.VALIDATED: frozenset({_D.EXTRACTED, _D.NEEDS_REVIEW}),
         # a reviewer rejected the pages as unreadable: scan again, then reprocess (``--qa-code REVIEW_RESCAN``)
-        "rescan": frozenset({"registered", "extracted"}),
-        "failed": frozenset({"registered"}),
+        _D.RESCAN: frozenset({_D.REGISTERED, _D.EXTRACTED}),
+        _D.FAILED: frozenset({_D.REGISTERED}),
     },
     "quarantine_item": {
-        "open": frozenset({"released", "discarded"}),
+        _Q.OPEN: frozenset({_Q.RELEASED, _Q.DISCARDED}),
     },
     "person": {
-        "active": frozenset({"transferred_out"}),
-        "transferred_out": frozenset({"active"}),
+        _H.ACTIVE: frozenset({_H.TRANSFERRED_OUT}),
+        _H.TRANSFERRED_OUT: frozenset({_H.ACTIVE}),
     },
     "transfer": {
-        "requested": frozenset({"packaged", "failed"}),
-        "packaged": frozenset({"copied", "failed"}),
-        "copied": frozenset({"verified", "failed"}),
-        "verified": frozenset({"committed", "failed"}),
-        "committed": frozenset({"done"}),
-        "done": frozenset(),
-        "failed": frozenset(),
+        _T.REQUESTED: frozenset({_T.PACKAGED, _T.FAILED}),
+        _T.PACKAGED: frozenset({_T.COPIED, _T.FAILED}),
+        _T.COPIED: frozenset({_T.VERIFIED, _T.FAILED}),
+        _T.VERIFIED: frozenset({_T.COMMITTED, _T.FAILED}),
+        _T.COMMITTED: frozenset({_T.DONE}),
+        _T.DONE: frozenset(),
+        _T.FAILED: frozenset(),
     },
+}
+
+# The enum of each entity's states (tests check the table and the enums agree).
+STATES: dict[str, type[StrEnum]] = {
+    "scan_batch": BatchState,
+    "page": PageState,
+    "document": DocumentState,
+    "quarantine_item": QuarantineState,
+    "person": PersonState,
+    "transfer": TransferState,
 }
 
 STATUS_ATTR = {"transfer": "state"}
@@ -79,6 +153,7 @@ def transition(
 
     Raises :class:`InvalidTransition` for a move the table does not allow.
     """
+    target = str(target)  # a state enum member → its plain value (what the row loads back; messages quote it)
     entity = obj.__tablename__
     attr = STATUS_ATTR.get(entity, "status")
     current = getattr(obj, attr)

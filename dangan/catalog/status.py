@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Page, QualityIssue, QuarantineItem, ScanBatch, Transfer
+from dangan.catalog.states import QuarantineState
 
 
 def site_status(catalog_url: str, site: str) -> dict[str, Any]:
@@ -30,7 +31,7 @@ def site_status(catalog_url: str, site: str) -> dict[str, Any]:
                 QualityIssue.code, QualityIssue.page_id.in_(select(Page.id).where(Page.site_code == site))
             ),
             "quarantined": grouped(
-                QuarantineItem.code, QuarantineItem.site_code == site, QuarantineItem.status == "open"
+                QuarantineItem.code, QuarantineItem.site_code == site, QuarantineItem.status == QuarantineState.OPEN
             ),
             "transfers": grouped(Transfer.state, or_(Transfer.from_site == site, Transfer.to_site == site)),
             "outputs": outputs,

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from dangan.catalog.audit import record
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Derivative, Document, FieldValue, Page
-from dangan.catalog.states import can_transition, transition
+from dangan.catalog.states import DocumentState, PageState, can_transition, transition
 from dangan.catalog.validation_models import ValidationResult
 from dangan.extract.errors import CorrectionRejected, DocumentNotFound
 from dangan.extract.fields import CONFLICT
@@ -271,17 +271,17 @@ def apply_corrections(
             if row_name == FORM_TYPE_FIELD:
                 doc.form_type = str(value)
     summary = validate_documents(catalog_url, site, [int(document_id)], rules=rules, docs_dir=docs_dir, actor=actor)
-    status = "validated" if int(document_id) in summary["validated"] else "needs_review"
+    status = DocumentState.VALIDATED if int(document_id) in summary["validated"] else DocumentState.NEEDS_REVIEW
     reasons = summary["reasons"].get(int(document_id), [])
     accepted = False
-    if accept and status == "needs_review":
+    if accept and status == DocumentState.NEEDS_REVIEW:
         with session_scope(catalog_url) as s:
             doc = s.get(Document, int(document_id))
             assert doc is not None
             for page in doc.pages:
-                if can_transition("page", page.status, "validated"):
-                    transition(s, page, "validated")
-            transition(s, doc, "validated", actor=actor, details={"accepted_reasons": reasons})
+                if can_transition("page", page.status, PageState.VALIDATED):
+                    transition(s, page, PageState.VALIDATED)
+            transition(s, doc, DocumentState.VALIDATED, actor=actor, details={"accepted_reasons": reasons})
             result = s.scalars(
                 select(ValidationResult)
                 .where(ValidationResult.document_id == doc.id, ValidationResult.is_current.is_(True))
@@ -289,7 +289,7 @@ def apply_corrections(
             ).first()
             if result is not None:
                 result.status, result.actor = "accepted", actor
-        status, accepted = "validated", True
+        status, accepted = DocumentState.VALIDATED, True
     return {
         "document_id": int(document_id),
         "changed": changed,
@@ -329,11 +329,11 @@ def request_rescan(catalog_url: str, document_id: int, actor: str, reason: str) 
                         details={"reviewer": actor},
                     )
                 )
-        transition(s, doc, "rescan", actor=actor, details={"reason": reason, "pages": len(doc.pages)})
+        transition(s, doc, DocumentState.RESCAN, actor=actor, details={"reason": reason, "pages": len(doc.pages)})
     return {
         "document_id": int(document_id),
         "changed": [],
-        "status": "rescan",
+        "status": DocumentState.RESCAN,
         "reasons": [RESCAN_CODE],
         "accepted": False,
     }

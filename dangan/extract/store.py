@@ -26,7 +26,7 @@ from dangan.catalog.fields import FORM_TYPE_FIELD as FORM_TYPE_FIELD
 from dangan.catalog.fields import contribution_rows as contribution_rows
 from dangan.catalog.fields import current_fields as current_fields
 from dangan.catalog.models import Document, FieldValue, OcrResult, Page
-from dangan.catalog.states import can_transition, transition
+from dangan.catalog.states import DocumentState, PageState, can_transition, transition
 from dangan.extract.document import doc_date_of, extract_document, lines_from_json
 from dangan.extract.model import DocumentExtraction
 from dangan.extract.vocab import Vocabulary, load_vocabulary
@@ -168,8 +168,8 @@ def _extract_one(s: Session, doc: Document, vocab: Vocabulary) -> ExtractedDocum
     pages = list(doc.pages)
     if not pages:
         return SkippedDocument(document_id=doc.id, skipped="NO_PAGES")
-    if not all(can_transition("page", p.status, "extracted") for p in pages) or not can_transition(
-        "document", doc.status, "extracted"
+    if not all(can_transition("page", p.status, PageState.EXTRACTED) for p in pages) or not can_transition(
+        "document", doc.status, DocumentState.EXTRACTED
     ):
         return SkippedDocument(document_id=doc.id, skipped="NOT_READY")
     results = [_current_ocr(s, p.id) for p in pages]
@@ -208,8 +208,8 @@ def _extract_one(s: Session, doc: Document, vocab: Vocabulary) -> ExtractedDocum
     if not doc.doc_date and (found := doc_date_of(ex, vocab)):
         doc.doc_date = found
     for page in pages:
-        transition(s, page, "extracted")
-    transition(s, doc, "extracted")
+        transition(s, page, PageState.EXTRACTED)
+    transition(s, doc, DocumentState.EXTRACTED)
     return ExtractedDocument(
         document_id=doc.id,
         form_type=ex.form_type,

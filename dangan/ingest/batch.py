@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import BatchFile, Master, Page, QualityIssue, QuarantineItem, ScanBatch
 from dangan.catalog.sites import SiteRef, get_site
-from dangan.catalog.states import transition
+from dangan.catalog.states import BatchState, transition
 from dangan.config import Settings
 from dangan.errors import (
     DanganError,
@@ -123,10 +123,12 @@ def open_batch(
     with session_scope(ref.catalog_url) as s:
         batch = find_batch(s, site, key)
         if batch is None:
-            fresh = ScanBatch(site_code=site, source=src.description, source_key=key, operator=operator, status="open")
+            fresh = ScanBatch(
+                site_code=site, source=src.description, source_key=key, operator=operator, status=BatchState.OPEN
+            )
             batch = _create_batch(s, fresh)
-        if batch.status != "open":
-            transition(s, batch, "open", actor=settings.actor, details={"reason": "re-run"})
+        if batch.status != BatchState.OPEN:
+            transition(s, batch, BatchState.OPEN, actor=settings.actor, details={"reason": "re-run"})
         if raw is not None:
             sha = hashlib.sha256(raw).hexdigest()
             key = manifest_key(site, batch.id, sha)
@@ -385,7 +387,11 @@ def close_batch(settings: Settings, plan: BatchPlan) -> IngestReport:
         }
         batch.finished_at = datetime.now(UTC)
         transition(
-            s, batch, "failed" if unaccounted else "complete", actor=settings.actor, details={"counts": batch.counts}
+            s,
+            batch,
+            BatchState.FAILED if unaccounted else BatchState.COMPLETE,
+            actor=settings.actor,
+            details={"counts": batch.counts},
         )
     return report
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Derivative, Master, Page, QualityIssue
-from dangan.catalog.states import transition
+from dangan.catalog.states import PageState, transition
 from dangan.errors import DanganError, DecodeFailed, IngestOutOfMemory, PermanentError
 from dangan.imaging.decode import DecodedPage, DecodeLimits, iter_pages, probe
 from dangan.imaging.derive import DeriveParams, make_ocr_derivative
@@ -313,8 +313,8 @@ def make_derivatives(ctx: IngestContext, page_id: int, page: DecodedPage, metric
         )
         page_row = s.get(Page, page_id)
         assert page_row is not None
-        if page_row.status == "ingested":
-            transition(s, page_row, "preprocessed")
+        if page_row.status == PageState.INGESTED:
+            transition(s, page_row, PageState.PREPROCESSED)
 
 
 def _existing(ctx: IngestContext, item: SourceFile, data: bytes, master: Master) -> FileOutcome:
@@ -324,7 +324,7 @@ def _existing(ctx: IngestContext, item: SourceFile, data: bytes, master: Master)
             item.name, "duplicate", sha256=master.sha256, pages=master.page_count, duplicate_of=master.original_name
         )
     with session_scope(ctx.catalog_url) as s:
-        pending = s.scalars(select(Page).filter_by(master_id=master.id, status="ingested")).all()
+        pending = s.scalars(select(Page).filter_by(master_id=master.id, status=PageState.INGESTED)).all()
         todo = {p.page_index: (p.id, dict(p.metrics)) for p in pending}
     if todo and ctx.make_derivatives:
         _derive_pages(ctx, data, todo)

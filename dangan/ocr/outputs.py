@@ -20,10 +20,11 @@ from sqlalchemy import Select, select
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Derivative, Document, OcrResult, Page
+from dangan.catalog.states import PageState
 from dangan.storage.base import ObjectStore
 
 #: Page statuses that say OCR was done: such a page without a current good result lost it.
-OCR_DONE_STATUSES = ("ocr_done", "extracted", "validated", "needs_review")
+OCR_DONE_STATUSES = (PageState.OCR_DONE, PageState.EXTRACTED, PageState.VALIDATED, PageState.NEEDS_REVIEW)
 PDF_KIND = "document-pdf"
 
 

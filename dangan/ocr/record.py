@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import OcrResult, Page, QualityIssue
-from dangan.catalog.states import transition
+from dangan.catalog.states import PageState, transition
 from dangan.keys import ocr_key
 from dangan.ocr.engines.base import PageResult
 from dangan.ocr.output.render import to_hocr
@@ -107,8 +107,8 @@ def _record_row(s: Session, page_id: int, result: PageResult, stored: StoredResu
     s.add(row)
     s.flush()  # the next page's queries see this row
     page = s.get(Page, page_id)
-    if row.is_current and result.ok and page is not None and page.status == "preprocessed":
-        transition(s, page, "ocr_done")
+    if row.is_current and result.ok and page is not None and page.status == PageState.PREPROCESSED:
+        transition(s, page, PageState.OCR_DONE)
     if row.is_current and result.ok and page is not None:
         record_page_quality(s, page, result, row.id)
     return row.id

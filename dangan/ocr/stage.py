@@ -21,6 +21,7 @@ from sqlalchemy import and_, exists, select
 
 from dangan.catalog.db import session_scope
 from dangan.catalog.models import Derivative, Document, Master, OcrResult, Page
+from dangan.catalog.states import PageState
 from dangan.errors import DanganError, TransientError
 from dangan.imaging.decode import DecodeLimits, iter_pages
 from dangan.keys import document_pdf_key
@@ -36,7 +37,7 @@ from dangan.storage.base import ObjectStore
 log = logging.getLogger(__name__)
 # What QA's derivative step writes for OCR (``[derive] binarize`` picks the second); the newest one is read.
 OCR_INPUT_KINDS = ("ocr-gray", "ocr-binary")
-READY = ("preprocessed", "ocr_done", "extracted", "validated", "needs_review")
+READY = (PageState.PREPROCESSED, PageState.OCR_DONE, PageState.EXTRACTED, PageState.VALIDATED, PageState.NEEDS_REVIEW)
 
 _engines: dict[str, OcrEngine] = {}  # keyed by the options' JSON: OcrOptions with pinned digests (a dict) is unhashable
 _engines_lock = threading.Lock()

@@ -20,6 +20,7 @@ from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
+from dangan.catalog.states import DocumentState
 from dangan.pii import scrub
 from dangan.quality import checks
 from dangan.quality.errors import SuiteIntegrityError
@@ -66,7 +67,7 @@ class RecordOutcome:
     @property
     def status(self) -> str:
         """``validated`` or ``needs_review`` (the document status it leads to)."""
-        return "validated" if self.passed else "needs_review"
+        return DocumentState.VALIDATED if self.passed else DocumentState.NEEDS_REVIEW
 
 
 @dataclass
