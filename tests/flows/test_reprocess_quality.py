@@ -24,7 +24,7 @@ from dangan.config import Settings, load_settings
 from dangan.ingest.batch import ingest_batch_local
 from dangan.ocr import OcrLine, OcrOptions
 from dangan.ocr.engines.base import EngineCapabilities, EngineIdentity, PageResult, image_size
-from dangan.ocr.engines.registry import _factories, register_engine
+from dangan.ocr.engines.registry import _entries, register_engine
 from dangan.ocr.quality import FORCED, KEPT, REPLACED, judge, measure
 from dangan.ocr.stage import ocr_chunk
 from dangan.storage.factory import open_store
@@ -79,7 +79,7 @@ def statement(tmp_path: Path) -> Iterator[tuple[Settings, Any, int]]:
     assert page_id is not None
     yield settings, ref, page_id
     for name in ("script-good", "script-poor"):
-        _factories.pop(name, None)
+        _entries.pop(name, None)
 
 
 def _read(ref: Any, page_id: int, engine: str) -> None:

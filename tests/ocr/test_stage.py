@@ -227,9 +227,9 @@ def test_batch_summary_read_back_from_the_catalog(ingested) -> None:  # type: ig
     with session_scope(ref.catalog_url) as s:
         batch_id = s.scalars(select(Document.batch_id)).first()
     summary = batch_ocr_summary(ref.catalog_url, batch_id)
-    assert (summary["pages"], summary["ok"], summary["engine"]) == (4, 3, "null")
-    assert summary["failed"] == {str(todo[3]): "no OCR result"}
-    assert summary["devices"] == ["cpu"] and summary["documents_pdf"] == 0
+    assert (summary.pages, summary.ok, summary.engine) == (4, 3, "null")
+    assert summary.failed == {str(todo[3]): "no OCR result"}
+    assert summary.devices == ["cpu"] and summary.documents_pdf == 0
 
 
 def test_a_rerun_that_reads_differently_adds_a_version(ingested) -> None:  # type: ignore[no-untyped-def]
