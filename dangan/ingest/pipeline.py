@@ -6,8 +6,8 @@ the page ids of the catalog rows, which are written only once every page has dec
 
 Write order (ARCHITECTURE.md: objects before rows): objects first (verified by the store), then catalog rows.
 Two transactions: (1) master + pages + QA issues, status ``ingested``; (2) derivatives, status ``preprocessed``.
-A crash between them leaves pages without derivatives, which the next run of the batch completes (``resume``); a crash before
-(1) leaves a master object without a row, which the next run adopts (same SHA-256, same key).
+A crash between them leaves pages without derivatives, which the next run of the batch completes (``resume``);
+a crash before (1) leaves a master object without a row, which the next run adopts (same SHA-256, same key).
 """
 
 from __future__ import annotations
