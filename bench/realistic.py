@@ -45,10 +45,8 @@ RULE_SLACK = 0.002  # default may be at most 0.2 percentage points worse than no
 def _ppocr(orientation: bool) -> Any:
     from dangan.ocr import OcrOptions, create_engine
 
-    opts: dict[str, Any] = {"engine": "ppocr", "device": "cpu"}
-    if "page_orientation" in OcrOptions.model_fields:
-        opts["page_orientation"] = orientation
-    return create_engine(OcrOptions(**opts))
+    # flat keys go to the engine's own options model ([ocr.ppocr] page_orientation)
+    return create_engine(OcrOptions(engine="ppocr", device="cpu", page_orientation=orientation))
 
 
 def _readers(names: list[str]) -> dict[str, Any]:
