@@ -14,7 +14,10 @@ A page fed sideways or upside down reads as confident garbage, so the angle is s
 that much, counter-clockwise); the boxes handed on are in the upright page's pixel coordinates. ``confidence``
 is the weaker of the two votes' margins (0..1; 0 when the page has no text lines to vote). Measured on the
 sample forms turned 0/90/180/270 (see tests/ocr/test_orientation.py): every angle right, with confidence
-≥ 0.9. Tesseract OSD was measured too and is both slower and wrong on sparse CJK forms, so it is not used.
+≥ 0.9. Tesseract OSD (``--psm 0``, Debian's osd data), measured on 8 realistic full pages (0/90/180/270):
+every angle right too, 1.0–1.8 s a page on a shared 2-core machine against ~0.2 s here for an upright page,
+and it refuses small ID-card copies (resolution estimate). It is not used; for 90°/270° pages, where this
+module detects twice (~4 s), it would be the cheaper second opinion.
 
 Pure: numpy images and two callables in, no engine state; masters are never touched (the caller turns its
 OCR input only).
